@@ -1,1 +1,1 @@
-export {};
+export { SPECIAL_TOKENS, TextTokenizer, TokenizerError, type EncodedBatch } from './tokenizer.ts';

@@ -1,0 +1,4 @@
+"""PyTorch core of the training job: trains a DistilBERT-architecture classifier on token shards and exports it.
+
+Depends on torch (>= 1.13) and numpy only. Progress goes to stdout as one JSON object per line.
+"""

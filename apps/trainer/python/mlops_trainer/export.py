@@ -1,0 +1,63 @@
+"""Exports the trained classifier: HF weights, config.json, ONNX, and parity rows for the ONNX check."""
+import json
+import os
+from typing import Dict
+
+import numpy as np
+import torch
+
+from .model import DistilBertForSequenceClassification
+from .shards import Split, sorted_batches, to_tensors
+
+ONNX_OPSET = 14
+
+
+class _LogitsOnly(torch.nn.Module):
+    def __init__(self, model: DistilBertForSequenceClassification):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids, attention_mask)
+
+
+def save_hf(model: DistilBertForSequenceClassification, out: str) -> None:
+    os.makedirs(out, exist_ok=True)
+    state: Dict[str, torch.Tensor] = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save(state, os.path.join(out, "pytorch_model.bin"))
+    with open(os.path.join(out, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(model.config.to_hf(), f, indent=2)
+        f.write("\n")
+
+
+def export_onnx(model: DistilBertForSequenceClassification, out: str) -> str:
+    model = model.cpu().eval()
+    path = os.path.join(out, "onnx", "model.onnx")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ids = torch.ones((2, 8), dtype=torch.int64)
+    mask = torch.ones((2, 8), dtype=torch.int64)
+    with torch.no_grad():
+        torch.onnx.export(
+            _LogitsOnly(model), (ids, mask), path,
+            input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                          "attention_mask": {0: "batch", 1: "sequence"},
+                          "logits": {0: "batch"}},
+            opset_version=ONNX_OPSET, do_constant_folding=True,
+        )
+    return path
+
+
+def write_parity(model: DistilBertForSequenceClassification, split: Split, rows: int, path: str) -> None:
+    """PyTorch logits on padded validation batches, for the ONNX runtime to reproduce."""
+    model = model.cpu().eval()
+    rng = np.random.default_rng(0)
+    pick = rng.choice(len(split), size=min(rows, len(split)), replace=False)
+    records = []
+    with torch.no_grad():
+        for index in sorted_batches(split.lengths[pick], 16):
+            ids, mask, _ = to_tensors(split, pick[index], torch.device("cpu"))
+            logits = model(ids, mask)
+            records.append({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": logits.tolist()})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"batches": records}, f)

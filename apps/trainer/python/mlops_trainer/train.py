@@ -1,0 +1,174 @@
+"""Training loop: AdamW, warmup + linear decay, gradient clipping, early stopping on validation."""
+import copy
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .events import emit
+from .export import export_onnx, save_hf, write_parity
+from .model import DistilBertConfig, DistilBertForSequenceClassification, load_base_weights
+from .shards import Manifest, Split, length_grouped_batches, load_manifest, sorted_batches, to_tensors
+
+
+class TrainingError(Exception):
+    """A failure the orchestrator should report as is (exit code 3)."""
+
+
+@dataclass
+class TrainParams:
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    max_grad_norm: float = 1.0
+    patience: int = 1
+    seed: int = 42
+    parity_rows: int = 64
+    log_every: int = 10
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def build_model(job: dict, manifest: Manifest) -> Tuple[DistilBertForSequenceClassification, List[str]]:
+    base = job.get("base")
+    if not base:
+        config = DistilBertConfig(vocab_size=manifest.vocab_size, max_position_embeddings=manifest.max_length,
+                                  pad_token_id=manifest.pad_id, labels=manifest.labels, **job.get("model", {}))
+        return DistilBertForSequenceClassification(config), []
+    with open(os.path.join(base, "config.json"), encoding="utf-8") as f:
+        config = DistilBertConfig.from_hf(json.load(f), labels=manifest.labels)
+    if manifest.vocab_size > config.vocab_size:
+        raise TrainingError(f"tokenizer has {manifest.vocab_size} tokens, base model only {config.vocab_size}")
+    if manifest.max_length > config.max_position_embeddings:
+        raise TrainingError(f"max length {manifest.max_length} exceeds the base model's "
+                            f"{config.max_position_embeddings} positions")
+    weights = os.path.join(base, "pytorch_model.bin")
+    if not os.path.exists(weights):
+        raise TrainingError(f"base folder {base} has no pytorch_model.bin")
+    model = DistilBertForSequenceClassification(config)
+    fresh = load_base_weights(model, torch.load(weights, map_location="cpu"))
+    return model, fresh
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict[str, object]]:
+    # Standard transformer practice: no decay on biases and LayerNorm weights.
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def warmup_linear(total: int, warmup: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return factor
+
+
+@torch.no_grad()
+def evaluate(model: DistilBertForSequenceClassification, split: Split, device: torch.device,
+             batch_size: int = 128) -> Dict[str, float]:
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for index in sorted_batches(split.lengths, batch_size):
+        ids, mask, labels = to_tensors(split, index, device)
+        logits = model(ids, mask).float()
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += (logits.argmax(-1) == labels).sum().item()
+    model.train()
+    return {"loss": loss_sum / len(split), "accuracy": correct / len(split)}
+
+
+def run(job: dict) -> None:
+    params = TrainParams(**job.get("train", {}))
+    threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    amp = device.type == "cuda"
+    rng = seed_everything(params.seed)
+
+    t0 = time.monotonic()
+    manifest = load_manifest(job["work"])
+    model, fresh = build_model(job, manifest)
+    model.to(device).train()
+    steps_per_epoch = math.ceil(len(manifest.train) / params.batch_size)
+    total_steps = steps_per_epoch * params.epochs
+    emit("start", device=device.type, threads=threads, amp=amp, torch=torch.__version__,
+         params=sum(p.numel() for p in model.parameters()), train_rows=len(manifest.train),
+         validation_rows=len(manifest.validation), epochs=params.epochs, steps_total=total_steps,
+         fresh_from_base=fresh if job.get("base") else None, load_seconds=round(time.monotonic() - t0, 3))
+
+    optimizer = torch.optim.AdamW(param_groups(model, params.weight_decay), lr=params.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps, int(total_steps * params.warmup_ratio)))
+    scaler = torch.cuda.amp.GradScaler(enabled=amp)
+
+    best: Optional[Dict[str, object]] = None
+    best_state: Optional[Dict[str, torch.Tensor]] = None
+    stale_epochs, step, train_seconds = 0, 0, 0.0
+    for epoch in range(1, params.epochs + 1):
+        epoch_start = time.monotonic()
+        window_start, window_examples, window_loss, window_steps = time.monotonic(), 0, 0.0, 0
+        for index in length_grouped_batches(manifest.train.lengths, params.batch_size, rng):
+            ids, mask, labels = to_tensors(manifest.train, index, device)
+            with torch.cuda.amp.autocast(enabled=amp):
+                loss = F.cross_entropy(model(ids, mask).float(), labels)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss became {loss.item()} at epoch {epoch} step {step + 1}; "
+                                    f"lower the learning rate (now {params.lr})")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            schedule.step()
+            step += 1
+            window_examples += len(index)
+            window_loss += loss.item()
+            window_steps += 1
+            if step % params.log_every == 0 or step == total_steps:
+                seconds = time.monotonic() - window_start
+                emit("step", epoch=epoch, step=step, steps_total=total_steps, loss=round(window_loss / window_steps, 5),
+                     lr=schedule.get_last_lr()[0], examples_per_second=round(window_examples / max(seconds, 1e-9), 1))
+                window_start, window_examples, window_loss, window_steps = time.monotonic(), 0, 0.0, 0
+        train_seconds += time.monotonic() - epoch_start
+        metrics = evaluate(model, manifest.validation, device)
+        improved = best is None or metrics["accuracy"] > best["accuracy"] or (
+            metrics["accuracy"] == best["accuracy"] and metrics["loss"] < best["loss"])
+        if improved:
+            best = {"epoch": epoch, **metrics}
+            best_state = copy.deepcopy(model.state_dict())
+            stale_epochs = 0
+        else:
+            stale_epochs += 1
+        emit("eval", epoch=epoch, validation_loss=round(metrics["loss"], 5), validation_accuracy=round(metrics["accuracy"], 5),
+             best=improved, epoch_seconds=round(time.monotonic() - epoch_start, 2))
+        if stale_epochs >= params.patience and epoch < params.epochs:
+            emit("early_stop", epoch=epoch, best_epoch=best["epoch"])
+            break
+
+    assert best is not None and best_state is not None
+    model.load_state_dict(best_state)
+    export_start = time.monotonic()
+    out = job["out"]
+    save_hf(model, out)
+    onnx_path = export_onnx(model, out)
+    write_parity(model, manifest.validation, params.parity_rows, os.path.join(job["work"], "parity.json"))
+    emit("export", onnx=onnx_path, seconds=round(time.monotonic() - export_start, 2))
+    emit("done", best_epoch=best["epoch"], validation_accuracy=round(float(best["accuracy"]), 5),
+         validation_loss=round(float(best["loss"]), 5), steps=step, train_seconds=round(train_seconds, 2),
+         export_seconds=round(time.monotonic() - export_start, 2), config=model.config.to_hf())
