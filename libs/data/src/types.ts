@@ -1,0 +1,42 @@
+export interface Example {
+  text: string;
+  /** One of `ReadOptions.labels`; undefined for unlabelled rows (`requireLabel: false`). */
+  label?: string;
+  id?: string;
+  /** 1-based physical line of the row (for CSV, the line its record starts on). */
+  line: number;
+}
+
+export interface DataReport {
+  source: string;
+  /** Non-blank rows read (good + bad). */
+  rows: number;
+  good: number;
+  bad: number;
+  badByReason: Record<string, number>;
+  /** The first 100 bad rows. */
+  badRows: { line: number; reason: string }[];
+  /** Good rows whose normalized text repeats an earlier row (dropped by loadDataset, kept by readExamples). */
+  duplicates: number;
+  /** Per label, over the examples handed out. */
+  labelCounts: Record<string, number>;
+  /** `fingerprint()` of the examples handed out. */
+  fingerprint: string;
+}
+
+export type DataFormat = 'jsonl' | 'jsonl.gz' | 'csv' | 'csv.gz';
+
+/** A local path, a file:// URI, or an already opened stream (gs://, s3:// come this way from storage). */
+export type DataInput = string | { stream: NodeJS.ReadableStream; name: string };
+
+export interface ReadOptions {
+  /** Default: from the file name's extension. */
+  format?: DataFormat;
+  textField?: string;
+  labelField?: string;
+  /** Allowed label names; a numeric label i (or "i") means labels[i]. */
+  labels?: readonly string[];
+  requireLabel?: boolean;
+  maxErrorRatio?: number;
+  maxTextBytes?: number;
+}

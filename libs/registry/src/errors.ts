@@ -1,0 +1,51 @@
+export class UnknownVersionError extends Error {
+  readonly code = 'UNKNOWN_VERSION';
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    readonly known: string[],
+  ) {
+    super(`Unknown version "${version}" of model "${model}"; known versions: ${known.join(', ') || 'none'}`);
+    this.name = 'UnknownVersionError';
+  }
+}
+
+export class UnknownAliasError extends Error {
+  readonly code = 'UNKNOWN_ALIAS';
+  constructor(
+    readonly model: string,
+    readonly alias: string,
+    readonly known: string[],
+  ) {
+    super(`Unknown alias "${alias}" of model "${model}"; known aliases: ${known.join(', ') || 'none'}`);
+    this.name = 'UnknownAliasError';
+  }
+}
+
+export class AliasConflictError extends Error {
+  readonly code = 'ALIAS_CONFLICT';
+  constructor(
+    readonly model: string,
+    readonly alias: string,
+    readonly expected: string | null,
+    readonly actual: string | null,
+  ) {
+    const describe = (v: string | null) => (v === null ? 'unset' : v);
+    super(
+      `Alias "${alias}" of model "${model}" is ${describe(actual)}, not ${describe(expected)} as expected: ` +
+        'it moved meanwhile; re-read it and decide again',
+    );
+    this.name = 'AliasConflictError';
+  }
+}
+
+export class MissingFilesError extends Error {
+  readonly code = 'MISSING_FILES';
+  constructor(
+    readonly dir: string,
+    readonly missing: string[],
+  ) {
+    super(`Cannot register ${dir}: missing ${missing.join(', ')}`);
+    this.name = 'MissingFilesError';
+  }
+}

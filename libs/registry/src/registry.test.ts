@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { openStore, type ObjectStore } from '@mlops/storage';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
+import { createRegistry, type ModelRegistry } from './registry.ts';
+import { MODEL_FILES } from './schemas.ts';
+
+let tmp: string;
+let storeDir: string;
+let store: ObjectStore;
+let registry: ModelRegistry;
+const who = { actor: 'test', reason: 'trained' };
+
+beforeEach(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'registry-'));
+  storeDir = join(tmp, '.mlops');
+  store = openStore(storeDir);
+  registry = createRegistry(store);
+});
+afterEach(() => rm(tmp, { recursive: true, force: true }));
+
+/** A fake model folder with the 7 files a version needs. */
+async function modelDir(name: string, omit: string[] = []): Promise<string> {
+  const dir = join(tmp, name);
+  const contents: Record<string, string | Buffer> = {
+    'config.json': JSON.stringify({ model_type: 'distilbert', id2label: { 0: 'negative', 1: 'positive' } }),
+    'tokenizer.json': JSON.stringify({ model: { type: 'WordPiece' }, name }),
+    'tokenizer_config.json': '{}',
+    'onnx/model.onnx': randomBytes(4096),
+    'pytorch_model.bin': randomBytes(8192),
+    'metrics.json': JSON.stringify({ 'imdb-test': { accuracy: 0.9, n: 200, confusion: [[90, 10], [10, 90]] }, loss: 0.3 }),
+    'lineage.json': JSON.stringify({ data: 'fingerprint', name }),
+  };
+  for (const [path, body] of Object.entries(contents)) {
+    if (omit.includes(path)) continue;
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), body);
+  }
+  return dir;
+}
+
+/** Each writer gets its own store and registry, as separate processes would. */
+const otherClient = () => createRegistry(openStore(storeDir));
+
+describe('registry versions', () => {
+  it('registers, lists, gets and downloads a version', async () => {
+    const dir = await modelDir('m1');
+    const v1 = await registry.registerVersion(dir, who);
+
+    expect(v1).toMatchObject({ version: 'v1', model: 'sentiment', metrics: { 'imdb-test': { accuracy: 0.9, n: 200 }, loss: 0.3 } });
+    expect(v1.files.map((f) => f.path)).toEqual([...MODEL_FILES]);
+    expect(v1.files.find((f) => f.path === 'onnx/model.onnx')?.size).toBe(4096);
+    expect(await registry.listVersions()).toEqual([v1]);
+    expect(await registry.getVersion('v1')).toEqual(v1);
+    expect(await registry.resolve({ version: 'v1' })).toEqual(v1);
+    expect(await store.head('models/sentiment/versions/v1/onnx/model.onnx')).toBeDefined();
+
+    const cache = join(tmp, 'cache');
+    const local = await registry.downloadVersion('v1', cache);
+    expect(local).toBe(join(cache, 'sentiment', 'v1'));
+    for (const path of MODEL_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(dir, path)));
+    expect(JSON.parse(await readFile(join(local, 'version.json'), 'utf8'))).toEqual(v1);
+
+    // Intact files are kept; a damaged one is fetched again.
+    const before = await stat(join(local, 'pytorch_model.bin'));
+    await writeFile(join(local, 'onnx/model.onnx'), 'damaged');
+    await registry.downloadVersion('v1', cache);
+    expect((await stat(join(local, 'pytorch_model.bin'))).ino).toBe(before.ino);
+    expect(await readFile(join(local, 'onnx/model.onnx'))).toEqual(await readFile(join(dir, 'onnx/model.onnx')));
+  });
+
+  it('rejects a folder with missing files and writes nothing', async () => {
+    const dir = await modelDir('broken', ['onnx/model.onnx', 'lineage.json']);
+    const err = await registry.registerVersion(dir, who).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MissingFilesError);
+    expect((err as Error).message).toBe(`Cannot register ${dir}: missing onnx/model.onnx, lineage.json`);
+    expect(await store.list('')).toEqual([]);
+  });
+
+  it('numbers versions in order, records the parent and rejects an unknown parent', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    const v2 = await registry.registerVersion(await modelDir('b'), { ...who, parent: 'v1' });
+    expect(v2).toMatchObject({ version: 'v2', parent: 'v1' });
+    await expect(registry.registerVersion(await modelDir('c'), { ...who, parent: 'v7' })).rejects.toThrow(UnknownVersionError);
+    expect((await registry.listVersions()).map((v) => v.version)).toEqual(['v1', 'v2']);
+  });
+
+  it('reports unknown and incomplete versions with the known ones', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    await store.put('models/sentiment/versions/v2/config.json', '{}'); // an upload that never finished
+
+    for (const version of ['v2', 'v9', 'latest', '../v1']) {
+      const err = await registry.getVersion(version).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnknownVersionError);
+      expect(err).toMatchObject({
+        code: 'UNKNOWN_VERSION',
+        message: `Unknown version "${version}" of model "sentiment"; known versions: v1`,
+      });
+    }
+    await expect(createRegistry(store, 'other').getVersion('v1')).rejects.toThrow(/known versions: none/);
+    await expect(registry.resolve({ alias: 'nope' })).rejects.toThrow(UnknownAliasError);
+    await expect(registry.resolve({ alias: 'nope' })).rejects.toThrow(/known aliases: champion/);
+    await expect(registry.setAlias('challenger', 'v9', who)).rejects.toThrow(UnknownVersionError);
+    await expect(registry.setAlias('Bad Name', 'v1', who)).rejects.toThrow(/Invalid alias name/);
+    expect((await registry.listVersions()).map((v) => v.version)).toEqual(['v1']);
+  });
+
+  it('makes the first version champion, and not the next ones', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    await registry.registerVersion(await modelDir('b'), who);
+    expect(await registry.getAlias('champion')).toMatchObject({ version: 'v1', actor: 'test', reason: 'first version' });
+    expect((await registry.resolve({ alias: 'champion' })).version).toBe('v1');
+
+    const other = createRegistry(store, 'other');
+    await other.registerVersion(await modelDir('c'), { ...who, becomeChampionIfNone: false });
+    expect(await other.getAlias('champion')).toBeUndefined();
+  });
+
+  it('gives concurrent registrations distinct versions and one champion', async () => {
+    const dirs = await Promise.all([1, 2, 3, 4, 5].map((i) => modelDir(`m${i}`)));
+    const versions = await Promise.all(dirs.map((dir) => otherClient().registerVersion(dir, who)));
+
+    expect(versions.map((v) => v.version).sort()).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
+    const champions = (await registry.audit()).filter((e) => e.alias === 'champion');
+    expect(champions).toHaveLength(1);
+    expect((await registry.getAlias('champion'))?.version).toBe(champions[0]?.to);
+  });
+});
+
+describe('registry aliases', () => {
+  async function registerMany(n: number): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push((await registry.registerVersion(await modelDir(`m${i}`), who)).version);
+    return out;
+  }
+
+  it('lets exactly one of several CAS writers win each round', async () => {
+    const versions = await registerMany(4);
+    const winners: string[] = [];
+    let current: string | null = null;
+    for (let round = 0; round < 8; round++) {
+      const targets = versions.filter((v) => v !== current);
+      const results = await Promise.allSettled(
+        targets.map((v, i) =>
+          otherClient().setAlias('challenger', v, { actor: `writer-${i}`, reason: `round ${round}`, expectedVersion: current }),
+        ),
+      );
+      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.version] : []));
+      const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      expect(won).toHaveLength(1);
+      expect(lost.every((e) => e instanceof AliasConflictError)).toBe(true);
+      winners.push(`${current ?? '-'}>${won[0]}`);
+      current = won[0] ?? null;
+    }
+
+    expect((await registry.getAlias('challenger'))?.version).toBe(current);
+    const moves = (await registry.audit()).filter((e) => e.alias === 'challenger').map((e) => `${e.from ?? '-'}>${e.to}`);
+    expect(moves.sort()).toEqual(winners.sort());
+  });
+
+  it('loses no update when writers race without an expected version', async () => {
+    const versions = await registerMany(7);
+    const records = await Promise.all(
+      versions.map((v, i) => otherClient().setAlias('canary', v, { actor: `writer-${i}`, reason: 'race' })),
+    );
+    expect(records.map((r) => r.version)).toEqual(versions);
+
+    // Every write saw the one before it: the moves form one chain from unset to the final version.
+    const moves = (await registry.audit()).filter((e) => e.alias === 'canary');
+    expect(moves).toHaveLength(versions.length);
+    const next = new Map(moves.map((e) => [e.from ?? '-', e.to]));
+    expect(next.size).toBe(versions.length);
+    let at = '-';
+    for (let i = 0; i < versions.length; i++) at = next.get(at) ?? 'broken';
+    expect(at).toBe((await registry.getAlias('canary'))?.version);
+  });
+
+  it('fails a stale compare-and-swap with a clear error', async () => {
+    await registerMany(3);
+    await registry.setAlias('champion', 'v2', { ...who, expectedVersion: 'v1' });
+    const err = await registry.setAlias('champion', 'v3', { ...who, expectedVersion: 'v1' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AliasConflictError);
+    expect((err as Error).message).toMatch(/Alias "champion" of model "sentiment" is v2, not v1 as expected/);
+    await expect(registry.setAlias('challenger', 'v3', { ...who, expectedVersion: 'v1' })).rejects.toThrow(/is unset, not v1/);
+    expect((await registry.getAlias('champion'))?.version).toBe('v2');
+  });
+});
+
+describe('registry audit', () => {
+  it('records who did what, when and why, in order', async () => {
+    await registry.registerVersion(await modelDir('a'), { actor: 'trainer', reason: 'nightly' });
+    await registry.registerVersion(await modelDir('b'), { actor: 'trainer', reason: 'drift retrain' });
+    await registry.setAlias('challenger', 'v2', { actor: 'promote', reason: 'better accuracy' });
+    await registry.setAlias('champion', 'v2', { actor: 'alice', reason: 'canary passed', expectedVersion: 'v1' });
+    await registry.setAlias('champion', 'v2', { actor: 'alice', reason: 'again' }); // no change, no event
+
+    const events = await registry.audit();
+    expect(events.map(({ time: _time, ...rest }) => rest)).toEqual([
+      { actor: 'trainer', action: 'register', model: 'sentiment', version: 'v1', reason: 'nightly' },
+      { actor: 'trainer', action: 'set-alias', model: 'sentiment', alias: 'champion', to: 'v1', reason: 'first version' },
+      { actor: 'trainer', action: 'register', model: 'sentiment', version: 'v2', reason: 'drift retrain' },
+      { actor: 'promote', action: 'set-alias', model: 'sentiment', alias: 'challenger', to: 'v2', reason: 'better accuracy' },
+      { actor: 'alice', action: 'set-alias', model: 'sentiment', alias: 'champion', from: 'v1', to: 'v2', reason: 'canary passed' },
+    ]);
+    expect(events.map((e) => e.time)).toEqual(events.map((e) => e.time).sort());
+    const keys = (await store.list('models/sentiment/audit/')).map((o) => o.key);
+    expect(keys).toHaveLength(5);
+    for (const key of keys) expect(key).toMatch(/^models\/sentiment\/audit\/\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z-[0-9a-f]+\.json$/);
+  });
+});

@@ -1,0 +1,301 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotFoundError, PreconditionFailedError, type ObjectStore } from '@mlops/storage';
+import { z } from 'zod';
+import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
+import {
+  AliasRecordSchema,
+  AuditEventSchema,
+  MODEL_FILES,
+  VersionInfoSchema,
+  summarizeMetrics,
+  type AliasRecord,
+  type AuditEvent,
+  type VersionFile,
+  type VersionInfo,
+} from './schemas.ts';
+
+export interface RegisterOptions {
+  actor: string;
+  reason: string;
+  parent?: string;
+  /** Point `champion` at the new version when no champion exists yet (default true). */
+  becomeChampionIfNone?: boolean;
+}
+
+export interface SetAliasOptions {
+  actor: string;
+  reason: string;
+  /** Compare-and-swap: the version the alias must point at now (null: unset), else AliasConflictError. */
+  expectedVersion?: string | null;
+}
+
+export interface VersionRef {
+  version?: string;
+  alias?: string;
+}
+
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+const ALIAS_NAME = /^[a-z][a-z0-9-]*$/;
+const VERSION_NAME = /^v[1-9][0-9]*$/;
+
+export function createRegistry(store: ObjectStore, model = 'sentiment'): ModelRegistry {
+  return new ModelRegistry(store, model);
+}
+
+/** Immutable versions, CAS-moved aliases and an append-only audit trail for one model on a store. */
+export class ModelRegistry {
+  private readonly root: string;
+
+  constructor(
+    readonly store: ObjectStore,
+    readonly model: string,
+  ) {
+    if (!MODEL_NAME.test(model)) throw new Error(`Invalid model name ${JSON.stringify(model)}: use letters, digits, ".", "_" or "-"`);
+    this.root = `models/${model}`;
+  }
+
+  async registerVersion(localDir: string, opts: RegisterOptions): Promise<VersionInfo> {
+    const missing = await missingFiles(localDir);
+    if (missing.length > 0) throw new MissingFilesError(localDir, missing);
+    const metrics = summarizeMetrics(await readLocalJson(join(localDir, 'metrics.json')));
+    if (opts.parent !== undefined) await this.getVersion(opts.parent);
+    const files = await Promise.all(MODEL_FILES.map((path) => describeFile(localDir, path)));
+
+    const version = await this.claimVersion(opts.actor);
+    await Promise.all(files.map((f) => this.store.uploadFile(this.versionKey(version, f.path), join(localDir, f.path))));
+    const info: VersionInfo = {
+      version,
+      model: this.model,
+      created: new Date().toISOString(),
+      files,
+      metrics,
+      ...(opts.parent !== undefined && { parent: opts.parent }),
+    };
+    // Written last: its presence is what makes the version exist.
+    await this.store.putIfAbsent(this.versionKey(version, 'version.json'), toJson(info));
+    await this.appendAudit({ actor: opts.actor, action: 'register', version, reason: opts.reason });
+
+    if (opts.becomeChampionIfNone ?? true) {
+      try {
+        await this.setAlias('champion', version, { actor: opts.actor, reason: 'first version', expectedVersion: null });
+      } catch (err) {
+        if (!(err instanceof AliasConflictError)) throw err; // a champion exists (or another version just won)
+      }
+    }
+    return info;
+  }
+
+  async listVersions(): Promise<VersionInfo[]> {
+    const versions: VersionInfo[] = [];
+    for (const version of await this.completeVersions()) versions.push(await this.getVersion(version));
+    return versions;
+  }
+
+  async getVersion(version: string): Promise<VersionInfo> {
+    const unknown = async () => new UnknownVersionError(this.model, version, await this.completeVersions());
+    if (!VERSION_NAME.test(version)) throw await unknown();
+    const key = this.versionKey(version, 'version.json');
+    const object = await this.store.get(key).catch(ifNotFound(undefined));
+    if (!object) throw await unknown();
+    return this.parse(VersionInfoSchema, object.body, key);
+  }
+
+  async resolve(ref: VersionRef): Promise<VersionInfo> {
+    if ((ref.version === undefined) === (ref.alias === undefined)) {
+      throw new Error('resolve() needs exactly one of { version } or { alias }');
+    }
+    if (ref.version !== undefined) return this.getVersion(ref.version);
+    const alias = ref.alias as string;
+    const record = await this.getAlias(alias);
+    if (!record) throw new UnknownAliasError(this.model, alias, await this.aliasNames());
+    return this.getVersion(record.version);
+  }
+
+  async getAlias(alias: string): Promise<AliasRecord | undefined> {
+    return (await this.readAlias(alias))?.record;
+  }
+
+  /** Moves an alias with compare-and-swap; without `expectedVersion` it retries until its write wins. */
+  async setAlias(alias: string, version: string, opts: SetAliasOptions): Promise<AliasRecord> {
+    const key = this.aliasKey(alias);
+    await this.getVersion(version);
+    for (;;) {
+      const current = await this.readAlias(alias);
+      const from = current?.record.version ?? null;
+      if (opts.expectedVersion !== undefined && opts.expectedVersion !== from) {
+        throw new AliasConflictError(this.model, alias, opts.expectedVersion, from);
+      }
+      if (current && from === version) return current.record; // nothing changes, nothing to audit
+
+      const record: AliasRecord = { alias, version, updated: new Date().toISOString(), actor: opts.actor, reason: opts.reason };
+      try {
+        if (current) await this.store.putIfMatch(key, toJson(record), current.etag);
+        else await this.store.putIfAbsent(key, toJson(record));
+      } catch (err) {
+        if (err instanceof PreconditionFailedError) continue; // moved meanwhile: re-read and check again
+        throw err;
+      }
+      await this.appendAudit({
+        actor: opts.actor,
+        action: 'set-alias',
+        alias,
+        ...(from !== null && { from }),
+        to: version,
+        reason: opts.reason,
+      });
+      return record;
+    }
+  }
+
+  async audit(): Promise<AuditEvent[]> {
+    const events: AuditEvent[] = [];
+    for (const { key } of await this.store.list(`${this.root}/audit/`)) {
+      events.push(this.parse(AuditEventSchema, (await this.store.get(key)).body, key));
+    }
+    return events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  }
+
+  /** Downloads a version into `<cacheDir>/<model>/<version>/`, skipping files already there intact. */
+  async downloadVersion(version: string, cacheDir: string): Promise<string> {
+    const info = await this.getVersion(version);
+    const dir = join(cacheDir, this.model, info.version);
+    await Promise.all(
+      info.files.map(async (file) => {
+        const local = join(dir, file.path);
+        if (await isIntact(local, file)) return;
+        await this.store.downloadFile(this.versionKey(info.version, file.path), local);
+        if (!(await isIntact(local, file))) {
+          throw new Error(`${file.path} of ${this.model} ${info.version} does not match the sha256 in its version.json`);
+        }
+      }),
+    );
+    const tmp = join(dir, `.version.json.${randomHex()}.tmp`);
+    await writeFile(tmp, toJson(info));
+    await rename(tmp, join(dir, 'version.json'));
+    return dir;
+  }
+
+  /** Takes the next free number by creating its `.claim` object, which only one writer can do. */
+  private async claimVersion(actor: string): Promise<string> {
+    const taken = (await this.store.list(`${this.root}/versions/`)).map((o) => this.versionNumberOf(o.key) ?? 0);
+    for (let n = Math.max(0, ...taken) + 1; ; n++) {
+      try {
+        await this.store.putIfAbsent(this.versionKey(`v${n}`, '.claim'), toJson({ actor, time: new Date().toISOString() }));
+        return `v${n}`;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+  }
+
+  /** Versions whose version.json exists, in number order. */
+  private async completeVersions(): Promise<string[]> {
+    return (await this.store.list(`${this.root}/versions/`))
+      .filter((o) => o.key.endsWith('/version.json'))
+      .map((o) => this.versionNumberOf(o.key))
+      .filter((n): n is number => n !== undefined)
+      .sort((a, b) => a - b)
+      .map((n) => `v${n}`);
+  }
+
+  private versionNumberOf(key: string): number | undefined {
+    const match = /^v([1-9][0-9]*)\//.exec(key.slice(`${this.root}/versions/`.length));
+    return match?.[1] === undefined ? undefined : Number(match[1]);
+  }
+
+  private async readAlias(alias: string): Promise<{ record: AliasRecord; etag: string } | undefined> {
+    const key = this.aliasKey(alias);
+    const object = await this.store.get(key).catch(ifNotFound(undefined));
+    return object && { record: this.parse(AliasRecordSchema, object.body, key), etag: object.info.etag };
+  }
+
+  private async aliasNames(): Promise<string[]> {
+    const prefix = `${this.root}/aliases/`;
+    return (await this.store.list(prefix)).map((o) => o.key.slice(prefix.length).replace(/\.json$/, ''));
+  }
+
+  private async appendAudit(event: Omit<AuditEvent, 'time' | 'model'>): Promise<void> {
+    const time = auditTime();
+    // No colons in the key: they are not allowed in file names on Windows.
+    const key = `${this.root}/audit/${time.replaceAll(':', '')}-${randomHex()}.json`;
+    await this.store.putIfAbsent(key, toJson({ time, model: this.model, ...event }));
+  }
+
+  private versionKey(version: string, path: string): string {
+    return `${this.root}/versions/${version}/${path}`;
+  }
+
+  private aliasKey(alias: string): string {
+    if (!ALIAS_NAME.test(alias)) {
+      throw new Error(`Invalid alias name ${JSON.stringify(alias)}: use champion, challenger or [a-z][a-z0-9-]*`);
+    }
+    return `${this.root}/aliases/${alias}.json`;
+  }
+
+  private parse<T>(schema: z.ZodType<T>, body: Buffer, key: string): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new Error(`${key} in ${this.store.uri} is not valid JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new Error(`${key} in ${this.store.uri} is malformed: ${z.prettifyError(parsed.error)}`);
+    return parsed.data;
+  }
+}
+
+async function missingFiles(dir: string): Promise<string[]> {
+  const present = await Promise.all(MODEL_FILES.map((path) => stat(join(dir, path)).then((s) => s.isFile(), () => false)));
+  return MODEL_FILES.filter((_, i) => !present[i]);
+}
+
+async function describeFile(dir: string, path: string): Promise<VersionFile> {
+  const local = join(dir, path);
+  return { path, size: (await stat(local)).size, sha256: await sha256OfFile(local) };
+}
+
+async function isIntact(local: string, file: VersionFile): Promise<boolean> {
+  const size = await stat(local).then((s) => s.size, () => undefined);
+  return size === file.size && (await sha256OfFile(local)) === file.sha256;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function readLocalJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+let lastAuditMs = 0;
+
+/** Strictly increasing within a process, so one writer's events sort in the order it made them. */
+function auditTime(): string {
+  lastAuditMs = Math.max(Date.now(), lastAuditMs + 1);
+  return new Date(lastAuditMs).toISOString();
+}
+
+function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+function randomHex(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function ifNotFound<T>(fallback: T): (err: unknown) => T {
+  return (err) => {
+    if (err instanceof NotFoundError) return fallback;
+    throw err;
+  };
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/** The files of a model version (a Hugging Face style folder), in upload order. */
+export const MODEL_FILES = [
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'onnx/model.onnx',
+  'pytorch_model.bin',
+  'metrics.json',
+  'lineage.json',
+] as const;
+
+// Paths come from the store and are joined onto local folders: keep them inside.
+const relativePath = z
+  .string()
+  .refine((p) => p !== '' && !p.startsWith('/') && !p.split('/').some((s) => s === '' || s === '.' || s === '..'), {
+    message: 'must be a relative path inside the version folder',
+  });
+
+export const VersionFileSchema = z.object({
+  path: relativePath,
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/** Per dataset (or top level) numbers from metrics.json; nested arrays/objects are left out. */
+export const MetricsSummarySchema = z.record(z.string(), z.union([z.number(), z.record(z.string(), z.number())]));
+
+export const VersionInfoSchema = z.object({
+  version: z.string(),
+  model: z.string(),
+  created: z.iso.datetime(),
+  files: z.array(VersionFileSchema),
+  metrics: MetricsSummarySchema,
+  parent: z.string().optional(),
+});
+
+export const AliasRecordSchema = z.object({
+  alias: z.string(),
+  version: z.string(),
+  updated: z.iso.datetime(),
+  actor: z.string(),
+  reason: z.string(),
+  canaryWeight: z.number().min(0).max(1).optional(),
+});
+
+export const AuditEventSchema = z.object({
+  time: z.iso.datetime(),
+  actor: z.string(),
+  // A plain string so that readers older than a new action still read the trail.
+  action: z.string(),
+  model: z.string(),
+  version: z.string().optional(),
+  alias: z.string().optional(),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  reason: z.string(),
+});
+
+export type VersionFile = z.infer<typeof VersionFileSchema>;
+export type MetricsSummary = z.infer<typeof MetricsSummarySchema>;
+export type VersionInfo = z.infer<typeof VersionInfoSchema>;
+export type AliasRecord = z.infer<typeof AliasRecordSchema>;
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+/** Keeps the numbers of metrics.json (top level and one level down, e.g. per dataset). */
+export function summarizeMetrics(metrics: unknown): MetricsSummary {
+  const parsed = z.record(z.string(), z.unknown()).safeParse(metrics);
+  if (!parsed.success) throw new Error('metrics.json must hold a JSON object');
+  const summary: MetricsSummary = {};
+  for (const [name, value] of Object.entries(parsed.data)) {
+    if (typeof value === 'number') summary[name] = value;
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const numbers = Object.entries(value).filter((e): e is [string, number] => typeof e[1] === 'number');
+      if (numbers.length > 0) summary[name] = Object.fromEntries(numbers);
+    }
+  }
+  return summary;
+}

@@ -1,0 +1,3 @@
+export { openStore } from './open-store.ts';
+export { NotFoundError, PreconditionFailedError } from './types.ts';
+export type { ObjectInfo, ObjectStore } from './types.ts';

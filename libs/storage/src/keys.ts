@@ -1,0 +1,23 @@
+/** Rules every store enforces, so a key that works on file:// also works on gs:// and s3://. */
+export function assertValidKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem) throw new Error(`Invalid object key ${JSON.stringify(key)}: ${problem}`);
+}
+
+/** A list() prefix: '' or the start of a valid key (it may end with '/'). */
+export function assertValidPrefix(prefix: string): void {
+  if (prefix === '') return;
+  const problem = keyProblem(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+  if (problem) throw new Error(`Invalid key prefix ${JSON.stringify(prefix)}: ${problem}`);
+}
+
+function keyProblem(key: string): string | undefined {
+  if (key === '') return 'it is empty';
+  if (key.startsWith('/')) return 'absolute keys are not allowed';
+  if (/[\\\0]/.test(key)) return 'backslashes and NUL characters are not allowed';
+  for (const segment of key.split('/')) {
+    if (segment === '') return 'empty path segments are not allowed';
+    if (segment === '.' || segment === '..') return '"." and ".." segments are not allowed';
+  }
+  return undefined;
+}
