@@ -1,0 +1,63 @@
+import { createContext } from '../context.ts';
+import { createOutput, pct, table } from '../output.ts';
+
+function metric(metrics: Record<string, unknown>, dataset: string, name: string): number | undefined {
+  const value = (metrics[dataset] as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'number' ? value : undefined;
+}
+
+export async function registryList(flags: { json: boolean }): Promise<void> {
+  const out = createOutput(flags.json);
+  const { registry } = createContext();
+  const [versions, champion, challenger] = await Promise.all([
+    registry.listVersions(),
+    registry.getAlias('champion'),
+    registry.getAlias('challenger'),
+  ]);
+  const aliasesOf = (v: string) => [champion, challenger].filter((a) => a?.version === v).map((a) => a!.alias).join(',');
+  out.result(
+    versions.length === 0
+      ? `no versions in ${registry.store.uri}`
+      : table([
+          ['version', 'created', 'aliases', 'validation acc', 'eval acc', 'parent'],
+          ...versions.map((v) => [
+            v.version,
+            v.created,
+            aliasesOf(v.version),
+            pct(metric(v.metrics, 'validation', 'accuracy')),
+            pct(metric(v.metrics, 'eval', 'accuracy')),
+            v.parent ?? '',
+          ]),
+        ]),
+    { ok: true, versions, aliases: { champion: champion ?? null, challenger: challenger ?? null } },
+  );
+}
+
+export async function registryShow(version: string, flags: { json: boolean }): Promise<void> {
+  const out = createOutput(flags.json);
+  const { registry } = createContext();
+  const info = await registry.getVersion(version);
+  out.result(JSON.stringify(info, null, 2), { ok: true, ...info });
+}
+
+export async function registrySetAlias(alias: string, version: string, flags: { expect?: string; reason?: string; json: boolean }): Promise<void> {
+  const out = createOutput(flags.json);
+  const { registry, settings } = createContext();
+  const record = await registry.setAlias(alias, version, {
+    actor: settings.MLOPS_ACTOR,
+    reason: flags.reason ?? 'set by hand (mlops registry set-alias)',
+    ...(flags.expect !== undefined ? { expectedVersion: flags.expect === 'none' ? null : flags.expect } : {}),
+  });
+  out.result(`${record.alias} → ${record.version}`, { ok: true, ...record });
+}
+
+export async function registryAudit(flags: { json: boolean }): Promise<void> {
+  const out = createOutput(flags.json);
+  const { registry } = createContext();
+  const events = await registry.audit();
+  out.result(
+    table([['time', 'action', 'version', 'alias', 'from → to', 'actor', 'reason'],
+      ...events.map((e) => [e.time, e.action, e.version ?? '', e.alias ?? '', e.from || e.to ? `${e.from ?? '-'} → ${e.to ?? '-'}` : '', e.actor, e.reason])]),
+    { ok: true, events },
+  );
+}

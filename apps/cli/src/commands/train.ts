@@ -1,0 +1,56 @@
+import { trainModel, type Hyperparameters } from '@mlops/trainer';
+import { DEFAULT_EVAL_DATA, DEFAULT_TRAIN_DATA, createContext, dataPath } from '../context.ts';
+import { createOutput, pct, table } from '../output.ts';
+import { trainingProgress } from '../progress.ts';
+
+export interface TrainFlags {
+  data?: string;
+  eval?: string;
+  base?: string;
+  epochs?: number;
+  maxLength?: number;
+  vocabSize?: number;
+  batchSize?: number;
+  lr?: number;
+  json: boolean;
+}
+
+export async function trainCommand(flags: TrainFlags): Promise<void> {
+  const out = createOutput(flags.json);
+  const ctx = createContext();
+  const data = dataPath(flags.data ?? DEFAULT_TRAIN_DATA);
+  const evalData = flags.eval === 'none' ? undefined : dataPath(flags.eval ?? DEFAULT_EVAL_DATA);
+  const hyper: Partial<Hyperparameters> = {};
+  if (flags.epochs !== undefined) hyper.epochs = flags.epochs;
+  if (flags.maxLength !== undefined) hyper.maxLength = flags.maxLength;
+  if (flags.vocabSize !== undefined) hyper.vocabSize = flags.vocabSize;
+  if (flags.batchSize !== undefined) hyper.batchSize = flags.batchSize;
+  if (flags.lr !== undefined) hyper.lr = flags.lr;
+
+  out.info(`training on ${data}${evalData ? `, evaluating on ${evalData}` : ''}; registry ${ctx.registry.store.uri}`);
+  const progress = trainingProgress(out.info);
+  try {
+    const result = await trainModel({
+      data,
+      ...(evalData ? { eval: evalData } : {}),
+      ...(flags.base ? { base: flags.base } : {}),
+      hyper,
+      registry: ctx.registry,
+      python: ctx.settings.MLOPS_PYTHON,
+      actor: ctx.settings.MLOPS_ACTOR,
+      onProgress: progress.onProgress,
+    });
+    progress.stop();
+    const rows = Object.entries(result.metrics).map(([name, m]) => [name, m.n, pct(m.accuracy), pct(m.macro_f1)]);
+    out.result(
+      [
+        `registered ${result.version.version}${result.champion ? ' (champion)' : ''} in ${result.timings.total}s`,
+        table([['dataset', 'n', 'accuracy', 'macro F1'], ...rows]),
+        `timings (s): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      ].join('\n'),
+      { ok: true, version: result.version.version, champion: result.champion, metrics: result.metrics, parity: result.parity, timings: result.timings },
+    );
+  } finally {
+    progress.stop();
+  }
+}

@@ -1,0 +1,1 @@
+export { loadSettings, SettingsError, type Settings } from './settings.ts';

@@ -1,0 +1,1 @@
+export { ModelLoadError, TextClassifier, type Prediction } from './classifier.ts';
