@@ -125,10 +125,11 @@ export class ModelRegistry {
     for (;;) {
       const current = await this.readAlias(alias);
       const from = current?.record.version ?? null;
+      // Already there: a retried request succeeds without a second audit event (idempotent).
+      if (current && from === version) return current.record;
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== from) {
         throw new AliasConflictError(this.model, alias, opts.expectedVersion, from);
       }
-      if (current && from === version) return current.record; // nothing changes, nothing to audit
 
       const record: AliasRecord = { alias, version, updated: new Date().toISOString(), actor: opts.actor, reason: opts.reason };
       try {

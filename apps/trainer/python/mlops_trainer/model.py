@@ -75,6 +75,8 @@ class MultiHeadSelfAttention(nn.Module):
         if c.dim % c.n_heads:
             raise ValueError(f"dim {c.dim} is not divisible by n_heads {c.n_heads}")
         self.n_heads = c.n_heads
+        # Fixed at build time so the ONNX trace keeps the scale a constant, not a traced shape.
+        self.scale = 1.0 / math.sqrt(c.dim // c.n_heads)
         self.q_lin = nn.Linear(c.dim, c.dim)
         self.k_lin = nn.Linear(c.dim, c.dim)
         self.v_lin = nn.Linear(c.dim, c.dim)
@@ -89,7 +91,7 @@ class MultiHeadSelfAttention(nn.Module):
         def split(t: torch.Tensor) -> torch.Tensor:
             return t.view(bs, seq, self.n_heads, head).transpose(1, 2)
 
-        q = split(self.q_lin(x)) / math.sqrt(head)
+        q = split(self.q_lin(x)) * self.scale
         k = split(self.k_lin(x))
         v = split(self.v_lin(x))
         weights = torch.softmax(q @ k.transpose(2, 3) + mask_bias, dim=-1)

@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve(import.meta.dirname, '../bin/mlops.js');
+const run = promisify(execFile);
+
+/** Runs the real `mlops` command against a store of its own; returns exit code and the last stdout line as JSON. */
+async function mlops(store: string, ...args: string[]): Promise<{ code: number; json: Record<string, unknown>; stderr: string }> {
+  const env = { ...process.env, MLOPS_STORE: store, MLOPS_CACHE_DIR: join(store, '..', 'cache') };
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env, maxBuffer: 1 << 24 });
+    return { code: 0, json: JSON.parse(stdout.trim().split('\n').at(-1)!), stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, json: JSON.parse(e.stdout.trim().split('\n').at(-1) || '{}'), stderr: e.stderr };
+  }
+}
+
+async function dataset(n: number, seed: number): Promise<string> {
+  const words = { positive: ['great', 'superb', 'wonderful'], negative: ['awful', 'boring', 'dreadful'] };
+  const rows = Array.from({ length: n }, (_, i) => {
+    const label = (i + seed) % 2 ? 'positive' : 'negative';
+    const word = words[label][(i * 7 + seed) % 3];
+    return JSON.stringify({ id: String(i), text: `the film was ${word} and the plot number ${i}`, label });
+  });
+  const path = join(await mkdtemp(join(tmpdir(), 'cli-data-')), 'rows.jsonl');
+  await writeFile(path, rows.join('\n'));
+  return path;
+}
+
+describe('mlops CLI', () => {
+  let store: string;
+  let evalData: string;
+
+  beforeAll(async () => {
+    store = join(await mkdtemp(join(tmpdir(), 'cli-')), 'store');
+    evalData = await dataset(100, 3);
+    const train = await mlops(store, 'train', '--data', await dataset(400, 1), '--eval', evalData, '--epochs', '4',
+      '--max-length', '16', '--vocab-size', '100', '--batch-size', '16', '--lr', '0.003', '--json');
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.json).toMatchObject({ ok: true, version: 'v1', champion: true });
+  }, 120_000);
+
+  it('evaluates the champion with accuracy, per-class metrics and n', async () => {
+    const { code, json } = await mlops(store, 'evaluate', '--data', evalData, '--alias', 'champion', '--json');
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ ok: true, version: 'v1', n: 100 });
+    expect(json.accuracy).toBeGreaterThan(0.9);
+    expect(Object.keys(json.per_class as object)).toEqual(['negative', 'positive']);
+  });
+
+  it('predicts texts with a given version', async () => {
+    const { code, json } = await mlops(store, 'predict', 'the film was superb', 'the film was dreadful', '--version', 'v1', '--json');
+    expect(code).toBe(0);
+    expect((json.predictions as { label: string }[]).map((p) => p.label)).toEqual(['positive', 'negative']);
+  });
+
+  it('lists versions and moves aliases with compare-and-swap', async () => {
+    const list = await mlops(store, 'registry', 'list', '--json');
+    expect((list.json.versions as { version: string }[]).map((v) => v.version)).toEqual(['v1']);
+    const set = await mlops(store, 'registry', 'set-alias', 'challenger', 'v1', '--expect', 'none', '--json');
+    expect(set.json).toMatchObject({ ok: true, alias: 'challenger', version: 'v1' });
+    const again = await mlops(store, 'registry', 'set-alias', 'challenger', 'v1', '--expect', 'none', '--json');
+    expect(again.code).toBe(0); // already there: a retry succeeds
+  });
+
+  it('fails clearly on unknown versions, missing data and bad flags', async () => {
+    const unknown = await mlops(store, 'evaluate', '--data', evalData, '--version', 'v9', '--json');
+    expect(unknown.code).toBe(1);
+    expect(unknown.json).toMatchObject({ ok: false, code: 'UNKNOWN_VERSION' });
+    expect(unknown.stderr).toMatch(/v9/);
+    const show = await mlops(store, 'registry', 'show', 'v9', '--json');
+    expect(show.json).toMatchObject({ ok: false, code: 'UNKNOWN_VERSION' });
+    const missing = await mlops(store, 'evaluate', '--data', '/nope/test.jsonl', '--json');
+    expect(missing.stderr).toMatch(/data file not found: \/nope\/test.jsonl/);
+    const badFlag = await mlops(store, 'train', '--epochs', 'zero');
+    expect(badFlag.code).not.toBe(0);
+    expect(badFlag.stderr).toMatch(/must be a positive integer/);
+  });
+});

@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadSettings } from '@mlops/config';
+import { TextTokenizer } from '@mlops/tokenizer';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ModelLoadError, TextClassifier } from './classifier.ts';
+
+const TRAINER_PYTHON = resolve(import.meta.dirname, '../../../apps/trainer/python');
+
+/** A randomly initialised model in our layout: the training core's own model and ONNX export. */
+async function tinyModel(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tiny-model-'));
+  const tokenizer = await TextTokenizer.train(['a good film', 'a bad film', 'great acting, awful plot'], { vocabSize: 100, maxLength: 16 });
+  await tokenizer.save(dir);
+  const script = `
+import torch
+from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassification
+from mlops_trainer.export import save_hf, export_onnx
+torch.manual_seed(0)
+m = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${tokenizer.vocabSize}, dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=16))
+save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
+  execFileSync(loadSettings().MLOPS_PYTHON, ['-c', script], { env: { ...process.env, PYTHONPATH: TRAINER_PYTHON } });
+  return dir;
+}
+
+describe('TextClassifier', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tinyModel();
+  }, 60_000);
+
+  it('returns label, score and all class probabilities per text', async () => {
+    const classifier = await TextClassifier.load(dir, { threads: 1 });
+    expect(classifier.labels).toEqual(['negative', 'positive']);
+    const predictions = await classifier.predict(['a good film', 'great acting']);
+    expect(predictions).toHaveLength(2);
+    for (const p of predictions) {
+      expect(p.probabilities.negative! + p.probabilities.positive!).toBeCloseTo(1, 5);
+      expect(p.score).toBe(Math.max(p.probabilities.negative!, p.probabilities.positive!));
+      expect(p.probabilities[p.label]).toBe(p.score);
+    }
+    await classifier.release();
+  });
+
+  it('gives the same answer alone and padded inside a batch of longer texts', async () => {
+    const classifier = await TextClassifier.load(dir, { threads: 1 });
+    const [alone] = await classifier.predict(['good']);
+    const [batched] = await classifier.predict(['good', 'great acting, awful plot, a bad film, a good film']);
+    expect(batched!.score).toBeCloseTo(alone!.score, 5);
+    expect(await classifier.predict([])).toEqual([]);
+    await classifier.release();
+  });
+
+  it('truncates texts longer than the model positions instead of failing', async () => {
+    const classifier = await TextClassifier.load(dir, { threads: 1 });
+    const [p] = await classifier.predict(['good film '.repeat(500)]);
+    expect(p!.label).toMatch(/negative|positive/);
+    await classifier.release();
+  });
+
+  it('fails clearly on missing or corrupt files', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'no-model-'));
+    await expect(TextClassifier.load(empty)).rejects.toThrow(/cannot read .*config.json/);
+    await writeFile(join(empty, 'config.json'), '{"model_type": "distilbert"}');
+    await expect(TextClassifier.load(empty)).rejects.toThrow(/not a classifier config/);
+
+    const corrupt = await mkdtemp(join(tmpdir(), 'corrupt-model-'));
+    await writeFile(join(corrupt, 'config.json'), JSON.stringify({ id2label: { 0: 'negative', 1: 'positive' } }));
+    const tokenizer = await TextTokenizer.train(['x y'], { vocabSize: 30, maxLength: 8 });
+    await tokenizer.save(corrupt);
+    await expect(TextClassifier.load(corrupt)).rejects.toThrow(/no ONNX model/);
+    await mkdir(join(corrupt, 'onnx'));
+    await writeFile(join(corrupt, 'onnx', 'model.onnx'), 'not a protobuf');
+    await expect(TextClassifier.load(corrupt)).rejects.toThrow(ModelLoadError);
+  });
+});
