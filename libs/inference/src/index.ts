@@ -1,1 +1,2 @@
 export { ModelLoadError, TextClassifier, type Prediction } from './classifier.ts';
+export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
