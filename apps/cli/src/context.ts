@@ -1,17 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadSettings, type Settings } from '@mlops/config';
 import { createRegistry, type ModelRegistry, type VersionRef } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { TextClassifier } from '@mlops/inference';
-
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const SHARED_DATA = resolve(REPO_ROOT, '..', 'shared', 'data');
-
-/** The embedded default: IMDB packs beside the repo, a `.mlops` store at the repo root. */
-export const DEFAULT_TRAIN_DATA = join(SHARED_DATA, 'imdb', 'train.jsonl.gz');
-export const DEFAULT_EVAL_DATA = join(SHARED_DATA, 'imdb', 'test.jsonl.gz');
 
 export interface Context {
   settings: Settings;
@@ -19,7 +10,7 @@ export interface Context {
 }
 
 export function createContext(env: NodeJS.ProcessEnv = process.env): Context {
-  const settings = loadSettings({ MLOPS_STORE: join(REPO_ROOT, '.mlops'), ...env });
+  const settings = loadSettings(env);
   return { settings, registry: createRegistry(openStore(settings.MLOPS_STORE), settings.MLOPS_MODEL) };
 }
 

@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { predictCommand } from './commands/predict.ts';
 import { registryAudit, registryList, registrySetAlias, registryShow } from './commands/registry.ts';
@@ -17,19 +18,45 @@ function positiveNumber(value: string): number {
   return n;
 }
 
-/** Wraps an action so that any error prints one clear message (and a JSON error line with --json). */
-function run<A extends unknown[]>(action: (...args: A) => Promise<void>) {
-  return async (...args: A) => {
-    const flags = args.findLast((a): a is { json?: boolean } => typeof a === 'object' && a !== null && !(a instanceof Command));
+// Commander hands options over untyped: each command's are parsed once here, at the edge.
+const json = { json: z.boolean().default(false) };
+const modelRef = { version: z.string().optional(), alias: z.string().optional() };
+const trainFlags = z.object({
+  ...json,
+  data: z.string().optional(),
+  eval: z.string().optional(),
+  base: z.string().optional(),
+  epochs: z.number().optional(),
+  maxLength: z.number().optional(),
+  vocabSize: z.number().optional(),
+  batchSize: z.number().optional(),
+  lr: z.number().optional(),
+});
+const evaluateFlags = z.object({ ...json, ...modelRef, data: z.string() });
+const predictFlags = z.object({ ...json, ...modelRef });
+const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
+const jsonFlags = z.object(json);
+
+/** Commander calls actions with (...arguments, options, command): validate the options, report any error once. */
+function run<S extends z.ZodType, P extends unknown[]>(schema: S, action: (flags: z.infer<S>, ...args: P) => Promise<void>) {
+  return async (...received: unknown[]) => {
+    const raw = received.at(-2);
+    const wantsJson = typeof raw === 'object' && raw !== null && (raw as { json?: unknown }).json === true;
     try {
-      await action(...args);
+      const flags = schema.parse(raw);
+      await action(flags, ...(received.slice(0, -2) as P));
     } catch (error) {
-      fail(error, flags?.json === true);
+      fail(error, wantsJson);
     }
   };
 }
 
 const program = new Command('mlops').description('Train, evaluate, register and serve a transformer text classifier.').showHelpAfterError();
+const jsonOption = () => new Option('--json', 'print one JSON object as the last line').default(false);
+const versionOptions = (command: Command) =>
+  command
+    .addOption(new Option('--version <v>', 'registry version, e.g. v3').conflicts('alias'))
+    .addOption(new Option('--alias <a>', 'registry alias (default: champion)'));
 
 program
   .command('train')
@@ -42,38 +69,37 @@ program
   .option('--vocab-size <n>', 'WordPiece vocabulary size when training a tokenizer', positiveInt)
   .option('--batch-size <n>', 'batch size', positiveInt)
   .option('--lr <x>', 'peak learning rate', positiveNumber)
-  .option('--json', 'print one JSON object as the last line', false)
-  .action(run(trainCommand));
+  .addOption(jsonOption())
+  .action(run(trainFlags, trainCommand));
 
-program
-  .command('evaluate')
-  .description('accuracy, precision, recall and F1 of a registered version on a labelled data set')
-  .requiredOption('--data <uri>', 'labelled data (JSONL, JSONL.gz or CSV)')
-  .option('--version <v>', 'registry version, e.g. v3')
-  .option('--alias <a>', 'registry alias (default: champion)')
-  .option('--json', 'print one JSON object as the last line', false)
-  .action(run(evaluateCommand));
+versionOptions(
+  program
+    .command('evaluate')
+    .description('accuracy, precision, recall and F1 of a registered version on a labelled data set')
+    .requiredOption('--data <uri>', 'labelled data (JSONL, JSONL.gz or CSV)'),
+)
+  .addOption(jsonOption())
+  .action(run(evaluateFlags, evaluateCommand));
 
-program
-  .command('predict')
-  .description('classify texts with a registered version')
-  .argument('<texts...>', 'texts to classify')
-  .option('--version <v>', 'registry version')
-  .option('--alias <a>', 'registry alias (default: champion)')
-  .option('--json', 'print one JSON object as the last line', false)
-  .action(run(predictCommand));
+versionOptions(program.command('predict').description('classify texts with a registered version').argument('<texts...>', 'texts to classify'))
+  .addOption(jsonOption())
+  .action(run(predictFlags, (flags, texts: string[]) => predictCommand(texts, flags)));
 
 const registry = program.command('registry').description('model versions, aliases and the audit trail');
-registry.command('list').option('--json', 'JSON output', false).action(run(registryList));
-registry.command('show').argument('<version>').option('--json', 'JSON output', false).action(run(registryShow));
+registry.command('list').addOption(jsonOption()).action(run(jsonFlags, registryList));
+registry
+  .command('show')
+  .argument('<version>')
+  .addOption(jsonOption())
+  .action(run(jsonFlags, (flags, version: string) => registryShow(version, flags)));
 registry
   .command('set-alias')
   .argument('<alias>', 'champion, challenger or another [a-z][a-z0-9-]* name')
   .argument('<version>')
   .option('--expect <version>', 'only move the alias if it points at this version now ("none": only if unset)')
   .option('--reason <text>', 'why, for the audit trail')
-  .option('--json', 'JSON output', false)
-  .action(run(registrySetAlias));
-registry.command('audit').option('--json', 'JSON output', false).action(run(registryAudit));
+  .addOption(jsonOption())
+  .action(run(setAliasFlags, (flags, alias: string, version: string) => registrySetAlias(alias, version, flags)));
+registry.command('audit').addOption(jsonOption()).action(run(jsonFlags, registryAudit));
 
 await program.parseAsync();

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** Human output goes to stderr; with --json the last stdout line is one JSON object, for scripts. */
 export interface Output {
   json: boolean;
@@ -17,7 +19,8 @@ export function createOutput(json: boolean): Output {
 }
 
 export function fail(error: unknown, json: boolean): never {
-  const message = error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof z.ZodError ? `invalid options: ${z.prettifyError(error)}` : error instanceof Error ? error.message : String(error);
   const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : 'ERROR';
   process.stderr.write(`error: ${message}\n`);
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, code, error: message })}\n`);

@@ -42,9 +42,20 @@ export const coreEventSchema = z.discriminatedUnion('event', [
     steps: z.number(),
     train_seconds: z.number(),
     export_seconds: z.number(),
+    /** The config.json written, so lineage records the real shape (a base model's when fine-tuning). */
+    config: z.record(z.string(), z.unknown()),
   }),
   z.object({ event: z.literal('error'), kind: z.string(), message: z.string() }),
 ]);
+
+/** job.json, read by python/mlops_trainer/train.py. */
+export interface CoreJob {
+  work: string;
+  out: string;
+  base: string | null;
+  model: Partial<Record<'dim' | 'n_layers' | 'n_heads' | 'hidden_dim' | 'dropout' | 'attention_dropout', number>>;
+  train: { epochs: number; batch_size: number; lr: number; patience: number; seed: number };
+}
 
 export type CoreEvent = z.infer<typeof coreEventSchema>;
 export type DoneEvent = Extract<CoreEvent, { event: 'done' }>;

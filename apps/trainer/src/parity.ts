@@ -37,6 +37,7 @@ export async function checkOnnxParity(classifier: TextClassifier, parityPath: st
     });
     rows += n;
   }
+  if (rows === 0) throw new ParityError(`no parity rows in ${parityPath}: the export was not checked`);
   if (!(maxAbsDiff <= PARITY_TOLERANCE)) {
     throw new ParityError(`ONNX logits differ from PyTorch by ${maxAbsDiff} (> ${PARITY_TOLERANCE}) on ${rows} validation rows`);
   }

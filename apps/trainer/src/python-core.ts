@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { coreEventSchema, type CoreEvent, type DoneEvent } from './events.ts';
@@ -37,7 +37,7 @@ export function runPythonCore(
     const child = spawn(python, ['-m', 'mlops_trainer', '--job', jobPath], {
       env: {
         ...process.env,
-        PYTHONPATH: PYTHON_ROOT,
+        PYTHONPATH: [PYTHON_ROOT, process.env.PYTHONPATH].filter(Boolean).join(delimiter),
         PYTHONUNBUFFERED: '1',
         OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? String(availableParallelism()),
       },
@@ -46,6 +46,7 @@ export function runPythonCore(
     });
     let done: DoneEvent | undefined;
     let coreError: string | undefined;
+    let protocolError: string | undefined;
     let stderrTail = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderrTail = (stderrTail + chunk.toString()).slice(-4000);
@@ -58,13 +59,20 @@ export function runPythonCore(
         return; // stray prints from libraries are not events
       }
       const parsed = coreEventSchema.safeParse(json);
-      if (!parsed.success) return;
+      if (!parsed.success) {
+        // An event we cannot read means the two sides disagree on the protocol: say so, don't guess.
+        if (typeof json === 'object' && json !== null && 'event' in json) {
+          protocolError ??= `unreadable "${String(json.event)}" event from the training core: ${parsed.error.issues[0]?.message}`;
+        }
+        return;
+      }
       const event = parsed.data;
       if (event.event === 'done') done = event;
       if (event.event === 'error') coreError = event.message;
       onEvent(event);
     });
     child.on('error', (error) => {
+      if (signal?.aborted) return reject(new TrainingCoreError('training cancelled'));
       const code = (error as NodeJS.ErrnoException).code;
       reject(
         new TrainingCoreError(
@@ -74,7 +82,9 @@ export function runPythonCore(
     });
     child.on('close', (code, killedBy) => {
       if (code === 0 && done) return resolve(done);
+      if (signal?.aborted) return reject(new TrainingCoreError('training cancelled'));
       if (coreError) return reject(new TrainingCoreError(`training failed: ${coreError}`));
+      if (protocolError) return reject(new TrainingCoreError(protocolError));
       const how = killedBy ? `was killed by ${killedBy}` : `exited with code ${code}`;
       const tail = stderrTail.trim().split('\n').slice(-5).join('\n');
       reject(new TrainingCoreError(`training core ${how} before finishing${tail ? `:\n${tail}` : ''}`));

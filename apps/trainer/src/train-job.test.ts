@@ -115,6 +115,24 @@ describe('trainModel', () => {
     expect(await registry.listVersions()).toEqual([]);
   });
 
+  it('cancels cleanly when aborted mid-training and registers nothing', async () => {
+    const data = await writeJsonl(generatedReviews(400));
+    const abort = new AbortController();
+    const run = trainModel({
+      data,
+      hyper: { ...TINY, epochs: 50 },
+      registry,
+      python: PYTHON,
+      actor: 'test',
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.phase === 'core' && p.event.event === 'step') abort.abort();
+      },
+    });
+    await expect(run).rejects.toThrow(/training cancelled/);
+    expect(await registry.listVersions()).toEqual([]);
+  });
+
   it('turns a NaN loss into a clear error and registers nothing', async () => {
     const data = await writeJsonl(generatedReviews(100));
     await expect(trainModel({ data, hyper: { ...TINY, lr: 1e30 }, registry, python: PYTHON, actor: 'test' })).rejects.toThrow(

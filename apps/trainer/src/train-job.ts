@@ -3,12 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { fingerprint, loadDataset, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
+import { DataError, fingerprint, loadDataset, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
 import { TextClassifier } from '@mlops/inference';
 import { evaluateOnDataset, evaluateRows, type DatasetEvaluation } from '@mlops/monitoring';
 import type { ModelRegistry, VersionInfo } from '@mlops/registry';
 import { TextTokenizer } from '@mlops/tokenizer';
-import type { CoreEvent, DoneEvent } from './events.ts';
+import type { CoreEvent, CoreJob, DoneEvent } from './events.ts';
 import { checkOnnxParity } from './parity.ts';
 import { checkPythonCore, runPythonCore } from './python-core.ts';
 import { writeShards } from './shards.ts';
@@ -84,7 +84,7 @@ export interface TrainResult {
  * core, check ONNX against PyTorch, evaluate, and register. Nothing is registered unless every step passes.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
-  const hyper = { ...DEFAULT_HYPERPARAMETERS, ...opts.hyper, model: { ...DEFAULT_HYPERPARAMETERS.model, ...opts.hyper?.model } };
+  const hyper: Hyperparameters = { ...DEFAULT_HYPERPARAMETERS, ...opts.hyper, model: { ...DEFAULT_HYPERPARAMETERS.model, ...opts.hyper?.model } };
   const labels = opts.labels ?? ['negative', 'positive'];
   const say = (message: string) => opts.onProgress?.({ phase: 'prepare', message });
   const timings: Record<string, number> = {};
@@ -105,6 +105,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     const { examples, report } = await timed('read_data', () => loadDataset(opts.data, { labels }));
     const { train, validation } = stratifiedSplit(examples, { validationRatio: hyper.validationRatio, seed: hyper.seed });
     say(`data: ${report.good} rows (${report.bad} bad, ${report.duplicates} duplicates) → ${train.length} train / ${validation.length} validation`);
+    for (const bad of report.badRows.slice(0, 10)) say(`  skipped line ${bad.line}: ${bad.reason}`);
+    if (report.bad > 10) say(`  … ${report.bad - 10} more bad rows (${JSON.stringify(report.badByReason)})`);
+    if (validation.length === 0 || train.length === 0) {
+      throw new DataError(`${opts.data}: ${examples.length} usable rows are too few to split into train and validation`);
+    }
 
     const tokenizer = await timed('tokenizer', () =>
       opts.base
@@ -128,7 +133,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     say(`shards written in ${timings.tokenize_and_shard}s`);
 
     const jobPath = join(work, 'job.json');
-    const job = {
+    const job: CoreJob = {
       work,
       out,
       base: opts.base ?? null,
@@ -166,6 +171,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
           ...evalData,
         },
         params: { ...hyper, labels, base: opts.base ?? null, best_epoch: done.best_epoch, steps: done.steps },
+        model_config: done.config,
         parent: opts.parentVersion ?? null,
         code_revision: await gitRevision(),
         onnx_parity_max_abs_diff: parity.maxAbsDiff,
@@ -206,6 +212,8 @@ function dataLineage(report: DataReport, train: Example[]) {
     bad: report.bad,
     duplicates: report.duplicates,
     fingerprint: report.fingerprint,
+    bad_by_reason: report.badByReason,
+    bad_rows: report.badRows,
     train_rows: train.length,
     train_fingerprint: fingerprint(train),
   };

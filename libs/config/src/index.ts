@@ -1,1 +1,1 @@
-export { loadSettings, SettingsError, type Settings } from './settings.ts';
+export { defaultData, loadSettings, REPO_ROOT, SettingsError, type Settings } from './settings.ts';

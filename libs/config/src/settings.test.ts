@@ -4,7 +4,8 @@ import { loadSettings, SettingsError } from './settings.ts';
 describe('loadSettings', () => {
   it('fills defaults for the embedded setup', () => {
     const s = loadSettings({});
-    expect(s.MLOPS_STORE).toBe('.mlops');
+    expect(s.MLOPS_STORE).toMatch(/\/\.mlops$/);
+    expect(s.MLOPS_DATA_DIR).toMatch(/\/shared\/data$/);
     expect(s.MLOPS_MODEL).toBe('sentiment');
   });
 

@@ -1,12 +1,17 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
+
+/** The repository root, found from this file (libs/config/src). */
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
 /** Settings read from the environment, validated once at startup. */
 const settingsSchema = z.object({
   /** Where registry, logs and outputs live: a folder or file://, gs://, s3:// URI. */
-  MLOPS_STORE: z.string().min(1).default('.mlops'),
+  MLOPS_STORE: z.string().min(1).default(join(REPO_ROOT, '.mlops')),
+  /** The IMDB and SST-2 packs; the embedded default reads them beside the repo. */
+  MLOPS_DATA_DIR: z.string().min(1).default(resolve(REPO_ROOT, '..', 'shared', 'data')),
   MLOPS_MODEL: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
@@ -22,6 +27,14 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 export class SettingsError extends Error {
   readonly code = 'SETTINGS_ERROR';
+}
+
+/** The embedded default's training and evaluation sets. */
+export function defaultData(settings: Settings): { train: string; eval: string } {
+  return {
+    train: join(settings.MLOPS_DATA_DIR, 'imdb', 'train.jsonl.gz'),
+    eval: join(settings.MLOPS_DATA_DIR, 'imdb', 'test.jsonl.gz'),
+  };
 }
 
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {

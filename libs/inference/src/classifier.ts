@@ -42,8 +42,10 @@ export class TextClassifier {
       .sort((a, b) => Number(a[0]) - Number(b[0]))
       .map(([, label]) => label);
     const tokenizer = await TextTokenizer.load(dir);
-    const positions = config.max_position_embeddings ?? tokenizer.maxLength;
-    const bounded = tokenizer.maxLength > positions ? await TextTokenizer.load(dir, positions) : tokenizer;
+    // The tokenizer's limit may exceed what the model's position table holds.
+    if (config.max_position_embeddings !== undefined && tokenizer.maxLength > config.max_position_embeddings) {
+      tokenizer.setMaxLength(config.max_position_embeddings);
+    }
     const modelPath = await firstExisting(dir, ONNX_CANDIDATES);
     let session: ort.InferenceSession;
     try {
@@ -55,7 +57,7 @@ export class TextClassifier {
     } catch (error) {
       throw new ModelLoadError(`cannot load ONNX model ${modelPath}: ${(error as Error).message}`);
     }
-    return new TextClassifier(session, bounded, labels);
+    return new TextClassifier(session, tokenizer, labels);
   }
 
   /** Raw logits for already tokenized, padded rows (row-major [batch, seq]). */
@@ -70,6 +72,9 @@ export class TextClassifier {
     }
     const output = (await this.session.run(feeds)).logits;
     if (!output) throw new ModelLoadError(`model has no "logits" output (outputs: ${this.session.outputNames.join(', ')})`);
+    if (output.dims[1] !== this.labels.length) {
+      throw new ModelLoadError(`model gives ${output.dims[1]} logits per text but config.json names ${this.labels.length} labels`);
+    }
     return output.data as Float32Array;
   }
 

@@ -21,6 +21,7 @@ describe('classificationMetrics', () => {
 
   it('rejects unknown labels and length mismatches', () => {
     expect(() => classificationMetrics(['a'], ['c'], ['a', 'b'])).toThrow(/"c" is not one of/);
+    expect(() => classificationMetrics(['c'], ['c'], ['a', 'b'])).toThrow(/"c" is not one of/);
     expect(() => classificationMetrics(['a'], [], ['a'])).toThrow(/1 true labels but 0/);
   });
 });

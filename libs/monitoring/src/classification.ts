@@ -38,16 +38,16 @@ export function classificationMetrics(
   let correct = 0;
   truth.forEach((t, i) => {
     const p = predicted[i]!;
-    if (t === p) {
-      correct++;
-      counts.get(t)!.tp++;
-      return;
-    }
     const truthCounts = counts.get(t);
     const predictedCounts = counts.get(p);
     if (!truthCounts || !predictedCounts) throw new Error(`label "${truthCounts ? p : t}" is not one of ${labels.join(', ')}`);
-    truthCounts.fn++;
-    predictedCounts.fp++;
+    if (t === p) {
+      correct++;
+      truthCounts.tp++;
+    } else {
+      truthCounts.fn++;
+      predictedCounts.fp++;
+    }
   });
   const ratio = (a: number, b: number) => (b === 0 ? 0 : a / b);
   const perClass: Record<string, ClassMetrics> = {};

@@ -1,8 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError, PreconditionFailedError, type ObjectStore } from '@mlops/storage';
+import { NotFoundError, PreconditionFailedError, sha256OfFile, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
 import {
@@ -262,12 +261,6 @@ async function describeFile(dir: string, path: string): Promise<VersionFile> {
 async function isIntact(local: string, file: VersionFile): Promise<boolean> {
   const size = await stat(local).then((s) => s.size, () => undefined);
   return size === file.size && (await sha256OfFile(local)) === file.sha256;
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function readLocalJson(path: string): Promise<unknown> {

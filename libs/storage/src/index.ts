@@ -1,3 +1,4 @@
 export { openStore } from './open-store.ts';
 export { NotFoundError, PreconditionFailedError } from './types.ts';
 export type { ObjectInfo, ObjectStore } from './types.ts';
+export { sha256OfFile } from './file/file-store.ts';

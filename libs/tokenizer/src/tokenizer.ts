@@ -40,13 +40,25 @@ export class TextTokenizer {
 
   private constructor(
     private readonly tokenizer: Tokenizer,
-    readonly maxLength: number,
+    private _maxLength: number,
   ) {
     this.padId = this.requireId('[PAD]');
     this.unkId = this.requireId('[UNK]');
     this.clsId = this.requireId('[CLS]');
     this.sepId = this.requireId('[SEP]');
-    tokenizer.setTruncation(maxLength);
+    tokenizer.setTruncation(_maxLength);
+    // Some published tokenizer.json files pad to a fixed length; we pad per batch ourselves.
+    tokenizer.disablePadding();
+  }
+
+  get maxLength(): number {
+    return this._maxLength;
+  }
+
+  /** Texts are truncated to this many tokens, [CLS] and [SEP] included. */
+  setMaxLength(maxLength: number): void {
+    this._maxLength = maxLength;
+    this.tokenizer.setTruncation(maxLength);
   }
 
   get vocabSize(): number {

@@ -5,22 +5,22 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSettings } from '@mlops/config';
+import { defaultData, loadSettings } from '@mlops/config';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { trainModel } from '@mlops/trainer';
 
+const settings = loadSettings();
 const { values } = parseArgs({
   options: {
     epochs: { type: 'string', default: '1' },
-    data: { type: 'string', default: resolve(import.meta.dirname, '../../../../shared/data/imdb/train.jsonl.gz') },
+    data: { type: 'string', default: defaultData(settings).train },
     eval: { type: 'string' },
   },
 });
 
-const settings = loadSettings();
 const store = await mkdtemp(join(tmpdir(), 'mlops-bench-'));
 const speeds: number[] = [];
 let steps = 0;
@@ -49,8 +49,8 @@ try {
     ['read + validate + dedup data', t.read_data ?? 0],
     ['train tokenizer', t.tokenizer ?? 0],
     ['tokenize + write shards', t.tokenize_and_shard ?? 0],
-    ['PyTorch training steps + validation', pytorchSteps],
-    ['  core start-up, ONNX export', (t.train_and_export ?? 0) - pytorchSteps],
+    ['PyTorch training steps', pytorchSteps],
+    ['  core start-up, validation passes, ONNX export', (t.train_and_export ?? 0) - pytorchSteps],
     ['ONNX parity check', t.onnx_parity ?? 0],
     ['evaluate (onnxruntime)', t.evaluate ?? 0],
     ['register', t.register ?? 0],

@@ -1,5 +1,6 @@
 import { trainModel, type Hyperparameters } from '@mlops/trainer';
-import { DEFAULT_EVAL_DATA, DEFAULT_TRAIN_DATA, createContext, dataPath } from '../context.ts';
+import { defaultData } from '@mlops/config';
+import { createContext, dataPath } from '../context.ts';
 import { createOutput, pct, table } from '../output.ts';
 import { trainingProgress } from '../progress.ts';
 
@@ -18,8 +19,9 @@ export interface TrainFlags {
 export async function trainCommand(flags: TrainFlags): Promise<void> {
   const out = createOutput(flags.json);
   const ctx = createContext();
-  const data = dataPath(flags.data ?? DEFAULT_TRAIN_DATA);
-  const evalData = flags.eval === 'none' ? undefined : dataPath(flags.eval ?? DEFAULT_EVAL_DATA);
+  const defaults = defaultData(ctx.settings);
+  const data = dataPath(flags.data ?? defaults.train);
+  const evalData = flags.eval === 'none' ? undefined : dataPath(flags.eval ?? defaults.eval);
   const hyper: Partial<Hyperparameters> = {};
   if (flags.epochs !== undefined) hyper.epochs = flags.epochs;
   if (flags.maxLength !== undefined) hyper.maxLength = flags.maxLength;
@@ -29,6 +31,10 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
 
   out.info(`training on ${data}${evalData ? `, evaluating on ${evalData}` : ''}; registry ${ctx.registry.store.uri}`);
   const progress = trainingProgress(out.info);
+  // Ctrl-C stops the training core and lets the job delete its work folder before exiting.
+  const abort = new AbortController();
+  const cancel = () => abort.abort();
+  process.once('SIGINT', cancel).once('SIGTERM', cancel);
   try {
     const result = await trainModel({
       data,
@@ -39,6 +45,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
       python: ctx.settings.MLOPS_PYTHON,
       actor: ctx.settings.MLOPS_ACTOR,
       onProgress: progress.onProgress,
+      signal: abort.signal,
     });
     progress.stop();
     const rows = Object.entries(result.metrics).map(([name, m]) => [name, m.n, pct(m.accuracy), pct(m.macro_f1)]);
@@ -52,5 +59,6 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
     );
   } finally {
     progress.stop();
+    process.off('SIGINT', cancel).off('SIGTERM', cancel);
   }
 }

@@ -1,4 +1,5 @@
 """Exports the trained classifier: HF weights, config.json, ONNX, and parity rows for the ONNX check."""
+import inspect
 import json
 import os
 from typing import Dict
@@ -36,6 +37,8 @@ def export_onnx(model: DistilBertForSequenceClassification, out: str) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     ids = torch.ones((2, 8), dtype=torch.int64)
     mask = torch.ones((2, 8), dtype=torch.int64)
+    # torch >= 2.9 defaults to the dynamo exporter, which needs onnxscript; the TorchScript one needs nothing.
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         torch.onnx.export(
             _LogitsOnly(model), (ids, mask), path,
@@ -43,7 +46,7 @@ def export_onnx(model: DistilBertForSequenceClassification, out: str) -> str:
             dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                           "attention_mask": {0: "batch", 1: "sequence"},
                           "logits": {0: "batch"}},
-            opset_version=ONNX_OPSET, do_constant_folding=True,
+            opset_version=ONNX_OPSET, do_constant_folding=True, **legacy,
         )
     return path
 

@@ -57,7 +57,8 @@ def build_model(job: dict, manifest: Manifest) -> Tuple[DistilBertForSequenceCla
                             f"{config.max_position_embeddings} positions")
     weights = os.path.join(base, "pytorch_model.bin")
     if not os.path.exists(weights):
-        raise TrainingError(f"base folder {base} has no pytorch_model.bin")
+        raise TrainingError(f"base folder {base} has no pytorch_model.bin (safetensors-only checkpoints are not "
+                            "supported: the core depends on torch and numpy only)")
     model = DistilBertForSequenceClassification(config)
     fresh = load_base_weights(model, torch.load(weights, map_location="cpu"))
     return model, fresh

@@ -223,7 +223,8 @@ async function cachedEtag(path: string, st: BigIntStats): Promise<string> {
   return sha256 && print === fingerprint(st) ? sha256 : sha256OfFile(path);
 }
 
-async function sha256OfFile(path: string): Promise<string> {
+/** sha256 hex of a local file, streamed. */
+export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
