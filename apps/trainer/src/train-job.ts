@@ -35,10 +35,10 @@ export interface Hyperparameters {
   model: ModelShape;
 }
 
-/** Chosen by profiling on 2 CPU cores (see README): about 15 minutes on IMDB train. */
+/** Chosen by profiling on 2 CPU cores (see README): about 16 minutes on IMDB train. */
 export const DEFAULT_HYPERPARAMETERS: Hyperparameters = {
-  epochs: 3,
-  maxLength: 256,
+  epochs: 2,
+  maxLength: 512,
   vocabSize: 16_000,
   batchSize: 32,
   lr: 1e-3,
