@@ -1,34 +1,15 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { loadSettings } from '@mlops/config';
+import { join } from 'node:path';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, TextClassifier } from './classifier.ts';
-
-const TRAINER_PYTHON = resolve(import.meta.dirname, '../../../apps/trainer/python');
-
-/** A randomly initialised model in our layout: the training core's own model and ONNX export. */
-async function tinyModel(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tiny-model-'));
-  const tokenizer = await TextTokenizer.train(['a good film', 'a bad film', 'great acting, awful plot'], { vocabSize: 100, maxLength: 16 });
-  await tokenizer.save(dir);
-  const script = `
-import torch
-from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassification
-from mlops_trainer.export import save_hf, export_onnx
-torch.manual_seed(0)
-m = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${tokenizer.vocabSize}, dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=16))
-save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
-  execFileSync(loadSettings().MLOPS_PYTHON, ['-c', script], { env: { ...process.env, PYTHONPATH: TRAINER_PYTHON } });
-  return dir;
-}
+import { createTinyModel } from './testing.ts';
 
 describe('TextClassifier', () => {
   let dir: string;
   beforeAll(async () => {
-    dir = await tinyModel();
+    dir = await createTinyModel();
   }, 60_000);
 
   it('returns label, score and all class probabilities per text', async () => {

@@ -13,6 +13,9 @@ export interface Prediction {
   label: string;
   score: number;
   probabilities: Record<string, number>;
+  /** Input statistics for monitoring: tokens seen by the model (after truncation) and how many were [UNK]. */
+  tokens: number;
+  unknownTokens: number;
 }
 
 /** The parts of an HF config.json serving needs; everything else is ignored. */
@@ -93,14 +96,19 @@ export class TextClassifier {
     });
     const logits = await this.logits(inputIds, mask, texts.length, seq);
     const k = this.labels.length;
-    return ids.map((_, r) => this.toPrediction(logits.subarray(r * k, (r + 1) * k)));
+    const unk = this.tokenizer.unkId;
+    return ids.map((row, r) => ({
+      ...this.toPrediction(logits.subarray(r * k, (r + 1) * k)),
+      tokens: row.length,
+      unknownTokens: row.reduce((n, id) => n + (id === unk ? 1 : 0), 0),
+    }));
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
 
-  private toPrediction(logits: Float32Array): Prediction {
+  private toPrediction(logits: Float32Array): Pick<Prediction, 'label' | 'score' | 'probabilities'> {
     const max = Math.max(...logits);
     const exps = Array.from(logits, (x) => Math.exp(x - max));
     const sum = exps.reduce((a, b) => a + b, 0);

@@ -1,2 +1,3 @@
 export { ModelLoadError, TextClassifier, type Prediction } from './classifier.ts';
 export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
+export { ServingModel, type ModelMetadata, type ServingOptions } from './serving-model.ts';

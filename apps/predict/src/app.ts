@@ -1,0 +1,193 @@
+import type { Prediction } from '@mlops/inference';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { requestId } from 'hono/request-id';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { ModelSource } from './model-watcher.ts';
+
+export interface PredictLimits {
+  maxTexts: number;
+  maxTextBytes: number;
+  maxBodyBytes: number;
+}
+
+export interface PredictAppOptions {
+  models: ModelSource;
+  modelName: string;
+  limits: PredictLimits;
+  logger: Logger;
+  /** Called after each successful prediction, off the response path (e.g. the prediction log). */
+  onPredictions?: (record: { requestId: string; version: string; texts: string[]; predictions: Prediction[] }) => void;
+}
+
+/** A client error: the status and message the API answers with. */
+class HttpError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    message: string,
+    readonly details?: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+type Env = { Variables: { requestId: string } };
+
+/**
+ * The predict function: a v1 JSON API and the Open Inference Protocol (KServe v2 REST), two thin
+ * translators over the same `model.predict(texts)`.
+ */
+export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
+  const { models, modelName, limits, logger } = opts;
+  const text = z
+    .string({ error: 'must be a string' })
+    .refine((t) => t.trim() !== '', 'must not be empty')
+    .refine((t) => Buffer.byteLength(t) <= limits.maxTextBytes, `must be at most ${limits.maxTextBytes} bytes`);
+  const texts = z
+    .array(text, { error: 'must be an array of strings' })
+    .min(1, 'must hold at least one text')
+    .max(limits.maxTexts, `must hold at most ${limits.maxTexts} texts`);
+  const v1Body = z
+    .strictObject({ text: text.optional(), texts: texts.optional() })
+    .refine((b) => (b.text === undefined) !== (b.texts === undefined), 'give exactly one of "text" or "texts"');
+  const v2Body = z.object({
+    id: z.string().optional(),
+    inputs: z
+      .array(
+        z.object({
+          name: z.string(),
+          shape: z.array(z.number().int().nonnegative()),
+          datatype: z.literal('BYTES', { error: 'datatype must be BYTES' }),
+          // The protocol allows nested row-major arrays as well as a flat one.
+          data: z.array(z.union([text, z.array(text)])).transform((d) => d.flat()).pipe(texts),
+        }),
+      )
+      .length(1, 'expects exactly one input tensor (the texts)'),
+    outputs: z.array(z.object({ name: z.enum(['label', 'probabilities']) })).optional(),
+  });
+
+  const app = new Hono<Env>();
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const start = performance.now();
+    await next();
+    logger.info(
+      { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - start).toFixed(2) },
+      'request',
+    );
+  });
+
+  const v2 = (path: string) => path.startsWith('/v2/');
+  const errorBody = (c: Context<Env>, message: string, details?: HttpError['details']) =>
+    v2(c.req.path) ? { error: message } : { error: message, ...(details ? { details } : {}), request_id: c.get('requestId') };
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json(errorBody(c, error.message, error.details), error.status);
+    logger.error({ err: error, request_id: c.get('requestId') }, 'unhandled error');
+    return c.json(errorBody(c, 'internal error'), 500);
+  });
+  app.notFound((c) => c.json(errorBody(c, `no route ${c.req.method} ${c.req.path}`), 404));
+
+  /** Content type, size cap (before parsing), JSON syntax, then the schema. */
+  const readJson = async <T>(c: Context<Env>, schema: z.ZodType<T>): Promise<T> => {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `content-type must be application/json (got "${type || 'none'}")`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await c.req.text());
+    } catch {
+      throw new HttpError(400, 'malformed JSON body');
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const details = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+      throw new HttpError(400, `invalid request: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
+    }
+    return parsed.data;
+  };
+  const limit = bodyLimit({
+    maxSize: limits.maxBodyBytes,
+    onError: () => {
+      throw new HttpError(413, `request body larger than ${limits.maxBodyBytes} bytes`);
+    },
+  });
+  const readyModel = () => {
+    const model = models.current();
+    if (!model) throw new HttpError(503, 'no model loaded yet');
+    return model;
+  };
+  const run = async (c: Context<Env>, input: string[]) => {
+    const model = readyModel();
+    const predictions = await model.predict(input);
+    opts.onPredictions?.({ requestId: c.get('requestId'), version: model.metadata.version, texts: input, predictions });
+    return { model, predictions };
+  };
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const model = models.current();
+    return model ? c.json({ status: 'ready', model_version: model.metadata.version }) : c.json({ status: 'loading' }, 503);
+  });
+  app.get('/v1/model', (c) => {
+    const { metadata, labels, maxLength } = readyModel();
+    return c.json({ name: modelName, version: metadata.version, labels, max_length: maxLength, created: metadata.created ?? null, metrics: metadata.metrics ?? {} });
+  });
+  app.post('/v1/predict', limit, async (c) => {
+    const body = await readJson(c, v1Body);
+    const input = body.texts ?? [body.text!];
+    const { model, predictions } = await run(c, input);
+    return c.json({
+      request_id: c.get('requestId'),
+      model_version: model.metadata.version,
+      predictions: predictions.map(({ label, score, probabilities }) => ({ label, score, probabilities })),
+    });
+  });
+
+  // Open Inference Protocol (KServe v2 REST).
+  const knownModel = (c: Context<Env>) => {
+    if (c.req.param('name') !== modelName) throw new HttpError(404, `unknown model "${c.req.param('name')}"; this server has "${modelName}"`);
+  };
+  app.get('/v2/health/live', (c) => c.json({ live: true }));
+  app.get('/v2/health/ready', (c) => c.json({ ready: models.current() !== undefined }, models.current() ? 200 : 503));
+  app.get('/v2/models/:name', (c) => {
+    knownModel(c);
+    const model = readyModel();
+    return c.json({
+      name: modelName,
+      versions: [model.metadata.version],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1] }],
+      outputs: [
+        { name: 'label', datatype: 'BYTES', shape: [-1] },
+        { name: 'probabilities', datatype: 'FP32', shape: [-1, model.labels.length] },
+      ],
+    });
+  });
+  app.get('/v2/models/:name/ready', (c) => {
+    knownModel(c);
+    return c.json({ name: modelName, ready: models.current() !== undefined }, models.current() ? 200 : 503);
+  });
+  app.post('/v2/models/:name/infer', limit, async (c) => {
+    knownModel(c);
+    const body = await readJson(c, v2Body);
+    const [input] = body.inputs;
+    const count = input!.shape.reduce((a, b) => a * b, 1);
+    if (count !== input!.data.length) throw new HttpError(400, `input shape [${input!.shape.join(', ')}] does not match ${input!.data.length} texts`);
+    const { model, predictions } = await run(c, input!.data);
+    const wanted = new Set((body.outputs ?? [{ name: 'label' }, { name: 'probabilities' }]).map((o) => o.name));
+    const outputs = [];
+    if (wanted.has('label')) outputs.push({ name: 'label', datatype: 'BYTES', shape: [predictions.length], data: predictions.map((p) => p.label) });
+    if (wanted.has('probabilities')) {
+      outputs.push({
+        name: 'probabilities',
+        datatype: 'FP32',
+        shape: [predictions.length, model.labels.length],
+        data: predictions.flatMap((p) => model.labels.map((l) => p.probabilities[l]!)),
+      });
+    }
+    return c.json({ model_name: modelName, model_version: model.metadata.version, ...(body.id ? { id: body.id } : {}), outputs });
+  });
+  return app;
+}

@@ -1,0 +1,77 @@
+import { ServingModel, type ServingOptions } from '@mlops/inference';
+import type { ModelRegistry } from '@mlops/registry';
+import type { Logger } from 'pino';
+
+export interface ModelSource {
+  current(): ServingModel | undefined;
+}
+
+/**
+ * Serves whatever version a registry alias points at. A moved alias is downloaded, loaded and
+ * warmed in the background, then swapped in; requests already running finish on the old version.
+ * A version that fails to load leaves the old one serving, and is not retried until the alias moves again.
+ */
+export class ModelWatcher implements ModelSource {
+  private model: ServingModel | undefined;
+  private failedVersion: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly opts: { alias: string; cacheDir: string; pollMs: number; serving: ServingOptions; logger: Logger },
+  ) {}
+
+  current(): ServingModel | undefined {
+    return this.model;
+  }
+
+  /** Loads the aliased version (if it can) and keeps following the alias. Never throws. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.refreshing;
+  }
+
+  /** One check of the alias; concurrent calls share the same check. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.check().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async check(): Promise<void> {
+    const { alias, logger } = this.opts;
+    let version: string | undefined;
+    try {
+      version = (await this.registry.getAlias(alias))?.version;
+    } catch (error) {
+      logger.error({ err: error, alias }, 'cannot read the model alias; keeping the current model');
+      return;
+    }
+    if (!version) {
+      if (!this.model) logger.warn({ alias }, 'no model version under the alias yet');
+      return;
+    }
+    if (version === this.model?.metadata.version || version === this.failedVersion) return;
+
+    const started = performance.now();
+    try {
+      const info = await this.registry.getVersion(version);
+      const dir = await this.registry.downloadVersion(version, this.opts.cacheDir);
+      const next = await ServingModel.load(dir, { version, created: info.created, metrics: info.metrics }, this.opts.serving);
+      const previous = this.model;
+      this.model = next;
+      this.failedVersion = undefined;
+      logger.info({ alias, version, previous: previous?.metadata.version, ms: Math.round(performance.now() - started) }, 'model loaded');
+      await previous?.retire();
+    } catch (error) {
+      this.failedVersion = version;
+      logger.error({ err: error, alias, version, serving: this.model?.metadata.version ?? null }, 'cannot load model version; keeping the current model');
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** Predict's own settings from the environment (store, model and cache come from @mlops/config). */
+const schema = z.object({
+  PREDICT_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
+  /** How often the alias is re-read; a moved alias is loaded in the background and swapped in. */
+  PREDICT_POLL_SECONDS: z.coerce.number().positive().default(10),
+  PREDICT_MAX_TEXTS: z.coerce.number().int().positive().default(64),
+  PREDICT_MAX_TEXT_BYTES: z.coerce.number().int().positive().default(20_000),
+  PREDICT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(2_000_000),
+  PREDICT_MAX_BATCH: z.coerce.number().int().positive().default(32),
+  PREDICT_MAX_WAIT_MS: z.coerce.number().nonnegative().default(5),
+  PREDICT_THREADS: z.coerce.number().int().positive().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type PredictSettings = z.infer<typeof schema>;
+
+export function loadPredictSettings(env: NodeJS.ProcessEnv = process.env): PredictSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid predict settings: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

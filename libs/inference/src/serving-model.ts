@@ -1,0 +1,63 @@
+import { availableParallelism } from 'node:os';
+import { TextClassifier, type Prediction } from './classifier.ts';
+import { MicroBatcher } from './micro-batcher.ts';
+
+export interface ServingOptions {
+  /** onnxruntime intra-op threads; default: every core. */
+  threads?: number;
+  maxBatchSize: number;
+  maxWaitMs: number;
+}
+
+export interface ModelMetadata {
+  version: string;
+  created?: string;
+  metrics?: Record<string, unknown>;
+}
+
+/**
+ * A loaded model version ready for traffic: one onnxruntime session behind a micro-batcher, so
+ * concurrent requests share forward passes. Knows nothing about HTTP.
+ */
+export class ServingModel {
+  private inFlight = 0;
+  private drained: (() => void) | undefined;
+
+  private constructor(
+    private readonly classifier: TextClassifier,
+    private readonly batcher: MicroBatcher<string, Prediction>,
+    readonly metadata: ModelMetadata,
+  ) {}
+
+  static async load(dir: string, metadata: ModelMetadata, opts: ServingOptions): Promise<ServingModel> {
+    const classifier = await TextClassifier.load(dir, { threads: opts.threads ?? availableParallelism() });
+    const batcher = new MicroBatcher((texts: string[]) => classifier.predict(texts), opts);
+    const model = new ServingModel(classifier, batcher, metadata);
+    // One forward pass before taking traffic: the first run of a session allocates its buffers.
+    await model.predict(['warm up']);
+    return model;
+  }
+
+  get labels(): string[] {
+    return this.classifier.labels;
+  }
+
+  get maxLength(): number {
+    return this.classifier.maxLength;
+  }
+
+  async predict(texts: string[]): Promise<Prediction[]> {
+    this.inFlight++;
+    try {
+      return await this.batcher.submit(texts);
+    } finally {
+      if (--this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  /** Releases the session once the requests already running on it have finished. */
+  async retire(): Promise<void> {
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.classifier.release();
+  }
+}
