@@ -60,17 +60,20 @@ describe('predict app', () => {
     const res = await post('/v1/predict', { texts: ['a good film', 'awful plot'] }, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req-42' });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('req-42');
-    const body = (await res.json()) as { request_id: string; model_version: string; predictions: { label: string; score: number; probabilities: Record<string, number> }[] };
+    const body = (await res.json()) as { request_id: string; model_version: string; predictions: { id: string; label: string; score: number; probabilities: Record<string, number> }[] };
     expect(body.request_id).toBe('req-42');
     expect(body.model_version).toBe('v1');
     expect(body.predictions).toHaveLength(2);
     for (const p of body.predictions) {
       expect(['negative', 'positive']).toContain(p.label);
       expect(p.score).toBe(p.probabilities[p.label]);
-      expect(Object.keys(p)).toEqual(['label', 'score', 'probabilities']);
+      expect(Object.keys(p)).toEqual(['id', 'label', 'score', 'probabilities']);
     }
-    const single = (await (await post('/v1/predict', { text: 'a good film' })).json()) as { predictions: unknown[] };
-    expect(single.predictions).toEqual([body.predictions[0]]);
+    const single = (await (await post('/v1/predict', { text: 'a good film' })).json()) as typeof body;
+    const { id: singleId, ...singleRest } = single.predictions[0]!;
+    const { id: firstId, ...firstRest } = body.predictions[0]!;
+    expect(singleRest).toEqual(firstRest);
+    expect(singleId).not.toBe(firstId);
     expect(predicted).toContain('awful plot');
 
     const model = (await (await app.request('/v1/model')).json()) as Record<string, unknown>;

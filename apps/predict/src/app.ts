@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Prediction } from '@mlops/inference';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -19,7 +20,7 @@ export interface PredictAppOptions {
   limits: PredictLimits;
   logger: Logger;
   /** Called after each successful prediction, off the response path (e.g. the prediction log). */
-  onPredictions?: (record: { requestId: string; version: string; texts: string[]; predictions: Prediction[] }) => void;
+  onPredictions?: (record: { ids: string[]; requestId: string; version: string; texts: string[]; predictions: Prediction[] }) => void;
 }
 
 /** A client error: the status and message the API answers with. */
@@ -121,8 +122,10 @@ export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
   const run = async (c: Context<Env>, input: string[]) => {
     const model = readyModel();
     const predictions = await model.predict(input);
-    opts.onPredictions?.({ requestId: c.get('requestId'), version: model.metadata.version, texts: input, predictions });
-    return { model, predictions };
+    // Ids let feedback name the prediction it labels.
+    const ids = predictions.map(() => randomUUID());
+    opts.onPredictions?.({ ids, requestId: c.get('requestId'), version: model.metadata.version, texts: input, predictions });
+    return { model, predictions, ids };
   };
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -137,11 +140,11 @@ export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
   app.post('/v1/predict', limit, async (c) => {
     const body = await readJson(c, v1Body);
     const input = body.texts ?? [body.text!];
-    const { model, predictions } = await run(c, input);
+    const { model, predictions, ids } = await run(c, input);
     return c.json({
       request_id: c.get('requestId'),
       model_version: model.metadata.version,
-      predictions: predictions.map(({ label, score, probabilities }) => ({ label, score, probabilities })),
+      predictions: predictions.map(({ label, score, probabilities }, i) => ({ id: ids[i], label, score, probabilities })),
     });
   });
 

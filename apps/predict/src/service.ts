@@ -1,4 +1,5 @@
 import { loadSettings } from '@mlops/config';
+import { PredictionLog } from '@mlops/monitoring';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -14,7 +15,18 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
   const settings = loadSettings(env);
   const predict = loadPredictSettings(env);
   const logger = pino({ level: predict.LOG_LEVEL, base: { service: 'predict' } });
-  const registry = createRegistry(openStore(settings.MLOPS_STORE), settings.MLOPS_MODEL);
+  const store = openStore(settings.MLOPS_STORE);
+  const registry = createRegistry(store, settings.MLOPS_MODEL);
+  const predictionLog =
+    predict.PREDICT_LOG_SAMPLE_RATE > 0
+      ? new PredictionLog(store, {
+          sampleRate: predict.PREDICT_LOG_SAMPLE_RATE,
+          includeText: predict.PREDICT_LOG_TEXT,
+          maxBuffered: 1000,
+          flushMs: predict.PREDICT_LOG_FLUSH_SECONDS * 1000,
+          onError: (err) => logger.error({ err }, 'prediction log flush failed; records kept for the next flush'),
+        })
+      : undefined;
   const watcher = new ModelWatcher(registry, {
     alias: predict.PREDICT_ALIAS,
     cacheDir: settings.MLOPS_CACHE_DIR,
@@ -31,6 +43,11 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
     modelName: settings.MLOPS_MODEL,
     limits: { maxTexts: predict.PREDICT_MAX_TEXTS, maxTextBytes: predict.PREDICT_MAX_TEXT_BYTES, maxBodyBytes: predict.PREDICT_MAX_BODY_BYTES },
     logger,
+    ...(predictionLog ? { onPredictions: (r) => predictionLog.record(r) } : {}),
   });
-  return { app, watcher, logger, start: () => watcher.start(), stop: () => watcher.stop() };
+  const stop = async () => {
+    await watcher.stop();
+    await predictionLog?.close();
+  };
+  return { app, watcher, logger, start: () => watcher.start(), stop };
 }

@@ -11,6 +11,11 @@ const schema = z.object({
   PREDICT_MAX_BATCH: z.coerce.number().int().positive().default(32),
   PREDICT_MAX_WAIT_MS: z.coerce.number().nonnegative().default(5),
   PREDICT_THREADS: z.coerce.number().int().positive().optional(),
+  /** Share of predictions written to the prediction log (0 turns it off). */
+  PREDICT_LOG_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+  /** Store raw texts in the prediction log; off by default, hashes are enough to join feedback. */
+  PREDICT_LOG_TEXT: z.stringbool().default(false),
+  PREDICT_LOG_FLUSH_SECONDS: z.coerce.number().positive().default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
