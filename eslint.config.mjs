@@ -10,8 +10,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-      // Apps are wired from libs; a lib never reaches into an app. The training job (type:job) is
-      // also run in-process by the local front doors (the mlops CLI, the benchmark).
+      // Libs never reach into apps. Functions (predict, batch-score, …) and the training job use
+      // libs only; the local front doors (the mlops CLI, benchmarks) wire jobs and functions together.
       '@nx/enforce-module-boundaries': [
         'error',
         {
@@ -19,7 +19,9 @@ export default tseslint.config(
           depConstraints: [
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:job', onlyDependOnLibsWithTags: ['type:lib'] },
-            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:job'] },
+            { sourceTag: 'type:function', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:cli', onlyDependOnLibsWithTags: ['type:lib', 'type:job', 'type:function'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:job', 'type:function'] },
           ],
         },
       ],

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { predictCommand } from './commands/predict.ts';
 import { registryAudit, registryList, registrySetAlias, registryShow } from './commands/registry.ts';
+import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
 import { fail } from './output.ts';
 
@@ -36,6 +37,7 @@ const evaluateFlags = z.object({ ...json, ...modelRef, data: z.string() });
 const predictFlags = z.object({ ...json, ...modelRef });
 const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
 const jsonFlags = z.object(json);
+const serveFlags = z.object({ port: z.number().optional(), host: z.string() });
 
 /** Commander calls actions with (...arguments, options, command): validate the options, report any error once. */
 function run<S extends z.ZodType, P extends unknown[]>(schema: S, action: (flags: z.infer<S>, ...args: P) => Promise<void>) {
@@ -84,6 +86,14 @@ versionOptions(
 versionOptions(program.command('predict').description('classify texts with a registered version').argument('<texts...>', 'texts to classify'))
   .addOption(jsonOption())
   .action(run(predictFlags, (flags, texts: string[]) => predictCommand(texts, flags)));
+
+program
+  .command('serve')
+  .description('run a function locally as an HTTP server (Cloud Run style)')
+  .argument('<function>', 'predict')
+  .option('--port <n>', 'port (default: $PORT or 8080)', positiveInt)
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .action(run(serveFlags, (flags, name: string) => serveCommand(name, flags)));
 
 const registry = program.command('registry').description('model versions, aliases and the audit trail');
 registry.command('list').addOption(jsonOption()).action(run(jsonFlags, registryList));

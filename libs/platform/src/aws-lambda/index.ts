@@ -1,0 +1,2 @@
+export { createLambdaHandler } from './handler.ts';
+export type { LambdaHandler, LambdaHandlerOptions, S3Event } from './types.ts';

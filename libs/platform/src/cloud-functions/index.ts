@@ -1,0 +1,1 @@
+export { registerHttpFunction } from './handler.ts';

@@ -1,0 +1,3 @@
+export { serveNode } from './node/index.ts';
+export { registerHttpFunction } from './cloud-functions/index.ts';
+export { createLambdaHandler, type S3Event } from './aws-lambda/index.ts';

@@ -1,0 +1,2 @@
+export { serveNode } from './handler.ts';
+export type { NodeServeOptions, NodeServer } from './types.ts';

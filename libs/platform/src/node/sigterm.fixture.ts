@@ -1,0 +1,12 @@
+// Run as a child process by handler.test.ts: a real SIGTERM would end the test runner itself.
+import { createTestApp } from '../test-app.ts';
+import { serveNode } from './handler.ts';
+
+const server = await serveNode(createTestApp(), {
+  port: 0,
+  hostname: '127.0.0.1',
+  onShutdown: async () => {
+    process.stdout.write('flushed\n');
+  },
+});
+process.stdout.write(`listening ${server.port}\n`);

@@ -1,0 +1,15 @@
+export interface NodeServeOptions {
+  /** Defaults to `PORT` (set by Cloud Run), then 8080. Pass 0 for a free port. */
+  port?: number;
+  /** Defaults to 0.0.0.0 so the container's port is reachable from outside. */
+  hostname?: string;
+  /** Runs after the last in-flight request has finished, e.g. to flush buffered logs. */
+  onShutdown?: () => Promise<void>;
+}
+
+export interface NodeServer {
+  /** The port actually bound (differs from the requested one when that was 0). */
+  port: number;
+  /** Stops accepting connections, waits for in-flight requests, then runs onShutdown. */
+  close(): Promise<void>;
+}
