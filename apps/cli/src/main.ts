@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { predictCommand } from './commands/predict.ts';
 import { registryAudit, registryList, registrySetAlias, registryShow } from './commands/registry.ts';
+import { scoreCommand } from './commands/score.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
 import { fail } from './output.ts';
@@ -35,6 +36,7 @@ const trainFlags = z.object({
 });
 const evaluateFlags = z.object({ ...json, ...modelRef, data: z.string() });
 const predictFlags = z.object({ ...json, ...modelRef });
+const scoreFlags = z.object({ ...json, ...modelRef });
 const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
 const jsonFlags = z.object(json);
 const serveFlags = z.object({ port: z.number().optional(), host: z.string() });
@@ -86,6 +88,16 @@ versionOptions(
 versionOptions(program.command('predict').description('classify texts with a registered version').argument('<texts...>', 'texts to classify'))
   .addOption(jsonOption())
   .action(run(predictFlags, (flags, texts: string[]) => predictCommand(texts, flags)));
+
+versionOptions(
+  program
+    .command('score')
+    .description('score a local JSONL, JSONL.gz or CSV file; errors and a summary are written beside the predictions')
+    .argument('<input>', 'file to score')
+    .argument('[output]', 'predictions file (default: <input>.predictions.jsonl)'),
+)
+  .addOption(jsonOption())
+  .action(run(scoreFlags, (flags, input: string, output: string | undefined) => scoreCommand(input, output, flags)));
 
 program
   .command('serve')

@@ -1,13 +1,13 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ModelWatcher } from '@mlops/inference';
 import { createTinyModel } from '@mlops/inference/testing';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPredictApp } from './app.ts';
-import { ModelWatcher } from './model-watcher.ts';
 
 const LIMITS = { maxTexts: 4, maxTextBytes: 200, maxBodyBytes: 4_000 };
 

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Prediction } from '@mlops/inference';
+import type { ModelSource, Prediction } from '@mlops/inference';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { ModelSource } from './model-watcher.ts';
 
 export interface PredictLimits {
   maxTexts: number;

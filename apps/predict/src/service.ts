@@ -1,10 +1,10 @@
 import { loadSettings } from '@mlops/config';
+import { ModelWatcher } from '@mlops/inference';
 import { PredictionLog } from '@mlops/monitoring';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
 import { createPredictApp } from './app.ts';
-import { ModelWatcher } from './model-watcher.ts';
 import { loadPredictSettings } from './settings.ts';
 
 /**

@@ -1,9 +1,17 @@
-import { ServingModel, type ServingOptions } from '@mlops/inference';
 import type { ModelRegistry } from '@mlops/registry';
 import type { Logger } from 'pino';
+import { ServingModel, type ServingOptions } from './serving-model.ts';
 
 export interface ModelSource {
   current(): ServingModel | undefined;
+}
+
+export interface ModelWatcherOptions {
+  alias: string;
+  cacheDir: string;
+  pollMs: number;
+  serving: ServingOptions;
+  logger: Logger;
 }
 
 /**
@@ -19,7 +27,7 @@ export class ModelWatcher implements ModelSource {
 
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly opts: { alias: string; cacheDir: string; pollMs: number; serving: ServingOptions; logger: Logger },
+    private readonly opts: ModelWatcherOptions,
   ) {}
 
   current(): ServingModel | undefined {

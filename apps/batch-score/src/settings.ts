@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+const prefix = z.string().regex(/^([^/].*\/)?$/, 'must be "" or a relative key prefix ending with "/"');
+
+/** Batch-score's own settings from the environment (store, model and cache come from @mlops/config). */
+const schema = z
+  .object({
+    BATCH_INPUT_PREFIX: prefix.default('inbox/'),
+    BATCH_OUTPUT_PREFIX: prefix.refine((p) => p !== '', 'must not be empty').default('scored/'),
+    /** When set, events for other buckets are ignored (the service reads one configured store). */
+    BATCH_BUCKET: z.string().min(1).optional(),
+    /** Rows read and scored per step: bounds memory whatever the file size. */
+    BATCH_CHUNK_ROWS: z.coerce.number().int().positive().default(256),
+    /** Seconds between inbox listings; default 5 on a file:// store, off on cloud stores (events arrive instead). 0 turns it off. */
+    BATCH_WATCH_SECONDS: z.coerce.number().nonnegative().optional(),
+    BATCH_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
+    BATCH_POLL_SECONDS: z.coerce.number().positive().default(10),
+    BATCH_MAX_BATCH: z.coerce.number().int().positive().default(32),
+    BATCH_THREADS: z.coerce.number().int().positive().optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  // Outputs under the input prefix are fine (they are skipped by name); the reverse would skip every input.
+  .refine((s) => !s.BATCH_INPUT_PREFIX.startsWith(s.BATCH_OUTPUT_PREFIX), {
+    path: ['BATCH_OUTPUT_PREFIX'],
+    message: 'must not be the start of BATCH_INPUT_PREFIX (every input would look like an output)',
+  });
+
+export type BatchSettings = z.infer<typeof schema>;
+
+export function loadBatchSettings(env: NodeJS.ProcessEnv = process.env): BatchSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid batch-score settings: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
