@@ -101,6 +101,14 @@ describe('FileStore', () => {
     expect((await store.head('k'))?.etag).toBe(sha256('changed by hand'));
   });
 
+  it('remembers the hash of a file dropped in by hand, and still notices the next change', async () => {
+    await writeFile(join(root, 'dropped.jsonl'), 'one');
+    expect((await store.head('dropped.jsonl'))?.etag).toBe(sha256('one'));
+    expect(await readdir(root)).toContain('.~dropped.jsonl.etag');
+    await writeFile(join(root, 'dropped.jsonl'), 'two, longer');
+    expect((await store.head('dropped.jsonl'))?.etag).toBe(sha256('two, longer'));
+  });
+
   it('streams multi-MB files in and out', async () => {
     const data = randomBytes(6 * 1024 * 1024 + 123);
     const local = join(root, 'local.bin');

@@ -220,7 +220,12 @@ function fingerprint(st: BigIntStats): string {
 async function cachedEtag(path: string, st: BigIntStats): Promise<string> {
   const sidecar = await readFile(internalPath(path, 'etag'), 'utf8').catch(ifMissing(''));
   const [sha256, print] = sidecar.split(' ');
-  return sha256 && print === fingerprint(st) ? sha256 : sha256OfFile(path);
+  if (sha256 && print === fingerprint(st)) return sha256;
+  // A file written by hand (e.g. dropped into an inbox) has no sidecar yet: hash it once and keep
+  // the result. A stale fingerprint only ever causes a rehash, so this write needs no lock.
+  const hashed = await sha256OfFile(path);
+  await writeAtomic(internalPath(path, 'etag'), `${hashed} ${fingerprint(st)}`).catch(() => undefined);
+  return hashed;
 }
 
 /** sha256 hex of a local file, streamed. */
