@@ -5,3 +5,4 @@ export { NoModelError, scoreObject, type BatchContext, type ScoreOutcome } from 
 export { localOutputPaths, scoreLocalFile, scoreToFile, type BatchSummary, type Scorer, type ScoreOptions } from './score.ts';
 export { createBatchScoreService } from './service.ts';
 export { loadBatchSettings, type BatchSettings } from './settings.ts';
+export { startNodeHost } from './hosts/node.ts';

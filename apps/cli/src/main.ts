@@ -102,7 +102,7 @@ versionOptions(
 program
   .command('serve')
   .description('run a function locally as an HTTP server (Cloud Run style)')
-  .argument('<function>', 'predict')
+  .argument('<function>', 'predict | batch-score')
   .option('--port <n>', 'port (default: $PORT or 8080)', positiveInt)
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .action(run(serveFlags, (flags, name: string) => serveCommand(name, flags)));

@@ -1,0 +1,65 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTinyModel } from '@mlops/inference/testing';
+import { createRegistry } from '@mlops/registry';
+import { openStore } from '@mlops/storage';
+import { afterAll, expect, it, vi } from 'vitest';
+
+// API Gateway HTTP API, payload format 2.0, from the AWS documentation
+// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html);
+// changed: method, path, a content-type header and the body.
+const httpV2Event = {
+  version: '2.0',
+  routeKey: '$default',
+  rawPath: '/v1/predict',
+  rawQueryString: '',
+  cookies: ['cookie1', 'cookie2'],
+  headers: { 'content-type': 'application/json', Header1: 'value1' },
+  requestContext: {
+    accountId: '123456789012',
+    apiId: 'api-id',
+    domainName: 'id.execute-api.us-east-1.amazonaws.com',
+    domainPrefix: 'id',
+    http: { method: 'POST', path: '/v1/predict', protocol: 'HTTP/1.1', sourceIp: 'IP', userAgent: 'agent' },
+    requestId: 'id',
+    routeKey: '$default',
+    stage: '$default',
+    time: '12/Mar/2020:19:03:58 +0000',
+    timeEpoch: 1583348638390,
+  },
+  body: JSON.stringify({ texts: ['a good film', 'awful plot'] }),
+  pathParameters: { parameter1: 'value1' },
+  isBase64Encoded: false,
+  stageVariables: { stageVariable1: 'value1' },
+};
+
+afterAll(() => {
+  vi.unstubAllEnvs();
+});
+
+it('the Lambda entry loads the champion at init and answers an API Gateway v2 predict request', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'predict-lambda-'));
+  await createRegistry(openStore(join(root, 'store'))).registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
+  // The entry reads its settings at import time.
+  vi.stubEnv('MLOPS_STORE', join(root, 'store'));
+  vi.stubEnv('MLOPS_CACHE_DIR', join(root, 'cache'));
+  vi.stubEnv('PREDICT_LOG_SAMPLE_RATE', '0');
+  vi.stubEnv('PREDICT_THREADS', '1');
+  vi.stubEnv('LOG_LEVEL', 'silent');
+  const { handler } = await import('./lambda.ts');
+
+  const result = await handler(httpV2Event);
+  expect(result?.statusCode).toBe(200);
+  expect(result?.headers?.['content-type']).toMatch(/^application\/json/);
+  const body = JSON.parse(result?.body ?? '') as { model_version: string; predictions: { label: string; score: number }[] };
+  expect(body.model_version).toBe('v1');
+  expect(body.predictions).toHaveLength(2);
+  for (const p of body.predictions) {
+    expect(['negative', 'positive']).toContain(p.label);
+    expect(p.score).toBeGreaterThanOrEqual(0.5);
+  }
+
+  const bad = await handler({ ...httpV2Event, body: '{"text": ""}' });
+  expect(bad?.statusCode).toBe(400);
+});

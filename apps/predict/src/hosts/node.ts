@@ -1,0 +1,20 @@
+/**
+ * Cloud Run and local entry: a Node HTTP server on PORT. On SIGTERM it drains in-flight requests,
+ * then flushes the prediction log. `node --import tsx apps/predict/src/hosts/node.ts` starts it.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveNode } from '@mlops/platform';
+import { createPredictService } from '../service.ts';
+
+export async function startNodeHost(options: { port?: number; hostname?: string } = {}): Promise<{ port: number; close(): Promise<void> }> {
+  const service = createPredictService();
+  // Ready before listening: Cloud Run sends traffic once the port is open.
+  await service.start();
+  const server = await serveNode(service.app, { ...options, onShutdown: service.stop });
+  service.logger.info({ port: server.port }, `predict listening on port ${server.port}`);
+  return server;
+}
+
+// Imported (by the CLI) it only exports; run as the container's entry it starts the server.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await startNodeHost();
