@@ -15,7 +15,7 @@ const schema = z
     BATCH_WATCH_SECONDS: z.coerce.number().nonnegative().optional(),
     BATCH_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
     BATCH_POLL_SECONDS: z.coerce.number().positive().default(10),
-    BATCH_MAX_BATCH: z.coerce.number().int().positive().default(32),
+    BATCH_MAX_BATCH: z.coerce.number().int().positive().default(256),
     BATCH_THREADS: z.coerce.number().int().positive().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -9,7 +9,8 @@ const schema = z.object({
   PREDICT_MAX_TEXT_BYTES: z.coerce.number().int().positive().default(20_000),
   PREDICT_MAX_BODY_BYTES: z.coerce.number().int().positive().default(2_000_000),
   PREDICT_MAX_BATCH: z.coerce.number().int().positive().default(32),
-  PREDICT_MAX_WAIT_MS: z.coerce.number().nonnegative().default(5),
+  /** Extra wait for company when the model is idle; requests arriving during a pass are batched regardless. */
+  PREDICT_MAX_WAIT_MS: z.coerce.number().nonnegative().default(0),
   PREDICT_THREADS: z.coerce.number().int().positive().optional(),
   /** Share of predictions written to the prediction log (0 turns it off). */
   PREDICT_LOG_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ModelLoadError, TextClassifier } from './classifier.ts';
+import { lengthGroups, ModelLoadError, TextClassifier } from './classifier.ts';
 import { createTinyModel } from './testing.ts';
 
 describe('TextClassifier', () => {
@@ -55,5 +55,29 @@ describe('TextClassifier', () => {
     await mkdir(join(corrupt, 'onnx'));
     await writeFile(join(corrupt, 'onnx', 'model.onnx'), 'not a protobuf');
     await expect(TextClassifier.load(corrupt)).rejects.toThrow(ModelLoadError);
+  });
+});
+
+describe('lengthGroups', () => {
+  it('covers every row once and bounds the padding of each group', () => {
+    const lengths = [300, 12, 14, 512, 13, 290, 40, 41, 500, 16];
+    const groups = lengthGroups(lengths);
+    expect(groups.flat().sort((a, b) => a - b)).toEqual(lengths.map((_, i) => i));
+    for (const group of groups) {
+      const rows = group.map((i) => lengths[i]!);
+      expect(Math.max(...rows) * rows.length).toBeLessThanOrEqual(1.2 * rows.reduce((a, b) => a + b, 0) + 1e-9);
+    }
+    // Short texts travel together, long ones together.
+    expect(groups.find((g) => g.includes(1))).toEqual(expect.arrayContaining([1, 2, 4]));
+    expect(groups.find((g) => g.includes(3))).toEqual(expect.arrayContaining([3, 8]));
+  });
+
+  it('caps the padded tokens of one pass', () => {
+    const groups = lengthGroups(Array.from({ length: 100 }, () => 512));
+    expect(groups.map((g) => g.length)).toEqual([32, 32, 32, 4]);
+  });
+
+  it('gives nothing for nothing', () => {
+    expect(lengthGroups([])).toEqual([]);
   });
 });

@@ -24,6 +24,44 @@ const modelConfigSchema = z.object({
   max_position_embeddings: z.number().int().positive().optional(),
 });
 
+/** Tokenized rows padded to the longest of them: the model's inputs, row-major [batch, seq]. */
+export interface PaddedBatch {
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  batch: number;
+  seq: number;
+}
+
+/**
+ * A batch costs its longest row times its size (attention: the square of it). Texts are sorted by
+ * length and cut into runs whose padding stays under this share of their real tokens.
+ */
+const MAX_PADDING_SHARE = 0.2;
+/** Padded tokens in one pass (32 texts of 512): bounds the attention matrices' memory. */
+const MAX_PASS_TOKENS = 16_384;
+
+/** Indices grouped into runs of similar length, each padded to at most (1 + maxPadding) of its real tokens. */
+export function lengthGroups(lengths: readonly number[], maxPadding = MAX_PADDING_SHARE, maxPassTokens = MAX_PASS_TOKENS): number[][] {
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]!);
+  const groups: number[][] = [];
+  let group: number[] = [];
+  let tokens = 0;
+  for (const i of order) {
+    const length = lengths[i]!;
+    // Sorted ascending, so this row would become the group's longest.
+    const padded = length * (group.length + 1);
+    if (group.length > 0 && (padded > (1 + maxPadding) * (tokens + length) || padded > maxPassTokens)) {
+      groups.push(group);
+      group = [];
+      tokens = 0;
+    }
+    group.push(i);
+    tokens += length;
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
 // Optimum exports put model.onnx at the root, transformers.js under onnx/.
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
 
@@ -63,6 +101,21 @@ export class TextClassifier {
     return new TextClassifier(session, tokenizer, labels);
   }
 
+  /** Pads token id rows to the longest of them. */
+  pad(rows: readonly number[][]): PaddedBatch {
+    const batch = rows.length;
+    const seq = Math.max(...rows.map((row) => row.length));
+    const inputIds = new BigInt64Array(batch * seq).fill(BigInt(this.tokenizer.padId));
+    const attentionMask = new BigInt64Array(batch * seq);
+    rows.forEach((row, r) => {
+      row.forEach((id, c) => {
+        inputIds[r * seq + c] = BigInt(id);
+        attentionMask[r * seq + c] = 1n;
+      });
+    });
+    return { inputIds, attentionMask, batch, seq };
+  }
+
   /** Raw logits for already tokenized, padded rows (row-major [batch, seq]). */
   async logits(inputIds: BigInt64Array, attentionMask: BigInt64Array, batch: number, seq: number): Promise<Float32Array> {
     const feeds: Record<string, ort.Tensor> = {
@@ -81,27 +134,28 @@ export class TextClassifier {
     return output.data as Float32Array;
   }
 
-  /** Tokenizes, pads to the longest text of the batch (not to maxLength) and classifies. */
+  /**
+   * Tokenizes and classifies. Rows run in forward passes of similar lengths, each padded to its own
+   * longest row (never to maxLength), so one long text does not make a whole batch pay for it.
+   */
   async predict(texts: readonly string[]): Promise<Prediction[]> {
-    if (texts.length === 0) return [];
     const { ids } = await this.tokenizer.encode(texts);
-    const seq = Math.max(...ids.map((row) => row.length));
-    const inputIds = new BigInt64Array(texts.length * seq).fill(BigInt(this.tokenizer.padId));
-    const mask = new BigInt64Array(texts.length * seq);
-    ids.forEach((row, r) => {
-      row.forEach((id, c) => {
-        inputIds[r * seq + c] = BigInt(id);
-        mask[r * seq + c] = 1n;
-      });
-    });
-    const logits = await this.logits(inputIds, mask, texts.length, seq);
     const k = this.labels.length;
     const unk = this.tokenizer.unkId;
-    return ids.map((row, r) => ({
-      ...this.toPrediction(logits.subarray(r * k, (r + 1) * k)),
-      tokens: row.length,
-      unknownTokens: row.reduce((n, id) => n + (id === unk ? 1 : 0), 0),
-    }));
+    const predictions: Prediction[] = new Array(texts.length);
+    for (const group of lengthGroups(ids.map((row) => row.length))) {
+      const rows = group.map((i) => ids[i]!);
+      const { inputIds, attentionMask, batch, seq } = this.pad(rows);
+      const logits = await this.logits(inputIds, attentionMask, batch, seq);
+      group.forEach((i, r) => {
+        predictions[i] = {
+          ...this.toPrediction(logits.subarray(r * k, (r + 1) * k)),
+          tokens: rows[r]!.length,
+          unknownTokens: rows[r]!.reduce((n, id) => n + (id === unk ? 1 : 0), 0),
+        };
+      });
+    }
+    return predictions;
   }
 
   async release(): Promise<void> {

@@ -1,4 +1,4 @@
-export { ModelLoadError, TextClassifier, type Prediction } from './classifier.ts';
+export { lengthGroups, ModelLoadError, TextClassifier, type PaddedBatch, type Prediction } from './classifier.ts';
 export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
 export { ServingModel, type ModelMetadata, type ServingOptions } from './serving-model.ts';
 export { ModelWatcher, type ModelSource, type ModelWatcherOptions } from './model-watcher.ts';

@@ -55,6 +55,17 @@ describe('MicroBatcher', () => {
     expect(calls).toEqual([[1], [2, 3]]);
   });
 
+  it('sends a request at once when idle with no wait, and batches what arrives during a pass', async () => {
+    const { calls, run } = recorder(30);
+    const batcher = new MicroBatcher(run, { maxBatchSize: 64, maxWaitMs: 0 });
+    const first = batcher.submit([1]);
+    expect(calls).toEqual([[1]]); // already running, no timer in between
+    const rest = Promise.all([batcher.submit([2]), batcher.submit([3])]);
+    expect(await first).toEqual([10]);
+    expect(await rest).toEqual([[20], [30]]);
+    expect(calls).toEqual([[1], [2, 3]]);
+  });
+
   it('rejects every request of a failed call and keeps serving the next ones', async () => {
     let fail = true;
     const batcher = new MicroBatcher(

@@ -1,7 +1,10 @@
 export interface MicroBatcherOptions {
   /** Most items run in one call. */
   maxBatchSize: number;
-  /** Longest time the first queued item waits for company before its batch runs. */
+  /**
+   * Longest time the first queued item waits for company when the model is idle. 0 sends it at
+   * once: requests that arrive while a pass runs are batched anyway, when it returns.
+   */
   maxWaitMs: number;
 }
 
@@ -14,7 +17,7 @@ interface Pending<I, O> {
 /**
  * Dynamic batching: items from concurrent requests are gathered until the batch is full or the
  * first of them has waited `maxWaitMs`, then run as one call. One call runs at a time (the model
- * already uses every core); items that queue meanwhile go out as soon as it returns.
+ * already uses every core); items that queue meanwhile go out together as soon as it returns.
  * A request's items always stay together, in order.
  */
 export class MicroBatcher<I, O> {
@@ -35,8 +38,8 @@ export class MicroBatcher<I, O> {
     return new Promise((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
       this.queued += items.length;
-      if (this.queued >= this.opts.maxBatchSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.opts.maxWaitMs);
+      if (this.queued >= this.opts.maxBatchSize || (this.opts.maxWaitMs === 0 && !this.running)) this.flush();
+      else if (!this.running) this.timer ??= setTimeout(() => this.flush(), this.opts.maxWaitMs);
     });
   }
 
