@@ -1,24 +1,12 @@
+import { HttpError, requestContext, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { cloudEventHeadersSchema, gcsObjectSchema, handleS3Event, s3NotificationSchema, structuredCloudEventSchema } from './events.ts';
 import { NoModelError, scoreObject, type BatchContext } from './job.ts';
 
 /** Event bodies are object metadata, never the data itself. */
 const MAX_BODY_BYTES = 1_000_000;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Env = { Variables: { requestId: string } };
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
@@ -27,7 +15,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   throw new HttpError(400, `invalid ${what}: ${problems}`);
 }
 
-async function readJson(c: Context<Env>): Promise<unknown> {
+async function readJson(c: Context<FunctionEnv>): Promise<unknown> {
   try {
     return JSON.parse(await c.req.text());
   } catch {
@@ -41,18 +29,10 @@ async function readJson(c: Context<Env>): Promise<unknown> {
  * notification. Each answers once the file is scored (or found already scored), so a delivery that
  * fails is retried by the sender.
  */
-export function createBatchScoreApp(ctx: BatchContext): Hono<Env> {
+export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
   const { logger } = ctx;
-  const app = new Hono<Env>();
-  app.use(requestId());
-  app.use(async (c, next) => {
-    const start = performance.now();
-    await next();
-    logger.info(
-      { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - start).toFixed(2) },
-      'request',
-    );
-  });
+  const app = new Hono<FunctionEnv>();
+  app.use(...requestContext(logger));
   app.onError((error, c) => {
     if (error instanceof HttpError) return c.json({ error: error.message }, error.status);
     // 503 makes Eventarc and S3-to-HTTP senders retry once a model is there.

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ModelSource, Prediction } from '@mlops/inference';
+import { HttpError, requestContext, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
@@ -22,24 +21,11 @@ export interface PredictAppOptions {
   onPredictions?: (record: { ids: string[]; requestId: string; version: string; texts: string[]; predictions: Prediction[] }) => void;
 }
 
-/** A client error: the status and message the API answers with. */
-class HttpError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    message: string,
-    readonly details?: { path: string; message: string }[],
-  ) {
-    super(message);
-  }
-}
-
-type Env = { Variables: { requestId: string } };
-
 /**
  * The predict function: a v1 JSON API and the Open Inference Protocol (KServe v2 REST), two thin
  * translators over the same `model.predict(texts)`.
  */
-export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
+export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
   const { models, modelName, limits, logger } = opts;
   const text = z
     .string({ error: 'must be a string' })
@@ -68,19 +54,11 @@ export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
     outputs: z.array(z.object({ name: z.enum(['label', 'probabilities']) })).optional(),
   });
 
-  const app = new Hono<Env>();
-  app.use(requestId());
-  app.use(async (c, next) => {
-    const start = performance.now();
-    await next();
-    logger.info(
-      { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - start).toFixed(2) },
-      'request',
-    );
-  });
+  const app = new Hono<FunctionEnv>();
+  app.use(...requestContext(logger));
 
   const v2 = (path: string) => path.startsWith('/v2/');
-  const errorBody = (c: Context<Env>, message: string, details?: HttpError['details']) =>
+  const errorBody = (c: Context<FunctionEnv>, message: string, details?: HttpError['details']) =>
     v2(c.req.path) ? { error: message } : { error: message, ...(details ? { details } : {}), request_id: c.get('requestId') };
 
   app.onError((error, c) => {
@@ -91,7 +69,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
   app.notFound((c) => c.json(errorBody(c, `no route ${c.req.method} ${c.req.path}`), 404));
 
   /** Content type, size cap (before parsing), JSON syntax, then the schema. */
-  const readJson = async <T>(c: Context<Env>, schema: z.ZodType<T>): Promise<T> => {
+  const readJson = async <T>(c: Context<FunctionEnv>, schema: z.ZodType<T>): Promise<T> => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `content-type must be application/json (got "${type || 'none'}")`);
     let raw: unknown;
@@ -118,7 +96,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
     if (!model) throw new HttpError(503, 'no model loaded yet');
     return model;
   };
-  const run = async (c: Context<Env>, input: string[]) => {
+  const run = async (c: Context<FunctionEnv>, input: string[]) => {
     const model = readyModel();
     const predictions = await model.predict(input);
     // Ids let feedback name the prediction it labels.
@@ -148,7 +126,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<Env> {
   });
 
   // Open Inference Protocol (KServe v2 REST).
-  const knownModel = (c: Context<Env>) => {
+  const knownModel = (c: Context<FunctionEnv>) => {
     if (c.req.param('name') !== modelName) throw new HttpError(404, `unknown model "${c.req.param('name')}"; this server has "${modelName}"`);
   };
   app.get('/v2/health/live', (c) => c.json({ live: true }));

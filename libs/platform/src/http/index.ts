@@ -1,0 +1,1 @@
+export { HttpError, requestContext, type FunctionEnv, type RequestLogger } from './http.ts';
