@@ -51,6 +51,8 @@ describe('trainModel', () => {
     expect(result.champion).toBe(true);
     expect(result.parity.maxAbsDiff).toBeLessThan(1e-3);
     expect(result.parity.rows).toBe(40);
+    expect(result.timings.core_train).toBeGreaterThan(0);
+    expect(result.timings.core_train).toBeLessThan(result.timings.train_and_export!);
     expect(result.metrics.eval!.n).toBe(200);
     expect(result.metrics.eval!.accuracy).toBeGreaterThan(0.9);
     expect(events.some((p) => p.phase === 'core' && p.event.event === 'step')).toBe(true);

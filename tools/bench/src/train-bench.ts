@@ -43,7 +43,8 @@ try {
   });
   const t = result.timings;
   const total = t.total!;
-  const pytorchSteps = t.core_train ?? 0;
+  const pytorchSteps = t.core_train;
+  if (pytorchSteps === undefined) throw new Error('the training job reported no PyTorch step time (timings.core_train)');
   const rows: [string, number][] = [
     ['python + torch import check', t.check_python ?? 0],
     ['read + validate + dedup data', t.read_data ?? 0],
