@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextTokenizer } from '@mlops/tokenizer';
@@ -39,6 +39,16 @@ describe('TextClassifier', () => {
     const [p] = await classifier.predict(['good film '.repeat(500)]);
     expect(p!.label).toMatch(/negative|positive/);
     await classifier.release();
+  });
+
+  it('loads the optimum layout too (model.onnx at the folder root)', async () => {
+    const optimum = await mkdtemp(join(tmpdir(), 'optimum-'));
+    await cp(dir, optimum, { recursive: true });
+    await rename(join(optimum, 'onnx', 'model.onnx'), join(optimum, 'model.onnx'));
+    await rm(join(optimum, 'onnx'), { recursive: true });
+    const [ours, theirs] = await Promise.all([TextClassifier.load(dir, { threads: 1 }), TextClassifier.load(optimum, { threads: 1 })]);
+    expect((await theirs.predict(['a good film']))[0]!.score).toBeCloseTo((await ours.predict(['a good film']))[0]!.score, 6);
+    await Promise.all([ours.release(), theirs.release()]);
   });
 
   it('fails clearly on missing or corrupt files', async () => {
