@@ -2,34 +2,14 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTinyModel } from '@mlops/inference/testing';
+import { s3ObjectCreatedEvent } from '@mlops/platform/testing';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { afterAll, expect, it, vi } from 'vitest';
 import { JSONL } from '../testing.ts';
 
-// S3 ObjectCreated:Put notification, the Lambda tutorial's test event
-// (https://docs.aws.amazon.com/lambda/latest/dg/with-s3-example.html); changed: the object key,
-// URL-encoded as S3 sends it.
-const s3PutEvent = {
-  Records: [
-    {
-      eventVersion: '2.0',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: '1970-01-01T00:00:00.000Z',
-      eventName: 'ObjectCreated:Put',
-      userIdentity: { principalId: 'EXAMPLE' },
-      requestParameters: { sourceIPAddress: '127.0.0.1' },
-      responseElements: { 'x-amz-request-id': 'EXAMPLE123456789', 'x-amz-id-2': 'EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH' },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'testConfigRule',
-        bucket: { name: 'example-bucket', ownerIdentity: { principalId: 'EXAMPLE' }, arn: 'arn:aws:s3:::example-bucket' },
-        object: { key: 'inbox/may/new+reviews.jsonl', size: 1024, eTag: '0123456789abcdef0123456789abcdef', sequencer: '0A1B2C3D4E5F678901' },
-      },
-    },
-  ],
-};
+// The documented S3 notification for a key with a space, URL-encoded as S3 sends it.
+const s3PutEvent = s3ObjectCreatedEvent('inbox/may/new+reviews.jsonl');
 
 afterAll(() => {
   vi.unstubAllEnvs();

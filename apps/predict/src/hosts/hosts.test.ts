@@ -2,37 +2,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTinyModel } from '@mlops/inference/testing';
+import { httpApiV2Request } from '@mlops/platform/testing';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { afterAll, expect, it, vi } from 'vitest';
 
-// API Gateway HTTP API, payload format 2.0, from the AWS documentation
-// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html);
-// changed: method, path, a content-type header and the body.
-const httpV2Event = {
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/v1/predict',
-  rawQueryString: '',
-  cookies: ['cookie1', 'cookie2'],
-  headers: { 'content-type': 'application/json', Header1: 'value1' },
-  requestContext: {
-    accountId: '123456789012',
-    apiId: 'api-id',
-    domainName: 'id.execute-api.us-east-1.amazonaws.com',
-    domainPrefix: 'id',
-    http: { method: 'POST', path: '/v1/predict', protocol: 'HTTP/1.1', sourceIp: 'IP', userAgent: 'agent' },
-    requestId: 'id',
-    routeKey: '$default',
-    stage: '$default',
-    time: '12/Mar/2020:19:03:58 +0000',
-    timeEpoch: 1583348638390,
-  },
-  body: JSON.stringify({ texts: ['a good film', 'awful plot'] }),
-  pathParameters: { parameter1: 'value1' },
-  isBase64Encoded: false,
-  stageVariables: { stageVariable1: 'value1' },
-};
+// The documented HTTP API event, carrying one predict request.
+const httpV2Event = httpApiV2Request('POST', '/v1/predict', { 'content-type': 'application/json' }, JSON.stringify({ texts: ['a good film', 'awful plot'] }));
 
 afterAll(() => {
   vi.unstubAllEnvs();

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { createTestApp } from '../test-app.ts';
 import { createLambdaHandler } from './handler.ts';
 import type { S3Event } from './types.ts';
+import { httpApiV2Event, s3ObjectCreatedEvent } from './events.testing.ts';
 
 // Events copied from the AWS documentation; only path, method, body and a header are changed to
 // hit the test app's routes (each test says which).
@@ -61,46 +62,6 @@ const restV1Event = {
   isBase64Encoded: false,
 };
 
-// API Gateway HTTP API, payload format 2.0 (same page as above).
-const httpV2Event = {
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/my/path',
-  rawQueryString: 'parameter1=value1&parameter1=value2&parameter2=value',
-  cookies: ['cookie1', 'cookie2'],
-  headers: { Header1: 'value1', Header2: 'value1,value2' },
-  queryStringParameters: { parameter1: 'value1,value2', parameter2: 'value' },
-  requestContext: {
-    accountId: '123456789012',
-    apiId: 'api-id',
-    authentication: {
-      clientCert: {
-        clientCertPem: 'CERT_CONTENT',
-        subjectDN: 'www.example.com',
-        issuerDN: 'Example issuer',
-        serialNumber: 'a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1:a1',
-        validity: { notBefore: 'May 28 12:30:02 2019 GMT', notAfter: 'Aug  5 09:36:04 2021 GMT' },
-      },
-    },
-    authorizer: {
-      jwt: { claims: { claim1: 'value1', claim2: 'value2' }, scopes: ['scope1', 'scope2'] },
-      lambda: { exampleKey1: 'exampleValue1', exampleKey2: 'exampleValue2' },
-    },
-    domainName: 'id.execute-api.us-east-1.amazonaws.com',
-    domainPrefix: 'id',
-    http: { method: 'POST', path: '/my/path', protocol: 'HTTP/1.1', sourceIp: 'IP', userAgent: 'agent' },
-    requestId: 'id',
-    routeKey: '$default',
-    stage: '$default',
-    time: '12/Mar/2020:19:03:58 +0000',
-    timeEpoch: 1583348638390,
-  },
-  body: 'Hello from Lambda',
-  pathParameters: { parameter1: 'value1' },
-  isBase64Encoded: false,
-  stageVariables: { stageVariable1: 'value1', stageVariable2: 'value2' },
-};
-
 // Lambda Function URL request payload (format 2.0), with the <url-id> placeholders filled in
 // (they are not a valid host name): https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html
 const functionUrlEvent = {
@@ -141,31 +102,8 @@ const functionUrlEvent = {
   stageVariables: null,
 };
 
-// S3 ObjectCreated:Put notification, the Lambda tutorial's test event:
-// https://docs.aws.amazon.com/lambda/latest/dg/with-s3-example.html
-const s3PutEvent = {
-  Records: [
-    {
-      eventVersion: '2.0',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: '1970-01-01T00:00:00.000Z',
-      eventName: 'ObjectCreated:Put',
-      userIdentity: { principalId: 'EXAMPLE' },
-      requestParameters: { sourceIPAddress: '127.0.0.1' },
-      responseElements: {
-        'x-amz-request-id': 'EXAMPLE123456789',
-        'x-amz-id-2': 'EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH',
-      },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'testConfigRule',
-        bucket: { name: 'example-bucket', ownerIdentity: { principalId: 'EXAMPLE' }, arn: 'arn:aws:s3:::example-bucket' },
-        object: { key: 'test%2Fkey', size: 1024, eTag: '0123456789abcdef0123456789abcdef', sequencer: '0A1B2C3D4E5F678901' },
-      },
-    },
-  ],
-};
+const httpV2Event = httpApiV2Event;
+const s3PutEvent = s3ObjectCreatedEvent('test%2Fkey');
 
 const json = 'application/json';
 const base64 = (text: string) => Buffer.from(text).toString('base64');
