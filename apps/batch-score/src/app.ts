@@ -1,8 +1,8 @@
-import { HttpError, requestContext, type FunctionEnv } from '@mlops/platform';
+import { HttpError, requestContext, s3EventSchema, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { cloudEventHeadersSchema, gcsObjectSchema, handleS3Event, s3NotificationSchema, structuredCloudEventSchema } from './events.ts';
+import { cloudEventHeadersSchema, gcsObjectSchema, handleS3Event, structuredCloudEventSchema } from './events.ts';
 import { NoModelError, scoreObject, type BatchContext } from './job.ts';
 
 /** Event bodies are object metadata, never the data itself. */
@@ -69,7 +69,7 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
   });
 
   app.post('/s3', limit, async (c) => {
-    const event = parse(s3NotificationSchema, await readJson(c), 'S3 event notification');
+    const event = parse(s3EventSchema, await readJson(c), 'S3 event notification');
     return c.json({ results: await handleS3Event(ctx, event) });
   });
   return app;

@@ -29,33 +29,7 @@ export const structuredCloudEventSchema = z.object({
   data: gcsObjectSchema,
 });
 
-// S3 URL-encodes keys in notifications with '+' for a space; a literal '+' arrives as %2B, so '+' goes first.
-const s3Key = z.string().min(1).transform((key, ctx) => {
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a URL-encoded key' });
-    return z.NEVER;
-  }
-});
-
-/** An S3 event notification as S3 sends it (to Lambda, SQS or an HTTP endpoint); keys come out decoded. */
-export const s3NotificationSchema = z.object({
-  Records: z
-    .array(
-      z.object({
-        eventSource: z.literal('aws:s3'),
-        eventName: z.string(),
-        s3: z.object({
-          bucket: z.object({ name: z.string().min(1) }),
-          object: z.object({ key: s3Key, eTag: z.string().optional() }),
-        }),
-      }),
-    )
-    .min(1),
-});
-
-/** Decoded keys: what s3NotificationSchema gives, and what the Lambda adapter of @mlops/platform hands over. */
+/** The part of an S3 notification scoring needs, keys decoded (as @mlops/platform's s3EventSchema gives them). */
 export interface S3Notification {
   Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string } } }[];
 }

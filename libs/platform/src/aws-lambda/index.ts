@@ -1,2 +1,3 @@
 export { createLambdaHandler } from './handler.ts';
 export type { LambdaHandler, LambdaHandlerOptions, S3Event } from './types.ts';
+export { s3EventSchema } from './types.ts';
