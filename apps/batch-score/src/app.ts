@@ -1,27 +1,11 @@
-import { HttpError, requestContext, s3EventSchema, type FunctionEnv } from '@mlops/platform';
-import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, s3EventSchema, type FunctionEnv } from '@mlops/platform';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import { cloudEventHeadersSchema, gcsObjectSchema, handleS3Event, structuredCloudEventSchema } from './events.ts';
 import { NoModelError, scoreObject, type BatchContext } from './job.ts';
 
 /** Event bodies are object metadata, never the data itself. */
 const MAX_BODY_BYTES = 1_000_000;
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'} ${i.message}`).join('; ');
-  throw new HttpError(400, `invalid ${what}: ${problems}`);
-}
-
-async function readJson(c: Context<FunctionEnv>): Promise<unknown> {
-  try {
-    return JSON.parse(await c.req.text());
-  } catch {
-    throw new HttpError(400, 'malformed JSON body');
-  }
-}
 
 /**
  * The batch-score function: storage events in, scored files out. `POST /` takes a GCS
@@ -41,12 +25,7 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`);
-    },
-  });
+  const limit = jsonBodyLimit(MAX_BODY_BYTES);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -58,10 +37,10 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
     const type = c.req.header('content-type') ?? '';
     let object: z.infer<typeof gcsObjectSchema>;
     if (/^application\/cloudevents\+json\b/i.test(type)) {
-      object = parse(structuredCloudEventSchema, await readJson(c), 'CloudEvent').data;
+      object = parseOr400(structuredCloudEventSchema, await readJsonBody(c), 'CloudEvent').data;
     } else if (/^application\/json\b/i.test(type)) {
-      parse(cloudEventHeadersSchema, c.req.header(), 'CloudEvent headers');
-      object = parse(gcsObjectSchema, await readJson(c), 'GCS object data');
+      parseOr400(cloudEventHeadersSchema, c.req.header(), 'CloudEvent headers');
+      object = parseOr400(gcsObjectSchema, await readJsonBody(c), 'GCS object data');
     } else {
       throw new HttpError(415, `content-type must be application/json (binary CloudEvent) or application/cloudevents+json (got "${type || 'none'}")`);
     }
@@ -69,7 +48,7 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
   });
 
   app.post('/s3', limit, async (c) => {
-    const event = parse(s3EventSchema, await readJson(c), 'S3 event notification');
+    const event = parseOr400(s3EventSchema, await readJsonBody(c), 'S3 event notification');
     return c.json({ results: await handleS3Event(ctx, event) });
   });
   return app;

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ModelSource, Prediction } from '@mlops/inference';
-import { HttpError, requestContext, type FunctionEnv } from '@mlops/platform';
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 
@@ -68,29 +67,13 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
   });
   app.notFound((c) => c.json(errorBody(c, `no route ${c.req.method} ${c.req.path}`), 404));
 
-  /** Content type, size cap (before parsing), JSON syntax, then the schema. */
+  /** Content type, JSON syntax, then the schema; the size cap (jsonBodyLimit) runs before any of it. */
   const readJson = async <T>(c: Context<FunctionEnv>, schema: z.ZodType<T>): Promise<T> => {
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `content-type must be application/json (got "${type || 'none'}")`);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await c.req.text());
-    } catch {
-      throw new HttpError(400, 'malformed JSON body');
-    }
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      const details = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-      throw new HttpError(400, `invalid request: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
-    }
-    return parsed.data;
+    return parseOr400(schema, await readJsonBody(c), 'request');
   };
-  const limit = bodyLimit({
-    maxSize: limits.maxBodyBytes,
-    onError: () => {
-      throw new HttpError(413, `request body larger than ${limits.maxBodyBytes} bytes`);
-    },
-  });
+  const limit = jsonBodyLimit(limits.maxBodyBytes);
   const readyModel = () => {
     const model = models.current();
     if (!model) throw new HttpError(503, 'no model loaded yet');

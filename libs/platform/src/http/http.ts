@@ -1,6 +1,8 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { z } from 'zod';
 
 /** A client error: the status and message a function answers with. */
 export class HttpError extends Error {
@@ -34,4 +36,31 @@ export function requestContext(logger: RequestLogger): MiddlewareHandler<Functio
       );
     },
   ];
+}
+
+/** Caps the body before anything reads it: 413 with a JSON error past `maxBytes`. */
+export function jsonBodyLimit(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new HttpError(413, `request body larger than ${maxBytes} bytes`);
+    },
+  });
+}
+
+/** The body as JSON; 400 when it is not. */
+export async function readJsonBody(c: Context): Promise<unknown> {
+  try {
+    return JSON.parse(await c.req.text());
+  } catch {
+    throw new HttpError(400, 'malformed JSON body');
+  }
+}
+
+/** Validates a parsed value; 400 naming every problem (path and message) when it does not fit. */
+export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+  throw new HttpError(400, `invalid ${what}: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, details);
 }

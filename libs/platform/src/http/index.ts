@@ -1,1 +1,1 @@
-export { HttpError, requestContext, type FunctionEnv, type RequestLogger } from './http.ts';
+export { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type FunctionEnv, type RequestLogger } from './http.ts';
