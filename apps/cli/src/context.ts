@@ -14,11 +14,16 @@ export function createContext(env: NodeJS.ProcessEnv = process.env): Context {
   return { settings, registry: createRegistry(openStore(settings.MLOPS_STORE), settings.MLOPS_MODEL) };
 }
 
-/** Resolves a version or alias (default: champion), caches it on local disk and loads it for inference. */
-export async function loadModel(ctx: Context, ref: VersionRef): Promise<{ version: string; classifier: TextClassifier }> {
+/** Resolves a version or alias (default: champion) and caches its folder on local disk. */
+export async function fetchModel(ctx: Context, ref: VersionRef): Promise<{ version: string; dir: string }> {
   const info = await ctx.registry.resolve(ref.version || ref.alias ? ref : { alias: 'champion' });
-  const dir = await ctx.registry.downloadVersion(info.version, ctx.settings.MLOPS_CACHE_DIR);
-  return { version: info.version, classifier: await TextClassifier.load(dir) };
+  return { version: info.version, dir: await ctx.registry.downloadVersion(info.version, ctx.settings.MLOPS_CACHE_DIR) };
+}
+
+/** The same, loaded for inference. */
+export async function loadModel(ctx: Context, ref: VersionRef): Promise<{ version: string; classifier: TextClassifier }> {
+  const { version, dir } = await fetchModel(ctx, ref);
+  return { version, classifier: await TextClassifier.load(dir) };
 }
 
 export function dataPath(uri: string): string {

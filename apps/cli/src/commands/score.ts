@@ -1,26 +1,26 @@
 import { existsSync } from 'node:fs';
-import { scoreLocalFile } from '@mlops/batch-score';
+import { loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
 import { ServingModel } from '@mlops/inference';
-import { createContext } from '../context.ts';
+import { createContext, fetchModel } from '../context.ts';
 import { createOutput } from '../output.ts';
 
 const PROGRESS_MS = 3000;
-const BATCH = { chunkRows: 256, batchSize: 32 };
 
 /** Scores a local JSONL, JSONL.gz or CSV file with the batch-score core: predictions, errors and a summary. */
 export async function scoreCommand(input: string, output: string | undefined, flags: { version?: string; alias?: string; json: boolean }): Promise<void> {
   const out = createOutput(flags.json);
   if (!existsSync(input)) throw new Error(`input file not found: ${input}`);
-  const ctx = createContext();
-  const info = await ctx.registry.resolve(flags.version || flags.alias ? flags : { alias: 'champion' });
-  const dir = await ctx.registry.downloadVersion(info.version, ctx.settings.MLOPS_CACHE_DIR);
-  const model = await ServingModel.load(dir, { version: info.version }, { maxBatchSize: BATCH.batchSize, maxWaitMs: 0 });
+  // The batch-score function's own chunk and batch sizes (BATCH_* settings), so both score alike.
+  const batch = loadBatchSettings();
+  const { version, dir } = await fetchModel(createContext(), flags);
+  const model = await ServingModel.load(dir, { version }, { maxBatchSize: batch.BATCH_MAX_BATCH, maxWaitMs: 0 });
   try {
-    out.info(`scoring ${input} with ${info.version}`);
+    out.info(`scoring ${input} with ${version}`);
     const started = performance.now();
     let lastReport = started;
     const summary = await scoreLocalFile(model, input, output, {
-      ...BATCH,
+      chunkRows: batch.BATCH_CHUNK_ROWS,
+      batchSize: batch.BATCH_MAX_BATCH,
       onProgress: (rows) => {
         const now = performance.now();
         if (now - lastReport < PROGRESS_MS) return;
