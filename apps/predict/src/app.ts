@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { ModelSource, Prediction } from '@mlops/inference';
+import { textHash } from '@mlops/data';
+import type { ModelSource, Prediction, ServingModel } from '@mlops/inference';
 import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { acceptFeedback, feedbackBodySchema, type FeedbackSink } from './feedback.ts';
+import { RecentPredictions } from './recent-predictions.ts';
 
 export interface PredictLimits {
   maxTexts: number;
@@ -11,13 +14,22 @@ export interface PredictLimits {
   maxBodyBytes: number;
 }
 
+/** The champion, and during a canary a challenger for a sticky share of request keys. */
+export interface ModelRouter extends ModelSource {
+  pick?(key: string): ServingModel | undefined;
+}
+
 export interface PredictAppOptions {
-  models: ModelSource;
+  models: ModelRouter;
   modelName: string;
   limits: PredictLimits;
   logger: Logger;
   /** Called after each successful prediction, off the response path (e.g. the prediction log). */
   onPredictions?: (record: { ids: string[]; requestId: string; version: string; texts: string[]; predictions: Prediction[] }) => void;
+  /** Where POST /v1/feedback writes labels; without it the route answers 404. */
+  feedback?: FeedbackSink;
+  /** Predictions remembered per instance for joining feedback without a store read. */
+  recentCapacity?: number;
 }
 
 /**
@@ -74,17 +86,24 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     return parseOr400(schema, await readJsonBody(c), 'request');
   };
   const limit = jsonBodyLimit(limits.maxBodyBytes);
-  const readyModel = () => {
-    const model = models.current();
+  const ready = (model: ServingModel | undefined) => {
     if (!model) throw new HttpError(503, 'no model loaded yet');
     return model;
   };
+  const readyModel = () => ready(models.current());
+  const recent = new RecentPredictions(opts.recentCapacity ?? 100_000);
   const run = async (c: Context<FunctionEnv>, input: string[]) => {
-    const model = readyModel();
+    // Sticky canary routing: the client's key, else the text itself, picks the model.
+    const key = c.req.header('x-request-key') ?? input[0]!;
+    const model = ready(models.pick ? models.pick(key) : models.current());
     const predictions = await model.predict(input);
     // Ids let feedback name the prediction it labels.
     const ids = predictions.map(() => randomUUID());
-    opts.onPredictions?.({ ids, requestId: c.get('requestId'), version: model.metadata.version, texts: input, predictions });
+    const version = model.metadata.version;
+    if (opts.feedback) {
+      predictions.forEach((p, i) => recent.remember(ids[i]!, { text_hash: textHash(input[i]!), text: input[i], model_version: version, label: p.label }));
+    }
+    opts.onPredictions?.({ ids, requestId: c.get('requestId'), version, texts: input, predictions });
     return { model, predictions, ids };
   };
 
@@ -106,6 +125,13 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
       model_version: model.metadata.version,
       predictions: predictions.map(({ label, score, probabilities }, i) => ({ id: ids[i], label, score, probabilities })),
     });
+  });
+  const feedbackBody = feedbackBodySchema(text, 1_000);
+  app.post('/v1/feedback', limit, async (c) => {
+    if (!opts.feedback) throw new HttpError(404, 'feedback is not enabled on this instance');
+    const items = await readJson(c, feedbackBody);
+    const { records, duplicates } = await acceptFeedback(items, { labels: readyModel().labels, recent: (id) => recent.get(id), sink: opts.feedback });
+    return c.json({ request_id: c.get('requestId'), accepted: records.length, duplicates, feedback_ids: records.map((r) => r.feedback_id) });
   });
 
   // Open Inference Protocol (KServe v2 REST).

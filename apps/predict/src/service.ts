@@ -1,6 +1,6 @@
 import { loadSettings } from '@mlops/config';
-import { ModelWatcher } from '@mlops/inference';
-import { PredictionLog } from '@mlops/monitoring';
+import { CanaryRouter, ModelWatcher } from '@mlops/inference';
+import { PredictionLog, PredictionLookup, writeFeedback } from '@mlops/monitoring';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -27,27 +27,42 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
           onError: (err) => logger.error({ err }, 'prediction log flush failed; records kept for the next flush'),
         })
       : undefined;
-  const watcher = new ModelWatcher(registry, {
-    alias: predict.PREDICT_ALIAS,
-    cacheDir: settings.MLOPS_CACHE_DIR,
-    pollMs: predict.PREDICT_POLL_SECONDS * 1000,
-    serving: {
-      maxBatchSize: predict.PREDICT_MAX_BATCH,
-      maxWaitMs: predict.PREDICT_MAX_WAIT_MS,
-      ...(predict.PREDICT_THREADS ? { threads: predict.PREDICT_THREADS } : {}),
-    },
-    logger,
-  });
+  const watch = (alias: string, unloadWhenUnset: boolean) =>
+    new ModelWatcher(registry, {
+      alias,
+      cacheDir: settings.MLOPS_CACHE_DIR,
+      pollMs: predict.PREDICT_POLL_SECONDS * 1000,
+      serving: {
+        maxBatchSize: predict.PREDICT_MAX_BATCH,
+        maxWaitMs: predict.PREDICT_MAX_WAIT_MS,
+        ...(predict.PREDICT_THREADS ? { threads: predict.PREDICT_THREADS } : {}),
+      },
+      logger,
+      unloadWhenUnset,
+    });
+  const watcher = watch(predict.PREDICT_ALIAS, false);
+  // A challenger is loaded only while its alias exists; the router sends it its canary share.
+  const challenger = predict.PREDICT_CHALLENGER_ALIAS ? watch(predict.PREDICT_CHALLENGER_ALIAS, true) : undefined;
+  const lookup = new PredictionLookup(store, predict.PREDICT_FEEDBACK_LOOKUP_DAYS);
   const app = createPredictApp({
-    models: watcher,
+    models: challenger ? new CanaryRouter(watcher, challenger) : watcher,
+    ...(predict.PREDICT_FEEDBACK && {
+      feedback: {
+        lookup: (ids) => lookup.find(ids),
+        write: async (records) => void (await writeFeedback(store, records)),
+      },
+    }),
     modelName: settings.MLOPS_MODEL,
     limits: { maxTexts: predict.PREDICT_MAX_TEXTS, maxTextBytes: predict.PREDICT_MAX_TEXT_BYTES, maxBodyBytes: predict.PREDICT_MAX_BODY_BYTES },
     logger,
     ...(predictionLog ? { onPredictions: (r) => predictionLog.record(r) } : {}),
   });
   const stop = async () => {
-    await watcher.stop();
+    await Promise.all([watcher.stop(), challenger?.stop()]);
     await predictionLog?.close();
   };
-  return { app, watcher, logger, start: () => watcher.start(), stop };
+  const start = async () => {
+    await Promise.all([watcher.start(), challenger?.start()]);
+  };
+  return { app, watcher, logger, start, stop };
 }

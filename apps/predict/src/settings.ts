@@ -3,6 +3,12 @@ import { z } from 'zod';
 /** Predict's own settings from the environment (store, model and cache come from @mlops/config). */
 const schema = z.object({
   PREDICT_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
+  /** Followed beside the champion; while it carries a canary weight it gets that share of request keys. Empty: no canary. */
+  PREDICT_CHALLENGER_ALIAS: z.union([z.literal(''), z.string().regex(/^[a-z][a-z0-9-]*$/)]).default('challenger'),
+  /** Accept labels at POST /v1/feedback. */
+  PREDICT_FEEDBACK: z.stringbool().default(true),
+  /** How far back the prediction log is searched for the id a label names. */
+  PREDICT_FEEDBACK_LOOKUP_DAYS: z.coerce.number().positive().default(2),
   /** How often the alias is re-read; a moved alias is loaded in the background and swapped in. */
   PREDICT_POLL_SECONDS: z.coerce.number().positive().default(10),
   PREDICT_MAX_TEXTS: z.coerce.number().int().positive().default(64),

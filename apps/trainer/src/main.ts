@@ -1,8 +1,13 @@
 /**
  * The training job's own entry, as a container or a local child process runs it:
- *   tsx apps/trainer/src/main.ts --data URI [--eval URI] [--base DIR] [--parent V] [--epochs N] …
+ *   tsx apps/trainer/src/main.ts --data URI|store:KEY [--eval URI|none] [--base-version V] [--run-id ID] [--epochs N] …
  * Progress goes to stdout as one JSON object per line; the last line is the result or the error.
+ * With --run-id the result is also written to the store (runs/<id>/result.json), where
+ * retrain-trigger reads it whichever launcher ran the job.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings } from '@mlops/config';
 import { createRegistry } from '@mlops/registry';
@@ -14,7 +19,8 @@ const argsSchema = z.object({
   data: z.string().min(1),
   eval: z.string().min(1).optional(),
   base: z.string().min(1).optional(),
-  parent: z.string().min(1).optional(),
+  'base-version': z.string().regex(/^v[1-9][0-9]*$/).optional(),
+  'run-id': z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
   reason: z.string().optional(),
   epochs: z.coerce.number().int().positive().optional(),
   'max-length': z.coerce.number().int().positive().optional(),
@@ -22,28 +28,49 @@ const argsSchema = z.object({
 });
 
 const print = (record: object) => process.stdout.write(`${JSON.stringify(record)}\n`);
+const settings = loadSettings();
+const store = openStore(settings.MLOPS_STORE);
+let runId: string | undefined;
+const work = await mkdtemp(join(tmpdir(), 'mlops-job-'));
+
+/** `store:KEY` names an object in the configured store (where retrain-trigger writes training sets). */
+async function localData(uri: string): Promise<string> {
+  if (!uri.startsWith('store:')) return uri;
+  const local = join(work, basename(uri.slice('store:'.length)));
+  await store.downloadFile(uri.slice('store:'.length), local);
+  return local;
+}
+
+async function finish(record: Record<string, unknown>): Promise<void> {
+  print({ phase: 'result', ...record });
+  if (runId) await store.put(`runs/${runId}/result.json`, `${JSON.stringify({ run_id: runId, time: new Date().toISOString(), ...record }, null, 2)}\n`);
+}
 
 try {
   const { values } = parseArgs({
     options: Object.fromEntries(Object.keys(argsSchema.shape).map((name) => [name, { type: 'string' as const }])),
   });
   const args = argsSchema.parse(values);
-  const settings = loadSettings();
+  runId = args['run-id'];
+  const registry = createRegistry(store, settings.MLOPS_MODEL);
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort()).once('SIGINT', () => abort.abort());
+  const baseVersion = args['base-version'];
+  // Fine-tuning from a registered version: its folder comes from the store, and it becomes the parent.
+  const base = baseVersion ? await registry.downloadVersion(baseVersion, settings.MLOPS_CACHE_DIR) : args.base;
   let lastStep = 0;
   const result = await trainModel({
-    data: args.data,
-    ...(args.eval ? { eval: args.eval } : {}),
-    ...(args.base ? { base: args.base } : {}),
-    ...(args.parent ? { parentVersion: args.parent } : {}),
-    ...(args.reason ? { reason: args.reason } : {}),
+    data: await localData(args.data),
+    ...(args.eval && args.eval !== 'none' ? { eval: await localData(args.eval) } : {}),
+    ...(base ? { base } : {}),
+    ...(baseVersion ? { parentVersion: baseVersion } : {}),
+    reason: args.reason ?? `trained on ${args.data}`,
     hyper: {
       ...(args.epochs ? { epochs: args.epochs } : {}),
       ...(args['max-length'] ? { maxLength: args['max-length'] } : {}),
       ...(args.lr ? { lr: args.lr } : {}),
     },
-    registry: createRegistry(openStore(settings.MLOPS_STORE), settings.MLOPS_MODEL),
+    registry,
     python: settings.MLOPS_PYTHON,
     actor: settings.MLOPS_ACTOR,
     signal: abort.signal,
@@ -56,10 +83,12 @@ try {
       print(p.phase === 'core' ? { phase: p.phase, ...p.event } : p);
     },
   });
-  print({ phase: 'result', ok: true, version: result.version.version, champion: result.champion, metrics: result.metrics, timings: result.timings });
+  await finish({ ok: true, version: result.version.version, champion: result.champion, metrics: result.metrics, timings: result.timings });
 } catch (error) {
   const e = error instanceof Error ? error : new Error(String(error));
   const message = e instanceof z.ZodError ? `invalid arguments: ${z.prettifyError(e)}` : e.message;
-  print({ phase: 'result', ok: false, code: 'code' in e ? e.code : 'ERROR', error: message });
   process.exitCode = 1;
+  await finish({ ok: false, code: 'code' in e ? e.code : 'ERROR', error: message }).catch((err) => print({ phase: 'result-write-failed', error: String(err) }));
+} finally {
+  await rm(work, { recursive: true, force: true });
 }

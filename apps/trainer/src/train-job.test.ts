@@ -68,6 +68,10 @@ describe('trainModel', () => {
     expect(lineage.data.train.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(lineage.data.train.rows).toBe(400);
     expect(lineage.params.maxLength).toBe(32);
+    const reference = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8'));
+    expect(reference).toMatchObject({ source: 'validation', n: 40 });
+    expect(reference.scores).toHaveLength(40);
+    expect(reference.labels.filter((l: string) => l === 'positive').length).toBeGreaterThan(10);
     const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
     expect(config.architectures).toEqual(['DistilBertForSequenceClassification']);
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataError, fingerprint, loadDataset, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
 import { TextClassifier } from '@mlops/inference';
-import { evaluateOnDataset, evaluateRows, type DatasetEvaluation } from '@mlops/monitoring';
+import { buildReference, classificationMetrics, evaluateOnDataset, predictAll, type DatasetEvaluation } from '@mlops/monitoring';
 import type { ModelRegistry, VersionInfo } from '@mlops/registry';
 import { TextTokenizer } from '@mlops/tokenizer';
 import type { CoreEvent, CoreJob, DoneEvent } from './events.ts';
@@ -156,7 +156,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const metrics: Record<string, DatasetEvaluation['metrics']> = {};
       const evalData: Record<string, DatasetEvaluation['data']> = {};
       await timed('evaluate', async () => {
-        metrics.validation = await evaluateRows(classifier, validation.map((e) => ({ text: e.text, label: e.label! })));
+        const texts = validation.map((e) => e.text);
+        const predictions = await predictAll(classifier, texts);
+        metrics.validation = classificationMetrics(validation.map((e) => e.label!), predictions.map((p) => p.label), classifier.labels);
+        // The validation predictions are the baseline production inputs and outputs are compared with.
+        await writeFile(join(out, 'reference.json'), JSON.stringify(buildReference('validation', texts, predictions)));
         if (opts.eval) {
           const evaluation = await evaluateOnDataset(classifier, opts.eval, {
             onProgress: (d, total) => opts.onProgress?.({ phase: 'evaluate', done: d, total }),

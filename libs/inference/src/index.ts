@@ -2,3 +2,4 @@ export { lengthGroups, ModelLoadError, TextClassifier, type PaddedBatch, type Pr
 export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
 export { ServingModel, type ModelMetadata, type ServingOptions } from './serving-model.ts';
 export { ModelWatcher, type ModelSource, type ModelWatcherOptions } from './model-watcher.ts';
+export { CanaryRouter, routePoint, type WatchedModel } from './canary-router.ts';

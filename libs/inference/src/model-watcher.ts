@@ -1,4 +1,4 @@
-import type { ModelRegistry } from '@mlops/registry';
+import type { AliasRecord, ModelRegistry } from '@mlops/registry';
 import type { Logger } from 'pino';
 import { ServingModel, type ServingOptions } from './serving-model.ts';
 
@@ -12,6 +12,8 @@ export interface ModelWatcherOptions {
   pollMs: number;
   serving: ServingOptions;
   logger: Logger;
+  /** Unload the model when the alias is removed (a challenger); a champion keeps serving. */
+  unloadWhenUnset?: boolean;
 }
 
 /**
@@ -21,6 +23,7 @@ export interface ModelWatcherOptions {
  */
 export class ModelWatcher implements ModelSource {
   private model: ServingModel | undefined;
+  private record: AliasRecord | undefined;
   private failedVersion: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -32,6 +35,11 @@ export class ModelWatcher implements ModelSource {
 
   current(): ServingModel | undefined {
     return this.model;
+  }
+
+  /** The alias as last read (e.g. a challenger's canary weight). */
+  alias(): AliasRecord | undefined {
+    return this.record;
   }
 
   /** Loads the aliased version (if it can) and keeps following the alias. Never throws. */
@@ -54,15 +62,23 @@ export class ModelWatcher implements ModelSource {
 
   private async check(): Promise<void> {
     const { alias, logger } = this.opts;
-    let version: string | undefined;
+    let record: AliasRecord | undefined;
     try {
-      version = (await this.registry.getAlias(alias))?.version;
+      record = await this.registry.getAlias(alias);
     } catch (error) {
       logger.error({ err: error, alias }, 'cannot read the model alias; keeping the current model');
       return;
     }
+    this.record = record;
+    const version = record?.version;
     if (!version) {
-      if (!this.model) logger.warn({ alias }, 'no model version under the alias yet');
+      if (this.model && this.opts.unloadWhenUnset) {
+        // A challenger whose canary ended: stop serving it.
+        const previous = this.model;
+        this.model = undefined;
+        logger.info({ alias, previous: previous.metadata.version }, 'alias removed; model unloaded');
+        await previous.retire();
+      } else if (!this.model && !this.opts.unloadWhenUnset) logger.warn({ alias }, 'no model version under the alias yet');
       return;
     }
     if (version === this.model?.metadata.version || version === this.failedVersion) return;

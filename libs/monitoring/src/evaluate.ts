@@ -1,5 +1,5 @@
 import { readExamples, type DataInput, type DataReport, type ReadOptions } from '@mlops/data';
-import type { TextClassifier } from '@mlops/inference';
+import type { Prediction, TextClassifier } from '@mlops/inference';
 import { classificationMetrics, type ClassificationMetrics } from './classification.ts';
 
 export interface DatasetEvaluation {
@@ -9,22 +9,33 @@ export interface DatasetEvaluation {
   rows_per_second: number;
 }
 
-/** Scores labelled rows, batched by length so that little padding is computed. */
-export async function evaluateRows(
-  classifier: TextClassifier,
-  rows: readonly { text: string; label: string }[],
-  opts: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<ClassificationMetrics> {
-  const order = rows.map((_, i) => i).sort((a, b) => rows[a]!.text.length - rows[b]!.text.length);
-  const predicted: string[] = new Array(rows.length);
+interface BatchOptions {
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Predicts many texts in batches of similar length (little padding computed), in input order. */
+export async function predictAll(classifier: Pick<TextClassifier, 'predict'>, texts: readonly string[], opts: BatchOptions = {}): Promise<Prediction[]> {
+  const order = texts.map((_, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
+  const predictions: Prediction[] = new Array(texts.length);
   const batchSize = opts.batchSize ?? 64;
   for (let i = 0; i < order.length; i += batchSize) {
     const batch = order.slice(i, i + batchSize);
-    const predictions = await classifier.predict(batch.map((r) => rows[r]!.text));
-    batch.forEach((r, j) => (predicted[r] = predictions[j]!.label));
+    const out = await classifier.predict(batch.map((r) => texts[r]!));
+    batch.forEach((r, j) => (predictions[r] = out[j]!));
     opts.onProgress?.(Math.min(i + batchSize, order.length), order.length);
   }
-  return classificationMetrics(rows.map((r) => r.label), predicted, classifier.labels);
+  return predictions;
+}
+
+/** Scores labelled rows and returns accuracy, precision, recall and F1. */
+export async function evaluateRows(
+  classifier: Pick<TextClassifier, 'predict' | 'labels'>,
+  rows: readonly { text: string; label: string }[],
+  opts: BatchOptions = {},
+): Promise<ClassificationMetrics> {
+  const predictions = await predictAll(classifier, rows.map((r) => r.text), opts);
+  return classificationMetrics(rows.map((r) => r.label), predictions.map((p) => p.label), classifier.labels);
 }
 
 /**

@@ -1,3 +1,21 @@
 export { classificationMetrics, wilsonInterval, type ClassMetrics, type ClassificationMetrics } from './classification.ts';
-export { evaluateOnDataset, evaluateRows, type DatasetEvaluation } from './evaluate.ts';
-export { PredictionLog, predictionLogKey, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
+export { driftReport, psi, type DriftMeasure, type DriftOptions, type DriftReport, type DriftSample } from './drift.ts';
+export { evaluateOnDataset, evaluateRows, predictAll, type DatasetEvaluation } from './evaluate.ts';
+export {
+  dedupeFeedback,
+  feedbackId,
+  FeedbackRecordSchema,
+  importFeedbackFiles,
+  isHoldout,
+  joinFeedback,
+  PredictionLookup,
+  writeFeedback,
+  type FeedbackRecord,
+  type ImportReport,
+  type LabelledPrediction,
+} from './feedback.ts';
+export { assessVersion, type HealthPolicy, type HealthStatus, type VersionHealth } from './health.ts';
+export { logKey, readLogAll, readLogObject, readLogWindow, toJsonl, type LogKind, type LogRead, type LogWindow } from './logs.ts';
+export { PredictionLog, predictionLogKey, PredictionRecordSchema, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
+export { buildReference, readReference, ReferenceSchema, sampleOf, type Reference } from './reference.ts';
+export { EvaluationRecordSchema, readEvaluations, summarizeHealth, writeEvaluation, type EvaluationRecord } from './evaluations.ts';

@@ -1,20 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
 import type { ObjectStore } from '@mlops/storage';
+import { z } from 'zod';
+import { logKey, toJsonl } from './logs.ts';
 
-export interface PredictionRecord {
-  prediction_id: string;
-  request_id: string;
-  time: string;
-  model_version: string;
-  label: string;
-  score: number;
-  text_length: number;
-  tokens: number;
-  unk_ratio: number;
-  text_hash: string;
-  text?: string;
-}
+export const PredictionRecordSchema = z.object({
+  prediction_id: z.string(),
+  request_id: z.string(),
+  time: z.string(),
+  model_version: z.string(),
+  label: z.string(),
+  score: z.number(),
+  text_length: z.number(),
+  tokens: z.number(),
+  unk_ratio: z.number(),
+  text_hash: z.string(),
+  text: z.string().optional(),
+});
+export type PredictionRecord = z.infer<typeof PredictionRecordSchema>;
 
 export interface PredictionLogOptions {
   /** Share of predictions kept, 0..1. */
@@ -32,8 +35,7 @@ export interface PredictionLogOptions {
 
 /** Date-partitioned JSONL, the same objects a local engine or BigQuery/Athena read. */
 export function predictionLogKey(time: Date, instance: string, seq: number): string {
-  const day = time.toISOString().slice(0, 10);
-  return `logs/predictions/date=${day}/${time.getTime()}-${instance}-${String(seq).padStart(6, '0')}.jsonl`;
+  return logKey('predictions', time, instance, seq);
 }
 
 /**
@@ -93,8 +95,7 @@ export class PredictionLog {
       const records = this.buffer;
       this.buffer = [];
       try {
-        const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-        await this.store.put(predictionLogKey(new Date(), this.instance, this.seq++), body);
+        await this.store.put(predictionLogKey(new Date(), this.instance, this.seq++), toJsonl(records));
       } catch (error) {
         // Keep them for the next try, but never let a dead store grow memory without bound.
         this.buffer = [...records, ...this.buffer].slice(-this.opts.maxBuffered * 10);

@@ -1,1 +1,1 @@
-export { httpApiV2Event, httpApiV2Request, s3ObjectCreatedEvent } from './aws-lambda/events.testing.ts';
+export { httpApiV2Event, httpApiV2Request, s3ObjectCreatedEvent, scheduledEvent } from './aws-lambda/events.testing.ts';

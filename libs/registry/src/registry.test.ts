@@ -211,3 +211,40 @@ describe('registry audit', () => {
     for (const key of keys) expect(key).toMatch(/^models\/sentiment\/audit\/\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z-[0-9a-f]+\.json$/);
   });
 });
+
+describe('canary and decisions', () => {
+  it('uploads reference.json when the folder has one', async () => {
+    const dir = await modelDir('r');
+    await writeFile(join(dir, 'reference.json'), '{"n":0}');
+    const v1 = await registry.registerVersion(dir, who);
+    expect(v1.files.map((f) => f.path)).toEqual([...MODEL_FILES, 'reference.json']);
+    const local = await registry.downloadVersion('v1', join(tmp, 'cache'));
+    expect(await readFile(join(local, 'reference.json'), 'utf8')).toBe('{"n":0}');
+  });
+
+  it('sets a challenger with a canary weight, changes the weight, and clears it only from the expected version', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    await registry.registerVersion(await modelDir('b'), who);
+    await registry.setAlias('challenger', 'v2', { ...who, canaryWeight: 0.1 });
+    expect((await registry.getAlias('challenger'))?.canaryWeight).toBe(0.1);
+    await registry.setAlias('challenger', 'v2', { ...who, canaryWeight: 0.5 });
+    expect((await registry.getAlias('challenger'))?.canaryWeight).toBe(0.5);
+
+    await expect(registry.clearAlias('challenger', { ...who, expectedVersion: 'v1' })).rejects.toBeInstanceOf(AliasConflictError);
+    await registry.clearAlias('challenger', { actor: 'promote', reason: 'canary done', expectedVersion: 'v2' });
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    await registry.clearAlias('challenger', who); // already gone: nothing to do
+
+    expect(await registry.previousChampion()).toBeUndefined();
+    await registry.setAlias('champion', 'v2', who);
+    expect(await registry.previousChampion()).toBe('v1');
+
+    await registry.recordEvent({ actor: 'promote', action: 'reject', version: 'v2', reason: 'not better', details: { margin: 0.01 } });
+    const events = (await registry.audit()).slice(-3).map(({ time: _t, ...rest }) => rest);
+    expect(events).toEqual([
+      { actor: 'promote', action: 'clear-alias', model: 'sentiment', alias: 'challenger', from: 'v2', reason: 'canary done' },
+      { actor: 'test', action: 'set-alias', model: 'sentiment', alias: 'champion', from: 'v1', to: 'v2', reason: 'trained' },
+      { actor: 'promote', action: 'reject', model: 'sentiment', version: 'v2', reason: 'not better', details: { margin: 0.01 } },
+    ]);
+  });
+});

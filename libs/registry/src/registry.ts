@@ -8,6 +8,7 @@ import {
   AliasRecordSchema,
   AuditEventSchema,
   MODEL_FILES,
+  OPTIONAL_MODEL_FILES,
   VersionInfoSchema,
   summarizeMetrics,
   type AliasRecord,
@@ -29,7 +30,11 @@ export interface SetAliasOptions {
   reason: string;
   /** Compare-and-swap: the version the alias must point at now (null: unset), else AliasConflictError. */
   expectedVersion?: string | null;
+  /** Share of traffic a challenger gets while its canary runs. */
+  canaryWeight?: number;
 }
+
+export type AuditEntry = Omit<AuditEvent, 'time' | 'model'>;
 
 export interface VersionRef {
   version?: string;
@@ -61,7 +66,8 @@ export class ModelRegistry {
     if (missing.length > 0) throw new MissingFilesError(localDir, missing);
     const metrics = summarizeMetrics(await readLocalJson(join(localDir, 'metrics.json')));
     if (opts.parent !== undefined) await this.getVersion(opts.parent);
-    const files = await Promise.all(MODEL_FILES.map((path) => describeFile(localDir, path)));
+    const optional = await Promise.all(OPTIONAL_MODEL_FILES.map(async (path) => ((await isFile(join(localDir, path))) ? [path] : [])));
+    const files = await Promise.all([...MODEL_FILES, ...optional.flat()].map((path) => describeFile(localDir, path)));
 
     const version = await this.claimVersion(opts.actor);
     await Promise.all(files.map((f) => this.store.uploadFile(this.versionKey(version, f.path), join(localDir, f.path))));
@@ -125,12 +131,19 @@ export class ModelRegistry {
       const current = await this.readAlias(alias);
       const from = current?.record.version ?? null;
       // Already there: a retried request succeeds without a second audit event (idempotent).
-      if (current && from === version) return current.record;
+      if (current && from === version && current.record.canaryWeight === opts.canaryWeight) return current.record;
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== from) {
         throw new AliasConflictError(this.model, alias, opts.expectedVersion, from);
       }
 
-      const record: AliasRecord = { alias, version, updated: new Date().toISOString(), actor: opts.actor, reason: opts.reason };
+      const record: AliasRecord = {
+        alias,
+        version,
+        updated: new Date().toISOString(),
+        actor: opts.actor,
+        reason: opts.reason,
+        ...(opts.canaryWeight !== undefined && { canaryWeight: opts.canaryWeight }),
+      };
       try {
         if (current) await this.store.putIfMatch(key, toJson(record), current.etag);
         else await this.store.putIfAbsent(key, toJson(record));
@@ -148,6 +161,34 @@ export class ModelRegistry {
       });
       return record;
     }
+  }
+
+  /**
+   * Removes an alias (e.g. the challenger when its canary ends). With `expectedVersion` it only
+   * removes it while it still points there. Removing an unset alias does nothing.
+   */
+  async clearAlias(alias: string, opts: Omit<SetAliasOptions, 'canaryWeight'>): Promise<void> {
+    const current = await this.readAlias(alias);
+    if (!current) return;
+    if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.record.version) {
+      throw new AliasConflictError(this.model, alias, opts.expectedVersion, current.record.version);
+    }
+    // The store has no conditional delete: a write racing between the read and here is lost.
+    // Only promote moves the challenger, one decision at a time, so the window stays theoretical.
+    await this.store.delete(this.aliasKey(alias));
+    await this.appendAudit({ actor: opts.actor, action: 'clear-alias', alias, from: current.record.version, reason: opts.reason });
+  }
+
+  /** The version that was champion before the current one, from the audit trail. */
+  async previousChampion(): Promise<string | undefined> {
+    const current = (await this.getAlias('champion'))?.version;
+    const moves = (await this.audit()).filter((e) => e.action === 'set-alias' && e.alias === 'champion' && e.to === current && e.from !== undefined);
+    return moves.at(-1)?.from;
+  }
+
+  /** Appends a decision to the audit trail (retrain started, candidate rejected, canary review…). */
+  async recordEvent(entry: AuditEntry): Promise<void> {
+    await this.appendAudit(entry);
   }
 
   async audit(): Promise<AuditEvent[]> {
@@ -217,7 +258,7 @@ export class ModelRegistry {
     return (await this.store.list(prefix)).map((o) => o.key.slice(prefix.length).replace(/\.json$/, ''));
   }
 
-  private async appendAudit(event: Omit<AuditEvent, 'time' | 'model'>): Promise<void> {
+  private async appendAudit(event: AuditEntry): Promise<void> {
     const time = auditTime();
     // No colons in the key: they are not allowed in file names on Windows.
     const key = `${this.root}/audit/${time.replaceAll(':', '')}-${randomHex()}.json`;
@@ -248,8 +289,12 @@ export class ModelRegistry {
   }
 }
 
+function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
 async function missingFiles(dir: string): Promise<string[]> {
-  const present = await Promise.all(MODEL_FILES.map((path) => stat(join(dir, path)).then((s) => s.isFile(), () => false)));
+  const present = await Promise.all(MODEL_FILES.map((path) => isFile(join(dir, path))));
   return MODEL_FILES.filter((_, i) => !present[i]);
 }
 

@@ -11,6 +11,12 @@ export const MODEL_FILES = [
   'lineage.json',
 ] as const;
 
+/** Uploaded when present: versions written before they existed stay valid. */
+export const OPTIONAL_MODEL_FILES = [
+  /** Per-row statistics of the validation predictions, the baseline drift is measured against. */
+  'reference.json',
+] as const;
+
 // Paths come from the store and are joined onto local folders: keep them inside.
 const relativePath = z
   .string()
@@ -56,6 +62,8 @@ export const AuditEventSchema = z.object({
   from: z.string().optional(),
   to: z.string().optional(),
   reason: z.string(),
+  /** The numbers behind a decision (metrics compared, thresholds). */
+  details: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type VersionFile = z.infer<typeof VersionFileSchema>;

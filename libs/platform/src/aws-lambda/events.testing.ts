@@ -89,3 +89,16 @@ export function s3ObjectCreatedEvent(encodedKey: string) {
 };
   return event;
 }
+
+/** An EventBridge scheduled event, as in the EventBridge user guide ("Scheduled Event" with an empty detail). */
+export const scheduledEvent = {
+  version: '0',
+  id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  account: '123456789012',
+  time: '2026-11-24T12:00:00Z',
+  region: 'us-east-1',
+  resources: ['arn:aws:events:us-east-1:123456789012:rule/mlops-evaluate'],
+  detail: {},
+};

@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { createTestApp } from '../test-app.ts';
 import { createLambdaHandler } from './handler.ts';
 import type { S3Event } from './types.ts';
-import { httpApiV2Event, s3ObjectCreatedEvent } from './events.testing.ts';
+import { httpApiV2Event, s3ObjectCreatedEvent, scheduledEvent } from './events.testing.ts';
+import { Hono } from 'hono';
 
 // Events copied from the AWS documentation; only path, method, body and a header are changed to
 // hit the test app's routes (each test says which).
@@ -244,6 +245,21 @@ describe('createLambdaHandler: S3 event notifications', () => {
   it('rejects a notification missing required fields', async () => {
     const handler = createLambdaHandler(createTestApp(), { onS3Event: async () => {} });
     await expect(handler({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put' }] })).rejects.toThrow();
+  });
+
+  it('turns an EventBridge schedule into a POST on the configured route, and fails the invocation on an error answer', async () => {
+    const calls: { auth: string | undefined; body: unknown }[] = [];
+    let status = 200;
+    const app = new Hono().post('/v1/evaluate', async (c) => {
+      calls.push({ auth: c.req.header('authorization'), body: await c.req.json() });
+      return c.json({ ok: status === 200 }, status as 200);
+    });
+    const handler = createLambdaHandler(app, { onSchedule: { path: '/v1/evaluate', headers: { authorization: 'Bearer k' } } });
+    expect(await handler(scheduledEvent)).toBeUndefined();
+    expect(calls).toEqual([{ auth: 'Bearer k', body: {} }]);
+    status = 500;
+    await expect(handler(scheduledEvent)).rejects.toThrow(/scheduled \/v1\/evaluate answered 500/);
+    await expect(createLambdaHandler(app)(scheduledEvent)).rejects.toThrow(/no onSchedule route/);
   });
 
   it('rejects events it does not know', async () => {

@@ -19,12 +19,27 @@ export function createLambdaHandler<E extends Env, S extends Schema, B extends s
       await options.onS3Event(s3EventSchema.parse(event));
       return undefined;
     }
+    if (isScheduledEvent(event)) {
+      if (!options.onSchedule) throw new Error('received an EventBridge scheduled event, but this function has no onSchedule route');
+      const res = await app.request(options.onSchedule.path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...options.onSchedule.headers },
+        body: JSON.stringify(options.onSchedule.body ?? {}),
+      });
+      // A failed run fails the invocation, so EventBridge's retry policy and the error metrics see it.
+      if (!res.ok) throw new Error(`scheduled ${options.onSchedule.path} answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+      return undefined;
+    }
     if (typeof event === 'object' && event !== null && 'requestContext' in event) {
       // hono tells v1, v2 (Function URLs use v2) and ALB apart by their shape.
       return handleHttp(event as LambdaEvent, context);
     }
-    throw new Error('unsupported Lambda event: expected API Gateway v1/v2, Function URL or S3 notification');
+    throw new Error('unsupported Lambda event: expected API Gateway v1/v2, Function URL, S3 notification or EventBridge schedule');
   };
+}
+
+function isScheduledEvent(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'detail-type' in event && event['detail-type'] === 'Scheduled Event' && 'source' in event;
 }
 
 function isS3Notification(event: unknown): boolean {

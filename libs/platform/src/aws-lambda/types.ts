@@ -41,6 +41,8 @@ export type S3Event = z.output<typeof s3EventSchema>;
 export interface LambdaHandlerOptions {
   /** Receives S3 event notifications; without it they are rejected with an error. */
   onS3Event?: (event: S3Event) => Promise<void>;
+  /** An EventBridge schedule ("Scheduled Event") becomes a POST of `body` (default `{}`) to `path` on the app. */
+  onSchedule?: { path: string; body?: unknown; headers?: Record<string, string> };
 }
 
 /** HTTP events answer with an API Gateway/Function URL result; S3 notifications with nothing. */

@@ -1,0 +1,164 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Alert } from '@mlops/alerts';
+import { textHash } from '@mlops/data';
+import { createTinyModel } from '@mlops/inference/testing';
+import { feedbackId, logKey, toJsonl, type FeedbackRecord, type PredictionRecord, type Reference } from '@mlops/monitoring';
+import { createRegistry, type ModelRegistry } from '@mlops/registry';
+import { openStore, type ObjectStore } from '@mlops/storage';
+import pino from 'pino';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createEvaluateApp } from './app.ts';
+import { evaluateOnce, type EvaluatorDeps, type RetrainRequest } from './evaluation.ts';
+
+const labels = ['negative', 'positive'];
+let modelDir: string;
+beforeAll(async () => {
+  // A version with a training reference: long texts, confident scores, both labels.
+  modelDir = await createTinyModel();
+  const n = 1000;
+  const reference: Reference = {
+    source: 'validation',
+    n,
+    scores: Array.from({ length: n }, (_, i) => 0.6 + (i % 40) / 100),
+    lengths: Array.from({ length: n }, (_, i) => 500 + ((i * 7) % 700)),
+    unkRatios: Array.from({ length: n }, (_, i) => (i % 10) / 1000),
+    labels: Array.from({ length: n }, (_, i) => labels[i % 2]!),
+  };
+  await writeFile(join(modelDir, 'reference.json'), JSON.stringify(reference));
+}, 60_000);
+
+let store: ObjectStore;
+let registry: ModelRegistry;
+let alerts: Alert[];
+let retrains: RetrainRequest[];
+let reviews: number;
+let deps: EvaluatorDeps;
+beforeEach(async () => {
+  const root = await mkdtemp(join(tmpdir(), 'evaluate-'));
+  store = openStore(join(root, 'store'));
+  registry = createRegistry(store);
+  alerts = [];
+  retrains = [];
+  reviews = 0;
+  deps = {
+    store,
+    registry,
+    cacheDir: join(root, 'cache'),
+    windowMinutes: 60,
+    policy: { accuracyThreshold: 0.8 },
+    feedbackPrefix: 'feedback/incoming/',
+    alerter: { notify: async (a) => (alerts.push(a), []) },
+    retrain: async (r) => (retrains.push(r), { started: true }),
+    reviewCanary: async () => (reviews++, { decision: 'wait' }),
+    logger: pino({ level: 'silent' }),
+  };
+});
+
+/** n predictions of `version` like the reference (or short texts when `short`), `correct` of them labelled right. */
+async function traffic(version: string, n: number, correct: number, opts: { short?: boolean; instance?: string } = {}) {
+  const time = new Date().toISOString();
+  const predictions: PredictionRecord[] = [];
+  const feedback: FeedbackRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const text = `${opts.instance ?? 'a'} review ${i}`;
+    const label = labels[i % 2]!;
+    const id = `${opts.instance ?? 'a'}-${version}-${i}`;
+    predictions.push({
+      prediction_id: id, request_id: 'r', time, model_version: version, label, score: 0.6 + (i % 40) / 100,
+      text_length: opts.short ? 30 + (i % 40) : 500 + ((i * 7) % 700), tokens: 100, unk_ratio: (i % 10) / 1000, text_hash: textHash(text),
+    });
+    const truth = i < correct ? label : labels[(i + 1) % 2]!;
+    feedback.push({ feedback_id: feedbackId({ prediction_id: id, text_hash: textHash(text) }), time, label: truth, prediction_id: id, text_hash: textHash(text), source: 'api' });
+  }
+  await store.put(logKey('predictions', new Date(), opts.instance ?? 'a', 0), toJsonl(predictions));
+  await store.put(logKey('feedback', new Date(), opts.instance ?? 'a', 0), toJsonl(feedback));
+}
+
+describe('evaluateOnce', () => {
+  it('needs a champion', async () => {
+    await expect(evaluateOnce(deps)).rejects.toThrow(/has no champion yet/);
+  });
+
+  it('finds a model that predicts like its reference and is right healthy, and does nothing else', async () => {
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await traffic('v1', 400, 360);
+    const record = await evaluateOnce(deps);
+    expect(record.status).toBe('healthy');
+    expect(record.champion.accuracy).toMatchObject({ n: 400, accuracy: 0.9 });
+    expect(record.champion.drift?.drifting).toBe(false);
+    expect(record.actions).toEqual([]);
+    expect(alerts).toEqual([]);
+    expect(retrains).toEqual([]);
+    expect(await store.list('evaluations/sentiment/')).toHaveLength(1);
+  });
+
+  it('calls a confidently inaccurate model stale: one alert per change of state, a retrain request per run', async () => {
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await traffic('v1', 300, 195); // 65% right
+    const first = await evaluateOnce(deps);
+    expect(first.status).toBe('stale');
+    expect(first.reasons[0]).toMatch(/accuracy 0\.650 \(95% CI .*n=300\) is below 0\.8 with confidence/);
+    expect(alerts.map((a) => [a.kind, a.severity, a.version])).toEqual([['stale', 'critical', 'v1']]);
+    expect(alerts[0]!.facts).toMatchObject({ accuracy: 0.65, labelled: 300 });
+    expect(retrains).toEqual([{ status: 'stale', version: 'v1', reason: expect.stringMatching(/accuracy 0\.650/) }]);
+    expect(first.actions.map((a) => [a.kind, a.ok])).toEqual([['alert', true], ['retrain', true]]);
+
+    await evaluateOnce(deps);
+    expect(alerts).toHaveLength(1);
+    expect(retrains).toHaveLength(2);
+  });
+
+  it('calls short texts against a long-text reference drifting, before any label arrives', async () => {
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await traffic('v1', 200, 0, { short: true });
+    await store.delete((await store.list('logs/feedback/'))[0]!.key);
+    const record = await evaluateOnce(deps);
+    expect(record.status).toBe('drifting');
+    expect(record.champion.drift?.measures.find((m) => m.name === 'length_psi')?.drifting).toBe(true);
+    expect(alerts.map((a) => a.kind)).toEqual(['drifting']);
+    expect(retrains.map((r) => r.status)).toEqual(['drifting']);
+  });
+
+  it('imports dropped feedback files, records a failing retrain call and still stores the evaluation', async () => {
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await traffic('v1', 300, 150);
+    await store.put('feedback/incoming/labels.jsonl', '{"text":"fine","label":"positive"}\n');
+    const record = await evaluateOnce({ ...deps, retrain: async () => Promise.reject(new Error('retrain-trigger is down')) });
+    expect(record.feedback).toMatchObject({ rows: 301, imported_files: 1 });
+    expect(record.actions.find((a) => a.kind === 'retrain')).toEqual({ kind: 'retrain', ok: false, detail: 'retrain-trigger is down' });
+    expect(await store.list('evaluations/sentiment/')).toHaveLength(1);
+  });
+
+  it('measures the challenger separately and asks promote to review the canary', async () => {
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await registry.setAlias('challenger', 'v2', { actor: 't', reason: 'canary', canaryWeight: 0.5 });
+    await traffic('v1', 200, 120, { instance: 'x' });
+    await traffic('v2', 200, 190, { instance: 'y' });
+    const record = await evaluateOnce(deps);
+    expect(record.champion.accuracy?.accuracy).toBe(0.6);
+    expect(record.challenger?.accuracy?.accuracy).toBe(0.95);
+    expect(reviews).toBe(1);
+  });
+});
+
+describe('evaluate app', () => {
+  it('runs on POST with the API key, lists evaluations, and answers JSON errors', async () => {
+    const app = createEvaluateApp({ ...deps, apiKey: 'k' });
+    expect((await app.request('/v1/evaluate', { method: 'POST' })).status).toBe(401);
+    const noChampion = await app.request('/v1/evaluate', { method: 'POST', headers: { authorization: 'Bearer k' } });
+    expect(noChampion.status).toBe(409);
+    expect(await noChampion.json()).toMatchObject({ error: expect.stringMatching(/no champion/) });
+
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await traffic('v1', 100, 95);
+    const res = await app.request('/v1/evaluate', { method: 'POST', headers: { authorization: 'Bearer k' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'healthy', champion: { version: 'v1' } });
+    const list = (await (await app.request('/v1/evaluations', { headers: { 'x-api-key': 'k' } })).json()) as { evaluations: unknown[] };
+    expect(list.evaluations).toHaveLength(1);
+    expect((await app.request('/v1/evaluations?since=yesterday', { headers: { 'x-api-key': 'k' } })).status).toBe(400);
+  });
+});

@@ -1,0 +1,149 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Alert, Alerter } from '@mlops/alerts';
+import {
+  assessVersion,
+  FeedbackRecordSchema,
+  importFeedbackFiles,
+  joinFeedback,
+  PredictionRecordSchema,
+  readEvaluations,
+  readLogWindow,
+  readReference,
+  summarizeHealth,
+  writeEvaluation,
+  type EvaluationRecord,
+  type HealthPolicy,
+  type LabelledPrediction,
+  type PredictionRecord,
+} from '@mlops/monitoring';
+import { HttpError } from '@mlops/platform';
+import type { ModelRegistry } from '@mlops/registry';
+import type { ObjectStore } from '@mlops/storage';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+
+export interface RetrainRequest {
+  reason: string;
+  status: 'stale' | 'drifting';
+  version: string;
+}
+
+export interface EvaluatorDeps {
+  store: ObjectStore;
+  registry: ModelRegistry;
+  cacheDir: string;
+  windowMinutes: number;
+  policy: HealthPolicy;
+  feedbackPrefix: string;
+  alerter: Pick<Alerter, 'notify'>;
+  /** retrain-trigger, called while the champion is stale or drifting (its policy decides). */
+  retrain?: (request: RetrainRequest) => Promise<unknown>;
+  /** promote's canary review, called while a challenger exists. */
+  reviewCanary?: () => Promise<unknown>;
+  logger: Logger;
+}
+
+/**
+ * One scheduled evaluation: import dropped feedback files, measure champion (and challenger) over the
+ * recent window, decide healthy/stale/drifting with reasons, act (alert on a change, ask for a
+ * retrain, review a canary) and store the record. A failing action is recorded, never fatal.
+ */
+export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<EvaluationRecord> {
+  const { store, registry } = deps;
+  const champion = await registry.getAlias('champion');
+  if (!champion) throw new HttpError(409, `model "${registry.model}" has no champion yet: train one first`);
+  const challenger = await registry.getAlias('challenger');
+
+  const labels = await labelsOf(registry, champion.version, deps.cacheDir);
+  const imported = await importFeedbackFiles(store, { prefix: deps.feedbackPrefix, labels });
+  const now = at ?? new Date(); // after the import, so the window holds what it just imported
+  const window = { since: new Date(now.getTime() - deps.windowMinutes * 60_000), until: now };
+  const predictions = await readLogWindow(store, 'predictions', PredictionRecordSchema, window);
+  const feedback = await readLogWindow(store, 'feedback', FeedbackRecordSchema, window);
+  const labelled = joinFeedback(predictions.records, feedback.records);
+
+  const assess = async (version: string) =>
+    assessVersion(
+      {
+        version,
+        labels,
+        predictions: predictions.records.filter((p: PredictionRecord) => p.model_version === version),
+        labelled: labelled.filter((r: LabelledPrediction) => r.version === version),
+        reference: await readReference(await registry.downloadVersion(version, deps.cacheDir)),
+      },
+      deps.policy,
+    );
+  const championHealth = await assess(champion.version);
+  const challengerHealth = challenger && challenger.version !== champion.version ? await assess(challenger.version) : undefined;
+  const status = championHealth.status;
+
+  const record: EvaluationRecord = {
+    time: now.toISOString(),
+    model: registry.model,
+    window: { since: window.since.toISOString(), until: window.until.toISOString() },
+    status,
+    reasons: championHealth.reasons,
+    champion: summarizeHealth(championHealth),
+    ...(challengerHealth && { challenger: summarizeHealth(challengerHealth) }),
+    feedback: { rows: feedback.records.length, joined: labelled.length, imported_files: imported.files, import_errors: imported.errors.map((e) => `${e.key}: ${e.error}`) },
+    actions: [],
+  };
+  const act = async (kind: string, work: () => Promise<unknown>) => {
+    try {
+      record.actions.push({ kind, ok: true, detail: JSON.stringify((await work()) ?? null).slice(0, 500) });
+    } catch (error) {
+      deps.logger.error({ err: error, action: kind }, 'evaluation action failed');
+      record.actions.push({ kind, ok: false, detail: (error as Error).message });
+    }
+  };
+
+  if (status !== 'healthy') {
+    const previous = (await readEvaluations(store, registry.model, new Date(now.getTime() - 7 * 86_400_000))).records.at(-1);
+    // One alert when the state changes, not one per run while it lasts.
+    if (previous?.status !== status || previous.champion.version !== champion.version) {
+      await act('alert', () => deps.alerter.notify(alertFor(record, status)));
+    }
+    const retrain = deps.retrain;
+    if (retrain) await act('retrain', () => retrain({ reason: championHealth.reasons.join('; '), status, version: champion.version }));
+  }
+  const review = deps.reviewCanary;
+  if (challengerHealth && review) await act('canary-review', () => review());
+
+  await writeEvaluation(store, record);
+  deps.logger.info({ status, champion: champion.version, challenger: challenger?.version, predictions: predictions.records.length, labelled: labelled.length }, 'evaluation done');
+  return record;
+}
+
+function alertFor(record: EvaluationRecord, status: 'stale' | 'drifting'): Alert {
+  const { champion } = record;
+  return {
+    kind: status,
+    severity: status === 'stale' ? 'critical' : 'warning',
+    model: record.model,
+    version: champion.version,
+    title: status === 'stale' ? 'accuracy fell below the threshold' : 'inputs or outputs drifted from the training reference',
+    reasons: record.reasons,
+    facts: {
+      predictions: champion.predictions,
+      ...(champion.accuracy && { accuracy: round(champion.accuracy.accuracy), labelled: champion.accuracy.n }),
+      ...Object.fromEntries((champion.drift?.measures ?? []).map((m) => [m.name, `${round(m.value)} (threshold ${round(m.threshold)})`])),
+    },
+    time: record.time,
+  };
+}
+
+const configSchema = z.object({ id2label: z.record(z.string(), z.string()) });
+
+/** Label names in class order, from the version's HF config.json. */
+async function labelsOf(registry: ModelRegistry, version: string, cacheDir: string): Promise<string[]> {
+  const dir = await registry.downloadVersion(version, cacheDir);
+  const { id2label } = configSchema.parse(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')));
+  return Object.entries(id2label)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([, label]) => label);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

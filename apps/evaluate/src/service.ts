@@ -1,0 +1,34 @@
+import { createAlerter } from '@mlops/alerts';
+import { loadSettings } from '@mlops/config';
+import { callFunction } from '@mlops/platform';
+import { createRegistry } from '@mlops/registry';
+import { openStore } from '@mlops/storage';
+import pino from 'pino';
+import { createEvaluateApp } from './app.ts';
+import { loadEvaluateSettings } from './settings.ts';
+
+/** Wires evaluate from the environment; each host wraps the same `app`. */
+export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
+  const settings = loadSettings(env);
+  const evaluate = loadEvaluateSettings(env);
+  const logger = pino({ level: evaluate.LOG_LEVEL, base: { service: 'evaluate' } });
+  const store = openStore(settings.MLOPS_STORE);
+  const key = evaluate.MLOPS_API_KEY;
+  const retrainUrl = evaluate.RETRAIN_TRIGGER_URL;
+  const promoteUrl = evaluate.PROMOTE_URL;
+  if (!key) logger.warn('MLOPS_API_KEY is not set: /v1/evaluate accepts unauthenticated calls');
+  const app = createEvaluateApp({
+    store,
+    registry: createRegistry(store, settings.MLOPS_MODEL),
+    cacheDir: settings.MLOPS_CACHE_DIR,
+    windowMinutes: evaluate.EVALUATE_WINDOW_MINUTES,
+    policy: { accuracyThreshold: evaluate.EVALUATE_ACCURACY_THRESHOLD, drift: { alpha: evaluate.EVALUATE_DRIFT_ALPHA } },
+    feedbackPrefix: evaluate.EVALUATE_FEEDBACK_PREFIX,
+    alerter: createAlerter(env, logger),
+    ...(retrainUrl && { retrain: (request) => callFunction({ url: retrainUrl, apiKey: key }, 'v1/trigger', request) }),
+    ...(promoteUrl && { reviewCanary: () => callFunction({ url: promoteUrl, apiKey: key }, 'v1/canary/review', {}) }),
+    apiKey: key,
+    logger,
+  });
+  return { app, logger, apiKey: key };
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+/** Evaluate's own settings from the environment (store, model and cache come from @mlops/config). */
+const schema = z.object({
+  /** The recent window each run looks at. */
+  EVALUATE_WINDOW_MINUTES: z.coerce.number().positive().default(24 * 60),
+  /** Stale when the accuracy's 95% interval lies wholly below this. */
+  EVALUATE_ACCURACY_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
+  /** False-alarm rate of each drift measure on unchanged data. */
+  EVALUATE_DRIFT_ALPHA: z.coerce.number().gt(0).lt(0.5).default(0.01),
+  /** Labelled files dropped here are imported as feedback at each run. */
+  EVALUATE_FEEDBACK_PREFIX: z.string().min(1).default('feedback/incoming/'),
+  /** Called when the champion is stale or drifting; unset: alert only. */
+  RETRAIN_TRIGGER_URL: z.url().optional(),
+  /** Asked to review a running canary after each evaluation; unset: no canary reviews. */
+  PROMOTE_URL: z.url().optional(),
+  /** Required of callers, and sent to retrain-trigger and promote. */
+  MLOPS_API_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type EvaluateSettings = z.infer<typeof schema>;
+
+export function loadEvaluateSettings(env: NodeJS.ProcessEnv = process.env): EvaluateSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid evaluate settings: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

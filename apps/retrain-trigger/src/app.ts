@@ -1,0 +1,36 @@
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireApiKey, type FunctionEnv } from '@mlops/platform';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { RetrainTrigger } from './trigger.ts';
+
+const triggerBody = z.object({
+  reason: z.string({ error: 'reason must be a string' }).min(1).max(2000),
+  /** evaluate's finding; a scheduler sends kind "schedule", a person "manual". */
+  kind: z.enum(['performance', 'schedule', 'manual']).default('performance'),
+  status: z.string().optional(),
+  version: z.string().optional(),
+});
+
+/** retrain-trigger: POST /v1/trigger (evaluate or a scheduler), POST /v1/runs/sync, GET /v1/runs. */
+export function createRetrainApp(opts: { trigger: RetrainTrigger; apiKey: string | undefined; logger: Logger }) {
+  const app = new Hono<FunctionEnv>();
+  app.use(...requestContext(opts.logger));
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json({ error: error.message, request_id: c.get('requestId') }, error.status);
+    opts.logger.error({ err: error }, 'unhandled error');
+    return c.json({ error: `retrain-trigger failed: ${error.message}`, request_id: c.get('requestId') }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  const auth = requireApiKey(opts.apiKey);
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.post('/v1/trigger', auth, jsonBodyLimit(64_000), async (c) => {
+    const body = parseOr400(triggerBody, await readJsonBody(c), 'request');
+    const result = await opts.trigger.trigger({ kind: body.kind, reason: body.reason });
+    return c.json(result, result.started ? 202 : 200);
+  });
+  app.post('/v1/runs/sync', auth, async (c) => c.json({ run: (await opts.trigger.sync()) ?? null }));
+  app.get('/v1/runs', auth, async (c) => c.json({ runs: await opts.trigger.list() }));
+  return app;
+}

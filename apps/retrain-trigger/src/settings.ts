@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/** retrain-trigger's policy and job settings (store, model, data dir come from @mlops/config; launcher from @mlops/jobs). */
+const schema = z.object({
+  /** Which triggers start a run: evaluate's (stale/drifting), a scheduler's, or both. */
+  RETRAIN_MODE: z.enum(['performance', 'schedule', 'both']).default('performance'),
+  /** No new run within this long of the last one started (failed runs included). */
+  RETRAIN_COOLDOWN_MINUTES: z.coerce.number().nonnegative().default(60),
+  /** At most this many runs started in any 24 hours: the cost cap. */
+  RETRAIN_DAILY_CAP: z.coerce.number().int().nonnegative().default(4),
+  /** Labelled rows (usable for training) that arrived since the last successful run. */
+  RETRAIN_MIN_NEW_LABELS: z.coerce.number().int().nonnegative().default(500),
+  /** The base data mixed with feedback, so the model does not forget its first domain. */
+  RETRAIN_BASE_DATA: z.string().min(1).optional(),
+  RETRAIN_BASE_ROWS: z.coerce.number().int().nonnegative().default(2000),
+  RETRAIN_EPOCHS: z.coerce.number().int().positive().default(2),
+  RETRAIN_LR: z.coerce.number().positive().default(5e-4),
+  RETRAIN_GPU: z.stringbool().default(false),
+  /** Told about each registered candidate; unset: candidates wait for a person. */
+  PROMOTE_URL: z.url().optional(),
+  MLOPS_API_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RetrainSettings = z.infer<typeof schema>;
+
+export function loadRetrainSettings(env: NodeJS.ProcessEnv = process.env): RetrainSettings {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid retrain-trigger settings: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

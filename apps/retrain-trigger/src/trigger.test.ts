@@ -1,0 +1,148 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Alert } from '@mlops/alerts';
+import { isHoldout, toJsonl, writeFeedback, feedbackId, type FeedbackRecord } from '@mlops/monitoring';
+import { textHash } from '@mlops/data';
+import type { JobLauncher, JobStatus, TrainingJobRequest } from '@mlops/jobs';
+import { createTinyModel } from '@mlops/inference/testing';
+import { createRegistry, type ModelRegistry } from '@mlops/registry';
+import { openStore, type ObjectStore } from '@mlops/storage';
+import pino from 'pino';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createRetrainApp } from './app.ts';
+import { RetrainTrigger, type RetrainDeps } from './trigger.ts';
+
+/** A launcher that records requests; jobs end when the test says so. */
+class RecordingLauncher implements JobLauncher {
+  readonly name = 'local' as const;
+  readonly requests: TrainingJobRequest[] = [];
+  states = new Map<string, JobStatus>();
+  fail: Error | undefined;
+  async launch(request: TrainingJobRequest): Promise<JobStatus> {
+    if (this.fail) throw this.fail;
+    this.requests.push(request);
+    const status: JobStatus = { id: `job-${request.runId}`, launcher: 'local', state: 'running' };
+    this.states.set(status.id, status);
+    return status;
+  }
+  async status(id: string): Promise<JobStatus> {
+    return this.states.get(id)!;
+  }
+}
+
+let store: ObjectStore;
+let registry: ModelRegistry;
+let launcher: RecordingLauncher;
+let alerts: Alert[];
+let promoted: { version: string; run_id: string }[];
+let deps: RetrainDeps;
+let base: string;
+
+const feedback = (n: number, prefix = 'text'): FeedbackRecord[] =>
+  Array.from({ length: n }, (_, i) => {
+    const text = `${prefix} ${i}`;
+    return { feedback_id: feedbackId({ text_hash: textHash(text) }), time: new Date().toISOString(), label: i % 2 ? 'positive' : 'negative', text_hash: textHash(text), text, source: 'api' };
+  });
+
+beforeEach(async () => {
+  const root = await mkdtemp(join(tmpdir(), 'retrain-'));
+  store = openStore(join(root, 'store'));
+  registry = createRegistry(store);
+  await registry.registerVersion(await createTinyModel(), { actor: 't', reason: 'fixture' });
+  base = join(root, 'base.jsonl');
+  await writeFile(base, toJsonl(Array.from({ length: 100 }, (_, i) => ({ text: `base review ${i}`, label: i % 2 ? 'positive' : 'negative' }))));
+  launcher = new RecordingLauncher();
+  alerts = [];
+  promoted = [];
+  deps = {
+    store,
+    registry,
+    launcher,
+    policy: { mode: 'performance', cooldownMinutes: 0, dailyCap: 10, minNewLabels: 50 },
+    training: { baseData: base, baseRows: 20, epochs: 2, lr: 5e-4, gpu: false, labels: ['negative', 'positive'] },
+    alerter: { notify: async (a) => (alerts.push(a), []) },
+    promote: async (c) => (promoted.push(c), { decision: 'canary' }),
+    logger: pino({ level: 'silent' }),
+    actor: 'retrain-trigger',
+  };
+}, 60_000);
+
+const finish = async (runId: string, result: object) => store.put(`runs/${runId}/result.json`, JSON.stringify(result));
+
+describe('RetrainTrigger', () => {
+  it('fine-tunes the champion on trainable feedback plus a base sample, one run at a time, and hands the candidate to promote', async () => {
+    const rows = feedback(200);
+    await writeFeedback(store, [...rows, { ...rows[0]!, feedback_id: 'p:x', prediction_id: 'x', text: undefined }]);
+    const trigger = new RetrainTrigger(deps);
+    const result = await trigger.trigger({ kind: 'performance', reason: 'accuracy 0.65 below 0.8' });
+    expect(result.started).toBe(true);
+    if (!result.started) return;
+    const { run } = result;
+    const trainable = rows.filter((r) => !isHoldout(r.text_hash)).length;
+    expect(run.dataset).toMatchObject({ feedback_rows: trainable, base_rows: 20, rows: trainable + 20 });
+
+    const [request] = launcher.requests;
+    expect(request!.args).toEqual([
+      '--data', `store:datasets/${run.run_id}/train.jsonl`, '--eval', 'none', '--base-version', 'v1', '--run-id', run.run_id,
+      '--epochs', '2', '--lr', '0.0005', '--reason', `retrain ${run.run_id}: accuracy 0.65 below 0.8`,
+    ]);
+    const written = (await store.get(run.dataset.key)).body.toString().trim().split('\n').map((l) => JSON.parse(l) as { text: string });
+    expect(written).toHaveLength(trainable + 20);
+    expect(written.some((r) => isHoldout(textHash(r.text)) && r.text.startsWith('text'))).toBe(false); // held-out texts never trained on
+    const lineage = JSON.parse((await store.get(`datasets/${run.run_id}/lineage.json`)).body.toString());
+    expect(lineage).toMatchObject({ rows: trainable + 20, base: { source: base, rows: 20 }, feedback: { rows: trainable } });
+
+    // Single flight: a second trigger while the job runs starts nothing.
+    expect(await trigger.trigger({ kind: 'performance', reason: 'still stale' })).toEqual({ started: false, reason: `run ${run.run_id} is still running` });
+    expect(launcher.requests).toHaveLength(1);
+
+    await finish(run.run_id, { ok: true, version: 'v2' });
+    const settled = await trigger.sync();
+    expect(settled).toMatchObject({ status: 'succeeded', version: 'v2' });
+    expect(promoted).toEqual([{ version: 'v2', run_id: run.run_id }]);
+    expect(alerts.map((a) => a.kind)).toEqual(['retrain-started', 'retrain-finished']);
+    expect((await registry.audit()).map((e) => e.action)).toEqual(expect.arrayContaining(['retrain-start', 'retrain-succeeded']));
+
+    // No new labels since the run: nothing to learn.
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toEqual({ started: false, reason: 'only 0 new labelled rows since the last successful run (need 50)' });
+  });
+
+  it('settles a failed job from the launcher, alerts, and releases the lock', async () => {
+    await writeFeedback(store, feedback(100));
+    const trigger = new RetrainTrigger(deps);
+    const result = await trigger.trigger({ kind: 'performance', reason: 'stale' });
+    if (!result.started) throw new Error(result.reason);
+    launcher.states.set(result.run.job_id, { id: result.run.job_id, launcher: 'local', state: 'failed', message: 'out of memory' });
+    expect(await trigger.sync()).toMatchObject({ status: 'failed', message: 'out of memory' });
+    expect(alerts.map((a) => a.kind)).toEqual(['retrain-started', 'retrain-failed']);
+    expect(promoted).toEqual([]);
+    expect((await trigger.trigger({ kind: 'performance', reason: 'again' })).started).toBe(true);
+  });
+
+  it('records a launch that fails, so cooldown and cap still apply', async () => {
+    await writeFeedback(store, feedback(100));
+    launcher.fail = new Error('Cloud Run said 403');
+    const trigger = new RetrainTrigger({ ...deps, policy: { ...deps.policy, cooldownMinutes: 60 } });
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toEqual({ started: false, reason: 'could not start the training job: Cloud Run said 403' });
+    expect(alerts.map((a) => a.kind)).toEqual(['retrain-failed']);
+    launcher.fail = undefined;
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toMatchObject({ started: false, reason: expect.stringMatching(/^cooldown/) });
+  });
+
+  it('serves the trigger over HTTP with a key and validates the body', async () => {
+    await writeFeedback(store, feedback(100));
+    const app = createRetrainApp({ trigger: new RetrainTrigger(deps), apiKey: 'k', logger: pino({ level: 'silent' }) });
+    const post = (body: string, key = 'k') => app.request('/v1/trigger', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    expect((await post('{"reason":"x"}', 'bad')).status).toBe(401);
+    expect((await post('{"reason":5}')).status).toBe(400);
+    expect((await post('{"reason":"x","kind":"sometimes"}')).status).toBe(400);
+    const started = await post('{"reason":"stale"}');
+    expect(started.status).toBe(202);
+    const again = await post('{"reason":"stale"}');
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ started: false, reason: expect.stringMatching(/still running/) });
+    const runs = (await (await app.request('/v1/runs', { headers: { 'x-api-key': 'k' } })).json()) as { runs: unknown[] };
+    expect(runs.runs).toHaveLength(1);
+  });
+});

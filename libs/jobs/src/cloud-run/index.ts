@@ -1,0 +1,2 @@
+export { CloudRunJobLauncher, executionStatus } from './launcher.ts';
+export type { CloudRunClientOptions, CloudRunLauncherOptions } from './types.ts';

@@ -1,0 +1,2 @@
+export { LocalProcessLauncher } from './launcher.ts';
+export type { LocalLauncherOptions } from './types.ts';

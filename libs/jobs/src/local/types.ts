@@ -1,0 +1,13 @@
+export interface LocalLauncherOptions {
+  /** The trainer entry, e.g. [process.execPath, '--import', 'tsx', '/repo/apps/trainer/src/main.ts']; request.args are appended. */
+  command: string[];
+  cwd?: string;
+  /** The job's stdout and stderr go to <logDir>/<runId>.log (appended, so a rerun keeps the earlier run). */
+  logDir: string;
+  /** Base environment (default process.env); request.env is merged over it. */
+  env?: NodeJS.ProcessEnv;
+  /** Receives each JSON object the job prints on stdout, one per line. */
+  onEvent?: (runId: string, event: Record<string, unknown>) => void;
+  /** How long cancel() waits after SIGTERM before SIGKILL (default 10 s, Cloud Run's own grace period). */
+  killGraceMs?: number;
+}

@@ -1,0 +1,2 @@
+export { SageMakerLauncher, trainingJobName, trainingJobStatus } from './launcher.ts';
+export type { SageMakerLauncherOptions } from './types.ts';

@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Prediction } from '@mlops/inference';
+import { z } from 'zod';
+import type { PredictionRecord } from './prediction-log.ts';
+
+/** reference.json: what the model saw and said on its validation set, the baseline for drift. */
+export const ReferenceSchema = z.object({
+  source: z.string(),
+  n: z.number().int().nonnegative(),
+  scores: z.array(z.number()),
+  lengths: z.array(z.number()),
+  unkRatios: z.array(z.number()),
+  labels: z.array(z.string()),
+});
+export type Reference = z.infer<typeof ReferenceSchema>;
+
+export function buildReference(source: string, texts: readonly string[], predictions: readonly Prediction[]): Reference {
+  return {
+    source,
+    n: texts.length,
+    scores: predictions.map((p) => round(p.score)),
+    lengths: texts.map((t) => t.length),
+    unkRatios: predictions.map((p) => round(p.tokens > 0 ? p.unknownTokens / p.tokens : 0)),
+    labels: predictions.map((p) => p.label),
+  };
+}
+
+/** The same statistics from logged predictions. */
+export function sampleOf(records: readonly PredictionRecord[]): Omit<Reference, 'source' | 'n'> {
+  return {
+    scores: records.map((r) => r.score),
+    lengths: records.map((r) => r.text_length),
+    unkRatios: records.map((r) => r.unk_ratio),
+    labels: records.map((r) => r.label),
+  };
+}
+
+/** A version folder's reference, or undefined for versions trained before references existed. */
+export async function readReference(versionDir: string): Promise<Reference | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(versionDir, 'reference.json'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed = ReferenceSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${versionDir}/reference.json is malformed: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e5) / 1e5;
+}
