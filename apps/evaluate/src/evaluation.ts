@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Alert, Alerter } from '@mlops/alerts';
 import {
   assessVersion,
@@ -8,6 +6,7 @@ import {
   joinFeedback,
   PredictionRecordSchema,
   readEvaluations,
+  readLabels,
   readLogWindow,
   readReference,
   summarizeHealth,
@@ -21,7 +20,6 @@ import { HttpError } from '@mlops/platform';
 import type { ModelRegistry } from '@mlops/registry';
 import type { ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 
 export interface RetrainRequest {
   reason: string;
@@ -55,7 +53,7 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
   if (!champion) throw new HttpError(409, `model "${registry.model}" has no champion yet: train one first`);
   const challenger = await registry.getAlias('challenger');
 
-  const labels = await labelsOf(registry, champion.version, deps.cacheDir);
+  const labels = await readLabels(await registry.downloadVersion(champion.version, deps.cacheDir));
   const imported = await importFeedbackFiles(store, { prefix: deps.feedbackPrefix, labels });
   const now = at ?? new Date(); // after the import, so the window holds what it just imported
   const window = { since: new Date(now.getTime() - deps.windowMinutes * 60_000), until: now };
@@ -131,17 +129,6 @@ function alertFor(record: EvaluationRecord, status: 'stale' | 'drifting'): Alert
     },
     time: record.time,
   };
-}
-
-const configSchema = z.object({ id2label: z.record(z.string(), z.string()) });
-
-/** Label names in class order, from the version's HF config.json. */
-async function labelsOf(registry: ModelRegistry, version: string, cacheDir: string): Promise<string[]> {
-  const dir = await registry.downloadVersion(version, cacheDir);
-  const { id2label } = configSchema.parse(JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')));
-  return Object.entries(id2label)
-    .sort(([a], [b]) => Number(a) - Number(b))
-    .map(([, label]) => label);
 }
 
 function round(x: number): number {

@@ -1,5 +1,5 @@
-import { fingerprint, loadDataset, textHash, type Example } from '@mlops/data';
-import { dedupeFeedback, FeedbackRecordSchema, isHoldout, readLogAll, toJsonl, type FeedbackRecord } from '@mlops/monitoring';
+import { fingerprint, loadDataset, stratifiedSplit, textHash, type Example } from '@mlops/data';
+import { FeedbackRecordSchema, feedbackTexts, readLogAll, toJsonl } from '@mlops/monitoring';
 import type { ObjectStore } from '@mlops/storage';
 
 export interface TrainingSetOptions {
@@ -20,24 +20,13 @@ export interface TrainingSet {
   feedback_until: string;
 }
 
-/** Labelled feedback a model may learn from: with text, one label per text (the latest), never the held-out share. */
-export function trainableFeedback(records: readonly FeedbackRecord[]): FeedbackRecord[] {
-  const latestByText = new Map<string, FeedbackRecord>();
-  for (const r of dedupeFeedback(records)) {
-    if (r.text === undefined || isHoldout(r.text_hash)) continue;
-    const seen = latestByText.get(r.text_hash);
-    if (!seen || seen.time <= r.time) latestByText.set(r.text_hash, r);
-  }
-  return [...latestByText.values()];
-}
-
 /**
  * The next training set: every trainable feedback row plus a class-balanced sample of the base
  * data (texts already in the feedback left out), written to datasets/<run>/ with its lineage.
  */
 export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOptions): Promise<TrainingSet> {
   const all = await readLogAll(store, 'feedback', FeedbackRecordSchema);
-  const feedback = trainableFeedback(all.records);
+  const feedback = feedbackTexts(all.records, 'train');
   const taken = new Set(feedback.map((r) => r.text_hash));
   const base = opts.baseData && opts.baseRows > 0 ? await sampleBase(opts.baseData, opts, taken) : { rows: [] as Example[], source: null };
 
@@ -64,28 +53,8 @@ export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOpti
 
 async function sampleBase(source: string, opts: TrainingSetOptions, taken: Set<string>): Promise<{ rows: Example[]; source: string }> {
   const { examples } = await loadDataset(source, { labels: opts.labels });
-  const random = mulberry32(opts.seed ?? 1);
-  const rows: Example[] = [];
-  const perLabel = Math.ceil(opts.baseRows / opts.labels.length);
-  for (const label of opts.labels) {
-    const pool = examples.filter((e) => e.label === label && !taken.has(textHash(e.text)));
-    // A partial Fisher-Yates shuffle: the first perLabel rows are a uniform sample.
-    for (let i = 0; i < Math.min(perLabel, pool.length); i++) {
-      const j = i + Math.floor(random() * (pool.length - i));
-      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-      rows.push(pool[i]!);
-    }
-  }
-  return { rows: rows.slice(0, opts.baseRows), source };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const pool = examples.filter((e) => !taken.has(textHash(e.text)));
+  // The "validation" side of a seeded stratified split is a class-balanced sample of the wanted size.
+  const { validation } = stratifiedSplit(pool, { validationRatio: Math.min(1, opts.baseRows / Math.max(1, pool.length)), seed: opts.seed ?? 1 });
+  return { rows: validation, source };
 }

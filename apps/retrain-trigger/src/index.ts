@@ -1,5 +1,5 @@
 export { createRetrainApp } from './app.ts';
-export { buildTrainingSet, trainableFeedback } from './dataset.ts';
+export { buildTrainingSet } from './dataset.ts';
 export { decide, type RetrainPolicy } from './policy.ts';
 export { createRetrainService } from './service.ts';
 export { RetrainTrigger, type RetrainDeps, type TriggerResult } from './trigger.ts';

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Alert, Alerter } from '@mlops/alerts';
 import type { JobLauncher } from '@mlops/jobs';
-import { FeedbackRecordSchema, readLogAll } from '@mlops/monitoring';
+import { FeedbackRecordSchema, feedbackTexts, readLogAll } from '@mlops/monitoring';
 import type { ModelRegistry } from '@mlops/registry';
 import type { ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
-import { buildTrainingSet, trainableFeedback } from './dataset.ts';
+import { buildTrainingSet } from './dataset.ts';
 import { decide, type RetrainPolicy, type TriggerKind } from './policy.ts';
 import { RunStore, type RunRecord } from './runs.ts';
 
@@ -47,7 +47,7 @@ export class RetrainTrigger {
     await this.sync();
     const runs = await this.runs.list();
     const lastSuccess = runs.filter((r) => r.status === 'succeeded').at(-1);
-    const feedback = trainableFeedback((await readLogAll(this.deps.store, 'feedback', FeedbackRecordSchema)).records);
+    const feedback = feedbackTexts((await readLogAll(this.deps.store, 'feedback', FeedbackRecordSchema)).records, 'train');
     const newLabels = feedback.filter((r) => !lastSuccess || r.time > lastSuccess.dataset.feedback_until).length;
     const decision = decide({ kind: request.kind, runs, activeRunId: await this.runs.activeId(), newLabels, now }, this.deps.policy);
     if (!decision.start) {

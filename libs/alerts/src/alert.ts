@@ -4,6 +4,7 @@ export const ALERT_KINDS = [
   'retrain-started',
   'retrain-failed',
   'retrain-finished',
+  'candidate-rejected',
   'canary-started',
   'promoted',
   'rolled-back',

@@ -11,7 +11,8 @@ import { TextTokenizer } from '@mlops/tokenizer';
 
 const TRAINER_PYTHON = resolve(import.meta.dirname, '../../../apps/trainer/python');
 
-export async function createTinyModel(opts: { seed?: number; labels?: string[]; maxLength?: number } = {}): Promise<string> {
+/** `leaning`: a class index every prediction is pushed towards (a model that always says that class). */
+export async function createTinyModel(opts: { seed?: number; labels?: string[]; maxLength?: number; leaning?: number } = {}): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tiny-model-'));
   const maxLength = opts.maxLength ?? 16;
   const tokenizer = await TextTokenizer.train(['a good film', 'a bad film', 'great acting, awful plot'], { vocabSize: 100, maxLength });
@@ -23,6 +24,7 @@ from mlops_trainer.export import save_hf, export_onnx
 torch.manual_seed(${opts.seed ?? 0})
 m = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${tokenizer.vocabSize}, dim=16, n_layers=1, n_heads=2,
     hidden_dim=32, max_position_embeddings=${maxLength}, labels=${JSON.stringify(opts.labels ?? ['negative', 'positive'])}))
+${opts.leaning === undefined ? '' : `with torch.no_grad(): m.classifier.bias[${opts.leaning}] += 100.0`}
 save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
   execFileSync(loadSettings().MLOPS_PYTHON, ['-c', script], { env: { ...process.env, PYTHONPATH: TRAINER_PYTHON }, stdio: 'pipe' });
   await writeFile(join(dir, 'metrics.json'), JSON.stringify({ validation: { accuracy: 0.5, n: 2 } }));

@@ -50,6 +50,20 @@ export function isHoldout(hash: string, share = 0.2): boolean {
   return parseInt(hash.slice(0, 8), 16) / 0x1_0000_0000 < share;
 }
 
+/**
+ * Labelled texts from feedback, one per text (its latest label): the trainable share for a training
+ * set, or the held-out share for judging candidates. Feedback without text is left out.
+ */
+export function feedbackTexts(records: readonly FeedbackRecord[], share: 'train' | 'holdout', holdoutShare = 0.2): FeedbackRecord[] {
+  const latestByText = new Map<string, FeedbackRecord>();
+  for (const r of dedupeFeedback(records)) {
+    if (r.text === undefined || isHoldout(r.text_hash, holdoutShare) !== (share === 'holdout')) continue;
+    const seen = latestByText.get(r.text_hash);
+    if (!seen || seen.time <= r.time) latestByText.set(r.text_hash, r);
+  }
+  return [...latestByText.values()];
+}
+
 /** A labelled feedback row next to the prediction it labels. */
 export interface LabelledPrediction {
   version: string;

@@ -4,6 +4,7 @@ export { evaluateOnDataset, evaluateRows, predictAll, type DatasetEvaluation } f
 export {
   dedupeFeedback,
   feedbackId,
+  feedbackTexts,
   FeedbackRecordSchema,
   importFeedbackFiles,
   isHoldout,
@@ -17,5 +18,5 @@ export {
 export { assessVersion, type HealthPolicy, type HealthStatus, type VersionHealth } from './health.ts';
 export { logKey, readLogAll, readLogObject, readLogWindow, toJsonl, type LogKind, type LogRead, type LogWindow } from './logs.ts';
 export { PredictionLog, predictionLogKey, PredictionRecordSchema, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
-export { buildReference, readReference, ReferenceSchema, sampleOf, type Reference } from './reference.ts';
+export { buildReference, readLabels, readReference, ReferenceSchema, sampleOf, type Reference } from './reference.ts';
 export { EvaluationRecordSchema, readEvaluations, summarizeHealth, writeEvaluation, type EvaluationRecord } from './evaluations.ts';

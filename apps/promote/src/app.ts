@@ -1,0 +1,44 @@
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireApiKey, type FunctionEnv } from '@mlops/platform';
+import { UnknownVersionError } from '@mlops/registry';
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';
+
+const version = z.string().regex(/^v[1-9][0-9]*$/, 'must be a version like v3');
+const candidateBody = z.object({ version, run_id: z.string().optional() });
+const rollbackBody = z.object({ version: version.optional(), reason: z.string().min(1).max(2000).default('manual rollback') });
+
+/** promote: POST /v1/candidates (a job registered one), /v1/canary/review (evaluate, each run), /v1/rollback. */
+export function createPromoteApp(deps: PromoteDeps & { apiKey: string | undefined }) {
+  const app = new Hono<FunctionEnv>();
+  app.use(...requestContext(deps.logger));
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json({ error: error.message, request_id: c.get('requestId') }, error.status);
+    if (error instanceof UnknownVersionError) return c.json({ error: error.message, request_id: c.get('requestId') }, 404);
+    deps.logger.error({ err: error }, 'unhandled error');
+    return c.json({ error: `promote failed: ${error.message}`, request_id: c.get('requestId') }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  const auth = requireApiKey(deps.apiKey);
+  const limit = jsonBodyLimit(64_000);
+  // Alias moves are read-decide-write: one decision at a time per instance.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.catch(() => undefined).then(work);
+    queue = next;
+    return next;
+  };
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.post('/v1/candidates', auth, limit, async (c) => {
+    const body = parseOr400(candidateBody, await readJsonBody(c), 'request');
+    return c.json(await serial(() => considerCandidate(deps, body.version)));
+  });
+  app.post('/v1/canary/review', auth, async (c) => c.json(await serial(() => reviewCanary(deps))));
+  app.post('/v1/rollback', auth, limit, async (c) => {
+    const body = parseOr400(rollbackBody, await readJsonBody(c), 'request');
+    return c.json(await serial(() => rollbackChampion(deps, { to: body.version, reason: body.reason })));
+  });
+  return app;
+}

@@ -1,0 +1,62 @@
+import type { ClassificationMetrics } from '@mlops/monitoring';
+
+/** One model measured for the gate: metrics per evaluation set, and time per text. */
+export interface ModelScores {
+  sets: { holdout?: ClassificationMetrics; base?: ClassificationMetrics };
+  msPerText: number;
+}
+
+export interface GatePolicy {
+  margin: number;
+  tolerance: number;
+  maxLatencyRatio: number;
+  minHoldout: number;
+}
+
+export interface GateCheck {
+  name: string;
+  candidate: number;
+  champion: number;
+  rule: string;
+  pass: boolean;
+}
+
+export interface GateResult {
+  pass: boolean;
+  primary: 'holdout' | 'base';
+  checks: GateCheck[];
+}
+
+/**
+ * The promotion gate: better by the margin on the primary set (recent held-out feedback when there
+ * is enough of it, else the base set), and not worse beyond the tolerance on any guard: per-class
+ * recall on the primary set, accuracy on the base set, time per text.
+ */
+export function gate(candidate: ModelScores, champion: ModelScores, policy: GatePolicy): GateResult {
+  const holdoutRows = champion.sets.holdout?.n ?? 0;
+  const primary = holdoutRows >= policy.minHoldout ? 'holdout' : 'base';
+  const cand = candidate.sets[primary];
+  const champ = champion.sets[primary];
+  if (!cand || !champ) throw new Error(`no ${primary} evaluation to decide on: configure base evaluation data or wait for held-out feedback`);
+  const round = (x: number) => Math.round(x * 10_000) / 10_000;
+  const check = (name: string, c: number, ch: number, rule: string, pass: boolean): GateCheck => ({ name, candidate: round(c), champion: round(ch), rule, pass });
+
+  const checks: GateCheck[] = [check(`${primary} accuracy (n=${cand.n})`, cand.accuracy, champ.accuracy, `≥ champion + ${policy.margin}`, cand.accuracy >= champ.accuracy + policy.margin)];
+  for (const [label, metrics] of Object.entries(cand.per_class)) {
+    const champRecall = champ.per_class[label]?.recall ?? 0;
+    checks.push(check(`${primary} recall of ${label}`, metrics.recall, champRecall, `≥ champion − ${policy.tolerance}`, metrics.recall >= champRecall - policy.tolerance));
+  }
+  if (primary === 'holdout' && candidate.sets.base && champion.sets.base) {
+    const c = candidate.sets.base.accuracy;
+    const ch = champion.sets.base.accuracy;
+    checks.push(check(`base accuracy (n=${candidate.sets.base.n})`, c, ch, `≥ champion − ${policy.tolerance}`, c >= ch - policy.tolerance));
+  }
+  checks.push(
+    check('ms per text', candidate.msPerText, champion.msPerText, `≤ champion × ${policy.maxLatencyRatio}`, candidate.msPerText <= champion.msPerText * policy.maxLatencyRatio),
+  );
+  return { pass: checks.every((c) => c.pass), primary, checks };
+}
+
+export function describeChecks(checks: readonly GateCheck[]): string[] {
+  return checks.map((c) => `${c.pass ? 'pass' : 'FAIL'}: ${c.name} ${c.candidate} vs ${c.champion} (${c.rule})`);
+}

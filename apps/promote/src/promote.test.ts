@@ -1,0 +1,165 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Alert } from '@mlops/alerts';
+import { textHash } from '@mlops/data';
+import { TextClassifier } from '@mlops/inference';
+import { createTinyModel } from '@mlops/inference/testing';
+import { feedbackId, isHoldout, logKey, toJsonl, writeFeedback, type FeedbackRecord, type PredictionRecord } from '@mlops/monitoring';
+import { createRegistry, type ModelRegistry } from '@mlops/registry';
+import { openStore, type ObjectStore } from '@mlops/storage';
+import pino from 'pino';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPromoteApp } from './app.ts';
+import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';
+
+let models: string[];
+const texts = Array.from({ length: 1500 }, (_, i) => `review number ${i} ${'good bad fine awful great dull'.split(' ')[i % 6]}`);
+const holdoutTexts = texts.filter((t) => isHoldout(textHash(t)));
+/** What each tiny model says about every text: labels "by" a model make that model right. */
+const said: Record<string, string[]> = {};
+
+beforeAll(async () => {
+  // Two opinionated models: v1 says positive to everything, v2 negative.
+  models = [await createTinyModel({ seed: 1, leaning: 1 }), await createTinyModel({ seed: 2, leaning: 0 })];
+  for (const [i, dir] of models.entries()) {
+    const classifier = await TextClassifier.load(dir, { threads: 1 });
+    said[`v${i + 1}`] = (await classifier.predict(holdoutTexts)).map((p) => p.label);
+    await classifier.release();
+  }
+}, 60_000);
+
+let store: ObjectStore;
+let registry: ModelRegistry;
+let alerts: Alert[];
+let deps: PromoteDeps;
+beforeEach(async () => {
+  const root = await mkdtemp(join(tmpdir(), 'promote-'));
+  store = openStore(join(root, 'store'));
+  registry = createRegistry(store);
+  for (const dir of models) await registry.registerVersion(dir, { actor: 't', reason: 'fixture' });
+  alerts = [];
+  deps = {
+    store,
+    registry,
+    cacheDir: join(root, 'cache'),
+    windowMinutes: 60,
+    baseEval: undefined,
+    baseRows: 0,
+    gate: { margin: 0.02, tolerance: 0.02, maxLatencyRatio: 3, minHoldout: 50 },
+    canary: { weight: 0.5, minLabels: 50, maxMinutes: 60, tolerance: 0.02 },
+    alerter: { notify: async (a) => (alerts.push(a), []) },
+    logger: pino({ level: 'silent' }),
+    actor: 'promote',
+  };
+}, 60_000);
+
+/** Held-out feedback whose labels agree with `version`'s predictions. */
+async function labelsBy(version: string) {
+  const time = new Date().toISOString();
+  await writeFeedback(store, holdoutTexts.map((text, i): FeedbackRecord => ({ feedback_id: feedbackId({ text_hash: textHash(text) }), time, label: said[version]![i]!, text_hash: textHash(text), text, source: 'api' })));
+}
+
+/** n labelled predictions of `version` since now, `correct` of them right. */
+async function served(version: string, n: number, correct: number) {
+  const time = new Date().toISOString();
+  const predictions: PredictionRecord[] = [];
+  const feedback: FeedbackRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `${version}-${i}-${Math.random()}`;
+    predictions.push({ prediction_id: id, request_id: 'r', time, model_version: version, label: 'positive', score: 0.9, text_length: 10, tokens: 3, unk_ratio: 0, text_hash: `h${i}` });
+    feedback.push({ feedback_id: feedbackId({ prediction_id: id, text_hash: `h${i}` }), time, label: i < correct ? 'positive' : 'negative', prediction_id: id, text_hash: `h${i}`, source: 'api' });
+  }
+  await store.put(logKey('predictions', new Date(), version, 0), toJsonl(predictions));
+  await store.put(logKey('feedback', new Date(), version, 0), toJsonl(feedback));
+}
+
+describe('considerCandidate', () => {
+  it('starts a canary for a candidate that beats the champion on held-out feedback, with the numbers in the audit trail', async () => {
+    await labelsBy('v2');
+    const result = await considerCandidate(deps, 'v2');
+    expect(result.decision).toBe('canary');
+    expect(result.gate.primary).toBe('holdout');
+    expect(result.gate.checks[0]).toMatchObject({ candidate: 1, pass: true });
+    expect(await registry.getAlias('challenger')).toMatchObject({ version: 'v2', canaryWeight: 0.5 });
+    const event = (await registry.audit()).find((e) => e.action === 'canary-start');
+    expect(event?.details).toMatchObject({ champion: 'v1', primary: 'holdout' });
+    expect(alerts.map((a) => a.kind)).toEqual(['canary-started']);
+  });
+
+  it('rejects a candidate that is worse, and leaves the aliases alone', async () => {
+    await labelsBy('v1');
+    const result = await considerCandidate(deps, 'v2');
+    expect(result.decision).toBe('reject');
+    expect(result.reasons[0]).toMatch(/^FAIL: holdout accuracy/);
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    expect((await registry.audit()).at(-1)).toMatchObject({ action: 'reject', version: 'v2' });
+    expect(alerts.map((a) => a.kind)).toEqual(['candidate-rejected']);
+  });
+
+  it('refuses the champion itself, unknown versions, and a second canary', async () => {
+    await expect(considerCandidate(deps, 'v1')).rejects.toThrow(/v1 is already the champion/);
+    await expect(considerCandidate(deps, 'v9')).rejects.toThrow(/v9/);
+    await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
+    await registry.setAlias('challenger', 'v3', { actor: 't', reason: 'canary', canaryWeight: 0.1 });
+    await expect(considerCandidate(deps, 'v2')).rejects.toThrow(/a canary of v3 is running/);
+  });
+});
+
+describe('reviewCanary', () => {
+  beforeEach(() => registry.setAlias('challenger', 'v2', { actor: 't', reason: 'canary', canaryWeight: 0.5 }));
+
+  it('waits for enough labels, then completes a challenger at least as accurate', async () => {
+    await served('v1', 100, 70);
+    await served('v2', 30, 27);
+    expect((await reviewCanary(deps)).decision).toBe('wait');
+    await served('v2', 70, 63);
+    const review = await reviewCanary(deps);
+    expect(review.decision).toBe('complete');
+    expect(review.reasons[0]).toMatch(/v2 accuracy 0\.900 \(n=100\) vs v1 0\.700 \(n=100\)/);
+    expect((await registry.getAlias('champion'))?.version).toBe('v2');
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    expect(alerts.map((a) => a.kind)).toEqual(['promoted']);
+    expect((await reviewCanary(deps)).decision).toBe('none');
+  });
+
+  it('rolls back a challenger that is worse on live traffic', async () => {
+    await served('v1', 100, 90);
+    await served('v2', 100, 70);
+    expect((await reviewCanary(deps)).decision).toBe('rollback');
+    expect((await registry.getAlias('champion'))?.version).toBe('v1');
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    expect(alerts.map((a) => a.kind)).toEqual(['rolled-back']);
+  });
+
+  it('rolls back a canary that gathered too few labels in time', async () => {
+    await served('v1', 10, 9);
+    const later = new Date(Date.now() + 61 * 60_000);
+    const review = await reviewCanary(deps, later);
+    expect(review).toMatchObject({ decision: 'rollback', reasons: [expect.stringMatching(/without 50 labelled predictions each/)] });
+  });
+});
+
+describe('rollback', () => {
+  it('restores the previous champion at once, or a named version, and says when there is none', async () => {
+    await expect(rollbackChampion(deps, { reason: 'oops' })).rejects.toThrow(/no earlier champion to roll back to from v1/);
+    await registry.setAlias('champion', 'v2', { actor: 't', reason: 'promote' });
+    expect(await rollbackChampion(deps, { reason: 'bad outputs' })).toEqual({ from: 'v2', to: 'v1' });
+    expect((await registry.getAlias('champion'))?.version).toBe('v1');
+    expect(await rollbackChampion(deps, { to: 'v2', reason: 'fixed' })).toEqual({ from: 'v1', to: 'v2' });
+    expect((await registry.audit()).filter((e) => e.action === 'rollback').map((e) => e.reason)).toEqual(['bad outputs', 'fixed']);
+  });
+
+  it('serves it over HTTP with the key, validating the body', async () => {
+    const app = createPromoteApp({ ...deps, apiKey: 'k' });
+    const post = (path: string, body: string, key = 'k') => app.request(path, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body });
+    expect((await post('/v1/rollback', '{}', 'wrong')).status).toBe(401);
+    expect((await post('/v1/candidates', '{"version":"latest"}')).status).toBe(400);
+    expect((await post('/v1/candidates', '{"version":"v9"}')).status).toBe(404);
+    expect((await post('/v1/candidates', '{"version":"v1"}')).status).toBe(409);
+    expect((await post('/v1/rollback', 'not json')).status).toBe(400);
+    const res = await post('/v1/rollback', '{"version":"v2","reason":"test"}');
+    expect(await res.json()).toEqual({ from: 'v1', to: 'v2' });
+    expect(await (await post('/v1/canary/review', '')).json()).toMatchObject({ decision: 'none' });
+  });
+});

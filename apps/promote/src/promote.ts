@@ -1,0 +1,172 @@
+import type { Alert, Alerter } from '@mlops/alerts';
+import { loadDataset, stratifiedSplit } from '@mlops/data';
+import { TextClassifier } from '@mlops/inference';
+import {
+  classificationMetrics,
+  evaluateRows,
+  FeedbackRecordSchema,
+  feedbackTexts,
+  joinFeedback,
+  readLabels,
+  PredictionRecordSchema,
+  readLogWindow,
+  type ClassificationMetrics,
+} from '@mlops/monitoring';
+import { HttpError } from '@mlops/platform';
+import type { ModelRegistry } from '@mlops/registry';
+import type { ObjectStore } from '@mlops/storage';
+import type { Logger } from 'pino';
+import { describeChecks, gate, type GatePolicy, type GateResult, type ModelScores } from './gate.ts';
+
+export interface PromoteDeps {
+  store: ObjectStore;
+  registry: ModelRegistry;
+  cacheDir: string;
+  windowMinutes: number;
+  baseEval: string | undefined;
+  baseRows: number;
+  gate: GatePolicy;
+  canary: { weight: number; minLabels: number; maxMinutes: number; tolerance: number };
+  alerter: Pick<Alerter, 'notify'>;
+  logger: Logger;
+  actor: string;
+}
+
+export type CandidateDecision = { decision: 'canary' | 'reject'; version: string; champion: string; reasons: string[]; gate: GateResult };
+
+/**
+ * A newly registered candidate: measured beside the champion on the same held-out sets; a canary
+ * starts only if it passes the gate. Every outcome is in the audit trail with its numbers.
+ */
+export async function considerCandidate(deps: PromoteDeps, version: string): Promise<CandidateDecision> {
+  const { registry } = deps;
+  await registry.getVersion(version); // unknown versions fail here, with the known ones listed
+  const champion = await registry.getAlias('champion');
+  if (!champion) throw new HttpError(409, 'there is no champion to compare with');
+  if (champion.version === version) throw new HttpError(409, `${version} is already the champion`);
+  const running = await registry.getAlias('challenger');
+  if (running && running.version !== version && (running.canaryWeight ?? 0) > 0) {
+    throw new HttpError(409, `a canary of ${running.version} is running; it must finish before ${version} can start one`);
+  }
+
+  const holdout = await heldOutFeedback(deps);
+  const base = await baseSample(deps);
+  // One after the other, so neither's time per text is measured while the other competes for the cores.
+  const candidateScores = await score(deps, version, holdout, base);
+  const championScores = await score(deps, champion.version, holdout, base);
+  const result = gate(candidateScores, championScores, deps.gate);
+  const reasons = describeChecks(result.checks);
+  const details = { champion: champion.version, primary: result.primary, checks: result.checks };
+
+  if (!result.pass) {
+    await registry.recordEvent({ actor: deps.actor, action: 'reject', version, reason: reasons.filter((r) => r.startsWith('FAIL')).join('; '), details });
+    await alert(deps, 'candidate-rejected', 'warning', version, `candidate ${version} did not pass the gate against ${champion.version}`, reasons);
+    return { decision: 'reject', version, champion: champion.version, reasons, gate: result };
+  }
+  await registry.setAlias('challenger', version, { actor: deps.actor, reason: `passed the gate against ${champion.version}`, canaryWeight: deps.canary.weight });
+  await registry.recordEvent({ actor: deps.actor, action: 'canary-start', version, reason: `canary at ${deps.canary.weight * 100}% of traffic`, details });
+  await alert(deps, 'canary-started', 'info', version, `canary of ${version} at ${deps.canary.weight * 100}% of traffic`, reasons);
+  return { decision: 'canary', version, champion: champion.version, reasons, gate: result };
+}
+
+export type CanaryReview = { decision: 'none' | 'wait' | 'complete' | 'rollback'; reasons: string[]; challenger?: ClassificationMetrics; champion?: ClassificationMetrics };
+
+/**
+ * The running canary, judged on the labelled traffic each model served since it started: completed
+ * when the challenger is at least as accurate (within the tolerance), rolled back when it is not,
+ * or when it has not gathered enough labels in time.
+ */
+export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise<CanaryReview> {
+  const { registry } = deps;
+  const challenger = await registry.getAlias('challenger');
+  const champion = await registry.getAlias('champion');
+  if (!challenger || !champion || !(challenger.canaryWeight && challenger.canaryWeight > 0)) return { decision: 'none', reasons: ['no canary is running'] };
+
+  const window = { since: new Date(challenger.updated), until: now };
+  const predictions = await readLogWindow(deps.store, 'predictions', PredictionRecordSchema, window);
+  const feedback = await readLogWindow(deps.store, 'feedback', FeedbackRecordSchema, window);
+  const rows = joinFeedback(predictions.records, feedback.records);
+  const labels = await readLabels(await registry.downloadVersion(champion.version, deps.cacheDir));
+  const metricsOf = (version: string) => {
+    const mine = rows.filter((r) => r.version === version);
+    return mine.length > 0 ? classificationMetrics(mine.map((r) => r.label), mine.map((r) => r.predicted), labels) : undefined;
+  };
+  const ch = metricsOf(challenger.version);
+  const champ = metricsOf(champion.version);
+  const minutes = (now.getTime() - window.since.getTime()) / 60_000;
+  const counts = `${challenger.version} n=${ch?.n ?? 0}, ${champion.version} n=${champ?.n ?? 0}`;
+  const measured = { ...(ch && { challenger: ch }), ...(champ && { champion: champ }) };
+
+  if (!ch || !champ || ch.n < deps.canary.minLabels || champ.n < deps.canary.minLabels) {
+    if (minutes < deps.canary.maxMinutes) return { decision: 'wait', reasons: [`${counts}: waiting for ${deps.canary.minLabels} labelled predictions each`], ...measured };
+    const reason = `canary ran ${minutes.toFixed(0)} min without ${deps.canary.minLabels} labelled predictions each (${counts})`;
+    await endCanary(deps, challenger.version, 'rollback', reason, {});
+    return { decision: 'rollback', reasons: [reason], ...measured };
+  }
+  const reason = `${challenger.version} accuracy ${ch.accuracy.toFixed(3)} (n=${ch.n}) vs ${champion.version} ${champ.accuracy.toFixed(3)} (n=${champ.n}), tolerance ${deps.canary.tolerance}`;
+  const details = { challenger: { version: challenger.version, n: ch.n, accuracy: ch.accuracy }, champion: { version: champion.version, n: champ.n, accuracy: champ.accuracy } };
+  const decision = ch.accuracy >= champ.accuracy - deps.canary.tolerance ? 'complete' : 'rollback';
+  if (decision === 'complete') {
+    await registry.setAlias('champion', challenger.version, { actor: deps.actor, reason: `canary passed: ${reason}`, expectedVersion: champion.version });
+  }
+  await endCanary(deps, challenger.version, decision, reason, details);
+  return { decision, reasons: [reason], ...measured };
+}
+
+async function endCanary(deps: PromoteDeps, version: string, decision: 'complete' | 'rollback', reason: string, details: Record<string, unknown>) {
+  await deps.registry.clearAlias('challenger', { actor: deps.actor, reason: `canary ${decision === 'complete' ? 'completed' : 'rolled back'}`, expectedVersion: version });
+  await deps.registry.recordEvent({ actor: deps.actor, action: decision === 'complete' ? 'promote' : 'canary-rollback', version, reason, details });
+  await alert(deps, decision === 'complete' ? 'promoted' : 'rolled-back', decision === 'complete' ? 'info' : 'warning', version,
+    decision === 'complete' ? `${version} is the new champion` : `canary of ${version} rolled back`, [reason]);
+}
+
+/** Restores an earlier champion at once (default: the one before the current), ending any canary. */
+export async function rollbackChampion(deps: Pick<PromoteDeps, 'registry' | 'alerter' | 'actor'>, opts: { to?: string | undefined; reason: string }) {
+  const { registry } = deps;
+  const current = (await registry.getAlias('champion'))?.version;
+  const to = opts.to ?? (await registry.previousChampion());
+  if (!to) throw new HttpError(409, `no earlier champion to roll back to${current ? ` from ${current}` : ''}; name a version`);
+  await registry.getVersion(to);
+  await registry.setAlias('champion', to, { actor: deps.actor, reason: `rollback: ${opts.reason}` });
+  await registry.clearAlias('challenger', { actor: deps.actor, reason: 'rollback' });
+  await registry.recordEvent({ actor: deps.actor, action: 'rollback', version: to, ...(current && { from: current }), to, reason: opts.reason });
+  await deps.alerter.notify({ kind: 'rolled-back', severity: 'warning', model: registry.model, version: to, title: `champion rolled back from ${current} to ${to}`, reasons: [opts.reason], time: new Date().toISOString() });
+  return { from: current ?? null, to };
+}
+
+async function heldOutFeedback(deps: PromoteDeps): Promise<{ text: string; label: string }[]> {
+  const until = new Date();
+  const window = { since: new Date(until.getTime() - deps.windowMinutes * 60_000), until };
+  const feedback = await readLogWindow(deps.store, 'feedback', FeedbackRecordSchema, window);
+  return feedbackTexts(feedback.records, 'holdout').map((r) => ({ text: r.text!, label: r.label }));
+}
+
+async function baseSample(deps: PromoteDeps): Promise<{ text: string; label: string }[]> {
+  if (!deps.baseEval || deps.baseRows === 0) return [];
+  const { examples } = await loadDataset(deps.baseEval);
+  const { validation } = stratifiedSplit(examples, { validationRatio: Math.min(1, deps.baseRows / examples.length), seed: 7 });
+  return validation.map((e) => ({ text: e.text, label: e.label! }));
+}
+
+async function score(deps: PromoteDeps, version: string, holdout: { text: string; label: string }[], base: { text: string; label: string }[]): Promise<ModelScores> {
+  const classifier = await TextClassifier.load(await deps.registry.downloadVersion(version, deps.cacheDir));
+  try {
+    const sets: ModelScores['sets'] = {};
+    let ms = 0;
+    let texts = 0;
+    for (const [name, rows] of [['holdout', holdout], ['base', base]] as const) {
+      if (rows.length === 0) continue;
+      const start = performance.now();
+      sets[name] = await evaluateRows(classifier, rows);
+      ms += performance.now() - start;
+      texts += rows.length;
+    }
+    return { sets, msPerText: texts > 0 ? ms / texts : 0 };
+  } finally {
+    await classifier.release();
+  }
+}
+
+async function alert(deps: Pick<PromoteDeps, 'alerter' | 'registry'>, kind: Alert['kind'], severity: Alert['severity'], version: string, title: string, reasons: string[]) {
+  await deps.alerter.notify({ kind, severity, model: deps.registry.model, version, title, reasons, time: new Date().toISOString() });
+}

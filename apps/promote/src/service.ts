@@ -1,0 +1,37 @@
+import { createAlerter } from '@mlops/alerts';
+import { defaultData, loadSettings } from '@mlops/config';
+import { createRegistry } from '@mlops/registry';
+import { openStore } from '@mlops/storage';
+import pino from 'pino';
+import { createPromoteApp } from './app.ts';
+import type { PromoteDeps } from './promote.ts';
+import { loadPromoteSettings } from './settings.ts';
+
+/** promote's dependencies from the environment (the CLI's rollback uses them too). */
+export function promoteDeps(env: NodeJS.ProcessEnv = process.env): PromoteDeps & { apiKey: string | undefined } {
+  const settings = loadSettings(env);
+  const promote = loadPromoteSettings(env);
+  const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } });
+  const store = openStore(settings.MLOPS_STORE);
+  if (!promote.MLOPS_API_KEY) logger.warn('MLOPS_API_KEY is not set: promote accepts unauthenticated calls');
+  return {
+    store,
+    registry: createRegistry(store, settings.MLOPS_MODEL),
+    cacheDir: settings.MLOPS_CACHE_DIR,
+    windowMinutes: promote.PROMOTE_WINDOW_MINUTES,
+    baseEval: promote.PROMOTE_BASE_EVAL ?? defaultData(settings).eval,
+    baseRows: promote.PROMOTE_BASE_ROWS,
+    gate: { margin: promote.PROMOTE_MARGIN, tolerance: promote.PROMOTE_TOLERANCE, maxLatencyRatio: promote.PROMOTE_MAX_LATENCY_RATIO, minHoldout: promote.PROMOTE_MIN_HOLDOUT },
+    canary: { weight: promote.PROMOTE_CANARY_WEIGHT, minLabels: promote.PROMOTE_CANARY_MIN_LABELS, maxMinutes: promote.PROMOTE_CANARY_MAX_MINUTES, tolerance: promote.PROMOTE_TOLERANCE },
+    alerter: createAlerter(env, logger),
+    logger,
+    actor: `promote@${settings.MLOPS_ACTOR}`,
+    apiKey: promote.MLOPS_API_KEY,
+  };
+}
+
+/** Wires promote from the environment; each host wraps the same `app`. */
+export function createPromoteService(env: NodeJS.ProcessEnv = process.env) {
+  const deps = promoteDeps(env);
+  return { app: createPromoteApp(deps), logger: deps.logger, apiKey: deps.apiKey };
+}
