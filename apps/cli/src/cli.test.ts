@@ -3,6 +3,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { createTinyModel } from '@mlops/inference/testing';
+import { createRegistry } from '@mlops/registry';
+import { openStore } from '@mlops/storage';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const BIN = resolve(import.meta.dirname, '../bin/mlops.js');
@@ -66,6 +69,18 @@ describe('mlops CLI', () => {
     expect(set.json).toMatchObject({ ok: true, alias: 'challenger', version: 'v1' });
     const again = await mlops(store, 'registry', 'set-alias', 'challenger', 'v1', '--expect', 'none', '--json');
     expect(again.code).toBe(0); // already there: a retry succeeds
+  });
+
+  it('rolls the champion back to the previous version, or to a named one', async () => {
+    const registry = createRegistry(openStore(store));
+    const v2 = await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
+    await registry.setAlias('champion', v2.version, { actor: 'test', reason: 'promoted' });
+    const back = await mlops(store, 'registry', 'rollback', '--reason', 'bad outputs', '--json');
+    expect(back.json).toMatchObject({ ok: true, from: 'v2', to: 'v1' });
+    expect((await registry.getAlias('champion'))?.version).toBe('v1');
+    expect((await registry.audit()).at(-1)).toMatchObject({ action: 'rollback', from: 'v2', to: 'v1', reason: 'bad outputs' });
+    const named = await mlops(store, 'registry', 'rollback', 'v9', '--json');
+    expect(named.json).toMatchObject({ ok: false, code: 'UNKNOWN_VERSION' });
   });
 
   it('fails clearly on unknown versions, missing data and bad flags', async () => {

@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { predictCommand } from './commands/predict.ts';
-import { registryAudit, registryList, registrySetAlias, registryShow } from './commands/registry.ts';
+import { registryAudit, registryList, registryRollback, registrySetAlias, registryShow } from './commands/registry.ts';
+import { runCommand } from './commands/run.ts';
 import { scoreCommand } from './commands/score.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand } from './commands/train.ts';
@@ -40,6 +41,8 @@ const scoreFlags = z.object({ ...json, ...modelRef });
 const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
 const jsonFlags = z.object(json);
 const serveFlags = z.object({ port: z.number().optional(), host: z.string() });
+const rollbackFlags = z.object({ ...json, reason: z.string().optional() });
+const runFlags = z.object({ ...json, scenario: z.enum(['drift']).optional(), evaluateEvery: z.string().optional() });
 
 /** Commander calls actions with (...arguments, options, command): validate the options, report any error once. */
 function run<S extends z.ZodType, P extends unknown[]>(schema: S, action: (flags: z.infer<S>, ...args: P) => Promise<void>) {
@@ -102,10 +105,18 @@ versionOptions(
 program
   .command('serve')
   .description('run a function locally as an HTTP server (Cloud Run style)')
-  .argument('<function>', 'predict | batch-score')
+  .argument('<function>', 'predict | batch-score | evaluate | retrain-trigger | promote')
   .option('--port <n>', 'port (default: $PORT or 8080)', positiveInt)
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .action(run(serveFlags, (flags, name: string) => serveCommand(name, flags)));
+
+program
+  .command('run')
+  .description('run the whole loop locally: the five functions and a cron calling evaluate')
+  .option('--scenario <name>', 'play a scripted scenario and exit: "drift" (IMDB, then SST-2 traffic; the README\'s main job)')
+  .option('--evaluate-every <cron>', 'croner pattern for evaluate (default: every 5 min; the scenario: every 15 s)')
+  .addOption(jsonOption())
+  .action(run(runFlags, runCommand));
 
 const registry = program.command('registry').description('model versions, aliases and the audit trail');
 registry.command('list').addOption(jsonOption()).action(run(jsonFlags, registryList));
@@ -123,5 +134,12 @@ registry
   .addOption(jsonOption())
   .action(run(setAliasFlags, (flags, alias: string, version: string) => registrySetAlias(alias, version, flags)));
 registry.command('audit').addOption(jsonOption()).action(run(jsonFlags, registryAudit));
+registry
+  .command('rollback')
+  .description('make an earlier version champion at once (default: the previous champion); ends any canary')
+  .argument('[version]')
+  .option('--reason <text>', 'why, for the audit trail')
+  .addOption(jsonOption())
+  .action(run(rollbackFlags, (flags, version: string | undefined) => registryRollback(version, flags)));
 
 await program.parseAsync();

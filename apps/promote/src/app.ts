@@ -1,7 +1,6 @@
 import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireApiKey, type FunctionEnv } from '@mlops/platform';
 import { UnknownVersionError } from '@mlops/registry';
 import { Hono } from 'hono';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';
 

@@ -13,7 +13,7 @@ function metrics(n: number, recallNeg: number, recallPos: number) {
   }
   return classificationMetrics(truth, predicted, labels);
 }
-const policy: GatePolicy = { margin: 0.02, tolerance: 0.02, maxLatencyRatio: 1.5, minHoldout: 100 };
+const policy: GatePolicy = { margin: 0.02, tolerance: 0.02, recallTolerance: 0.05, maxLatencyRatio: 1.5, minHoldout: 100 };
 const scores = (holdout: [number, number] | null, base: [number, number], ms = 1): ModelScores => ({
   sets: { ...(holdout && { holdout: metrics(400, ...holdout) }), base: metrics(2000, ...base) },
   msPerText: ms,
@@ -38,6 +38,13 @@ describe('promotion gate', () => {
     const result = gate(candidate, champion, policy);
     expect(result.pass).toBe(false);
     expect(result.checks.filter((c) => !c.pass).map((c) => c.name)).toEqual([failing]);
+  });
+
+  it('lets a candidate remove the champion’s bias, trading a little recall of the class it over-predicted', () => {
+    const biased = scores([0.84, 0.66], [0.88, 0.88]);
+    const result = gate(scores([0.8, 0.85], [0.87, 0.87]), biased, policy);
+    expect(result.pass).toBe(true);
+    expect(result.checks.find((c) => c.name === 'holdout recall of negative')).toMatchObject({ candidate: 0.8, champion: 0.84, pass: true });
   });
 
   it('decides on the base set while too little held-out feedback exists', () => {

@@ -13,7 +13,7 @@ const schema = z.object({
   /** The base data mixed with feedback, so the model does not forget its first domain. */
   RETRAIN_BASE_DATA: z.string().min(1).optional(),
   RETRAIN_BASE_ROWS: z.coerce.number().int().nonnegative().default(2000),
-  RETRAIN_EPOCHS: z.coerce.number().int().positive().default(2),
+  RETRAIN_EPOCHS: z.coerce.number().int().positive().default(3),
   RETRAIN_LR: z.coerce.number().positive().default(5e-4),
   RETRAIN_GPU: z.stringbool().default(false),
   /** Told about each registered candidate; unset: candidates wait for a person. */

@@ -26,8 +26,15 @@ export function stratifiedSplit<T extends { label?: string }>(
   };
 }
 
+/** A copy in a seeded random order (data files are often sorted by label). */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const order = items.map((_, i) => i);
+  shuffle(order, mulberry32(seed));
+  return order.map((i) => items[i]!);
+}
+
 /** A small seeded PRNG (uniform in [0, 1)); Math.random cannot be seeded. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

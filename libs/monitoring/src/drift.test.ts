@@ -1,10 +1,10 @@
+import { mulberry32 } from '@mlops/data';
 import { describe, expect, it } from 'vitest';
 import {
   binProportions,
   DEFAULT_DRIFT_FLOORS,
   DRIFT_MEASURES,
   driftReport,
-  mulberry32,
   nullSampleSize,
   psi,
   quantileEdges,

@@ -6,6 +6,8 @@
  * that is merely significant at large n does not fire.
  */
 
+import { mulberry32 } from '@mlops/data';
+
 /** Per-row values of the reference (validation predictions) or of a production window. */
 export interface DriftSample {
   /** Top-class probability of each prediction, 0..1. */
@@ -167,18 +169,6 @@ function totalVariation(p: readonly number[], q: readonly number[]): number {
   let sum = 0;
   for (let i = 0; i < p.length; i++) sum += Math.abs(p[i]! - q[i]!);
   return sum / 2;
-}
-
-/** Small, fast, seedable PRNG (32-bit state): enough for resampling, and reproducible across runs. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The (1 - alpha) quantile as an observed draw (inverse empirical CDF), never an interpolation. */

@@ -1,4 +1,4 @@
-export { serveNode } from './node/index.ts';
+export { serveNode, type NodeHostOptions, type NodeServer } from './node/index.ts';
 export { registerHttpFunction } from './cloud-functions/index.ts';
 export { createLambdaHandler, s3EventSchema, type S3Event } from './aws-lambda/index.ts';
 export {

@@ -4,11 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveNode } from '@mlops/platform';
+import { serveNode, type NodeHostOptions, type NodeServer } from '@mlops/platform';
 import { createBatchScoreService } from '../service.ts';
 
-export async function startNodeHost(options: { port?: number; hostname?: string } = {}): Promise<{ port: number; close(): Promise<void> }> {
-  const service = createBatchScoreService();
+export async function startNodeHost(options: NodeHostOptions = {}): Promise<NodeServer> {
+  const service = createBatchScoreService(options.env);
   await service.start();
   const server = await serveNode(service.app, { ...options, onShutdown: service.stop });
   service.logger.info({ port: server.port }, `batch-score listening on port ${server.port}`);

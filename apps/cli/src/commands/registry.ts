@@ -1,3 +1,4 @@
+import { promoteDeps, rollbackChampion } from '@mlops/promote';
 import { createContext } from '../context.ts';
 import { createOutput, pct, table } from '../output.ts';
 
@@ -60,4 +61,12 @@ export async function registryAudit(flags: { json: boolean }): Promise<void> {
       ...events.map((e) => [e.time, e.action, e.version ?? '', e.alias ?? '', e.from || e.to ? `${e.from ?? '-'} → ${e.to ?? '-'}` : '', e.actor, e.reason])]),
     { ok: true, events },
   );
+}
+
+/** Restores an earlier champion at once (default: the previous one), as promote's /v1/rollback does. */
+export async function registryRollback(version: string | undefined, flags: { json: boolean; reason?: string | undefined }): Promise<void> {
+  const out = createOutput(flags.json);
+  const deps = promoteDeps();
+  const result = await rollbackChampion(deps, { to: version, reason: flags.reason ?? 'manual rollback from the CLI' });
+  out.result(`champion: ${result.from ?? 'none'} → ${result.to}`, { ok: true, ...result });
 }

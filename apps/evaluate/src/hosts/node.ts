@@ -1,12 +1,12 @@
 /** Cloud Run and local entry: a Node HTTP server on PORT, called by a scheduler. */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveNode } from '@mlops/platform';
+import { serveNode, type NodeHostOptions, type NodeServer } from '@mlops/platform';
 import { createEvaluateService } from '../service.ts';
 
-export async function startNodeHost(options: { port?: number; hostname?: string; env?: NodeJS.ProcessEnv } = {}) {
+export async function startNodeHost(options: NodeHostOptions = {}): Promise<NodeServer> {
   const service = createEvaluateService(options.env);
-  const server = await serveNode(service.app, options);
+  const server = await serveNode(service.app, { ...options });
   service.logger.info({ port: server.port }, `evaluate listening on port ${server.port}`);
   return server;
 }

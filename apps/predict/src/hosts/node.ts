@@ -4,11 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveNode } from '@mlops/platform';
+import { serveNode, type NodeHostOptions, type NodeServer } from '@mlops/platform';
 import { createPredictService } from '../service.ts';
 
-export async function startNodeHost(options: { port?: number; hostname?: string } = {}): Promise<{ port: number; close(): Promise<void> }> {
-  const service = createPredictService();
+export async function startNodeHost(options: NodeHostOptions = {}): Promise<NodeServer> {
+  const service = createPredictService(options.env);
   // Ready before listening: Cloud Run sends traffic once the port is open.
   await service.start();
   const server = await serveNode(service.app, { ...options, onShutdown: service.stop });

@@ -1,12 +1,12 @@
 /** Cloud Run and local entry: a Node HTTP server on PORT. */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveNode } from '@mlops/platform';
+import { serveNode, type NodeHostOptions, type NodeServer } from '@mlops/platform';
 import { createRetrainService } from '../service.ts';
 
-export async function startNodeHost(options: { port?: number; hostname?: string; env?: NodeJS.ProcessEnv } = {}) {
+export async function startNodeHost(options: NodeHostOptions = {}): Promise<NodeServer> {
   const service = createRetrainService(options.env);
-  const server = await serveNode(service.app, options);
+  const server = await serveNode(service.app, { ...options });
   service.logger.info({ port: server.port }, `retrain-trigger listening on port ${server.port}`);
   return server;
 }

@@ -52,7 +52,7 @@ export async function serveNode<E extends Env, S extends Schema, B extends strin
       },
     );
   }
-  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
+  if (options.handleSignals ?? true) for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
 
   return { port: address.port, close };
 }

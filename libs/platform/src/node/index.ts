@@ -1,2 +1,2 @@
 export { serveNode } from './handler.ts';
-export type { NodeServeOptions, NodeServer } from './types.ts';
+export type { NodeHostOptions, NodeServeOptions, NodeServer } from './types.ts';

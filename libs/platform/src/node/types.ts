@@ -5,6 +5,16 @@ export interface NodeServeOptions {
   hostname?: string;
   /** Runs after the last in-flight request has finished, e.g. to flush buffered logs. */
   onShutdown?: () => Promise<void>;
+  /** Drain and exit on SIGTERM/SIGINT (default). Off when one process hosts several functions and shuts them down itself. */
+  handleSignals?: boolean;
+}
+
+/** What a function's Node entry (`startNodeHost`) accepts: where to listen, and the environment to read settings from. */
+export interface NodeHostOptions {
+  port?: number | undefined;
+  hostname?: string;
+  env?: NodeJS.ProcessEnv;
+  handleSignals?: boolean;
 }
 
 export interface NodeServer {

@@ -1,0 +1,50 @@
+import type { EvaluationRecord } from '@mlops/monitoring';
+import type { AuditEvent } from '@mlops/registry';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+const MARKED = new Set(['retrain-start', 'retrain-succeeded', 'retrain-failed', 'canary-start', 'promote', 'canary-rollback', 'rollback', 'reject']);
+
+/**
+ * The loop over time as an SVG: live accuracy of champion and challenger per evaluation, the
+ * strongest drift measure relative to its threshold (1 = alarm), and the retrain and promotion
+ * events as labelled rules.
+ */
+export async function loopChart(evaluations: readonly EvaluationRecord[], audit: readonly AuditEvent[], title: string): Promise<string> {
+  const points = evaluations.flatMap((e) => {
+    const rows: { time: string; series: string; value: number }[] = [];
+    for (const [role, health] of [['champion', e.champion], ['challenger', e.challenger]] as const) {
+      if (health?.accuracy) rows.push({ time: e.time, series: `accuracy, ${role} (${health.version})`, value: health.accuracy.accuracy });
+    }
+    const ratios = (e.champion.drift?.measures ?? []).map((m) => m.value / m.threshold);
+    if (ratios.length > 0) rows.push({ time: e.time, series: `drift / threshold, champion (${e.champion.version})`, value: Math.max(...ratios) });
+    return rows;
+  });
+  const events = audit.filter((a) => MARKED.has(a.action)).map((a) => ({ time: a.time, label: `${a.action} ${a.version ?? ''}`.trim() }));
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width: 900,
+    height: 360,
+    layer: [
+      {
+        data: { values: points },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'time', type: 'temporal', title: 'time' },
+          y: { field: 'value', type: 'quantitative', title: 'accuracy  |  drift ÷ threshold' },
+          color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+        },
+      },
+      { data: { values: [{ y: 0.8 }, { y: 1 }] }, mark: { type: 'rule', strokeDash: [2, 2], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+      { data: { values: events }, mark: { type: 'rule', color: 'firebrick' }, encoding: { x: { field: 'time', type: 'temporal' } } },
+      {
+        data: { values: events },
+        mark: { type: 'text', angle: 270, align: 'left', dx: 4, dy: -4, color: 'firebrick', fontSize: 10 },
+        encoding: { x: { field: 'time', type: 'temporal' }, y: { value: 350 }, text: { field: 'label' } },
+      },
+    ],
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  return view.toSVG();
+}
