@@ -8,10 +8,8 @@ export interface ModelScores {
 
 export interface GatePolicy {
   margin: number;
-  /** How far base-data accuracy may fall. */
+  /** How far a guard metric (per-class recall, base-data accuracy) may fall. */
   tolerance: number;
-  /** How far any class's recall may fall: wider than `tolerance`, because a candidate that removes the champion's bias trades a little recall of the over-predicted class. */
-  recallTolerance: number;
   maxLatencyRatio: number;
   minHoldout: number;
 }
@@ -46,8 +44,10 @@ export function gate(candidate: ModelScores, champion: ModelScores, policy: Gate
 
   const checks: GateCheck[] = [check(`${primary} accuracy (n=${cand.n})`, cand.accuracy, champ.accuracy, `≥ champion + ${policy.margin}`, cand.accuracy >= champ.accuracy + policy.margin)];
   for (const [label, metrics] of Object.entries(cand.per_class)) {
-    const champRecall = champ.per_class[label]?.recall ?? 0;
-    checks.push(check(`${primary} recall of ${label}`, metrics.recall, champRecall, `≥ champion − ${policy.recallTolerance}`, metrics.recall >= champRecall - policy.recallTolerance));
+    // A biased champion's over-predicted class has a recall its quality does not earn: the bar is
+    // the class's recall or the champion's macro recall, whichever is lower.
+    const bar = Math.min(champ.per_class[label]?.recall ?? 0, champ.macro_recall);
+    checks.push(check(`${primary} recall of ${label}`, metrics.recall, bar, `≥ min(champion's, its macro recall) − ${policy.tolerance}`, metrics.recall >= bar - policy.tolerance));
   }
   if (primary === 'holdout' && candidate.sets.base && champion.sets.base) {
     const c = candidate.sets.base.accuracy;

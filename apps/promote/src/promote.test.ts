@@ -46,7 +46,7 @@ beforeEach(async () => {
     windowMinutes: 60,
     baseEval: undefined,
     baseRows: 0,
-    gate: { margin: 0.02, tolerance: 0.02, recallTolerance: 0.05, maxLatencyRatio: 3, minHoldout: 50 },
+    gate: { margin: 0.02, tolerance: 0.02, maxLatencyRatio: 3, minHoldout: 50 },
     canary: { weight: 0.5, minLabels: 50, maxMinutes: 60, tolerance: 0.02 },
     alerter: { notify: async (a) => (alerts.push(a), []) },
     logger: pino({ level: 'silent' }),

@@ -21,7 +21,7 @@ export function promoteDeps(env: NodeJS.ProcessEnv = process.env): PromoteDeps &
     windowMinutes: promote.PROMOTE_WINDOW_MINUTES,
     baseEval: promote.PROMOTE_BASE_EVAL ?? defaultData(settings).eval,
     baseRows: promote.PROMOTE_BASE_ROWS,
-    gate: { margin: promote.PROMOTE_MARGIN, tolerance: promote.PROMOTE_TOLERANCE, recallTolerance: promote.PROMOTE_RECALL_TOLERANCE, maxLatencyRatio: promote.PROMOTE_MAX_LATENCY_RATIO, minHoldout: promote.PROMOTE_MIN_HOLDOUT },
+    gate: { margin: promote.PROMOTE_MARGIN, tolerance: promote.PROMOTE_TOLERANCE, maxLatencyRatio: promote.PROMOTE_MAX_LATENCY_RATIO, minHoldout: promote.PROMOTE_MIN_HOLDOUT },
     canary: { weight: promote.PROMOTE_CANARY_WEIGHT, minLabels: promote.PROMOTE_CANARY_MIN_LABELS, maxMinutes: promote.PROMOTE_CANARY_MAX_MINUTES, tolerance: promote.PROMOTE_TOLERANCE },
     alerter: createAlerter(env, logger),
     logger,

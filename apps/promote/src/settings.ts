@@ -4,10 +4,8 @@ import { z } from 'zod';
 const schema = z.object({
   /** The candidate must beat the champion's accuracy on the primary set by at least this. */
   PROMOTE_MARGIN: z.coerce.number().min(0).max(1).default(0.02),
-  /** Base-data accuracy (and, in a canary, live accuracy) may not fall by more than this. */
+  /** Guards (per-class recall, base-data accuracy, a canary's live accuracy) may not fall by more than this. */
   PROMOTE_TOLERANCE: z.coerce.number().min(0).max(1).default(0.02),
-  /** No class's recall on the primary set may fall by more than this. */
-  PROMOTE_RECALL_TOLERANCE: z.coerce.number().min(0).max(1).default(0.05),
   /** The candidate's time per text may be at most this multiple of the champion's. */
   PROMOTE_MAX_LATENCY_RATIO: z.coerce.number().positive().default(1.5),
   /** Held-out labelled feedback in the window needed to be the primary set (else the base set decides). */

@@ -113,7 +113,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
 
     const tokenizer = await timed('tokenizer', () =>
       opts.base
-        ? TextTokenizer.load(opts.base, hyper.maxLength)
+        ? // The base's own length unless one is asked for: its position embeddings fix the ceiling.
+          TextTokenizer.load(opts.base, opts.hyper?.maxLength)
         : TextTokenizer.train(train.map((e) => e.text), { vocabSize: hyper.vocabSize, maxLength: hyper.maxLength }),
     );
     say(`tokenizer: ${opts.base ? 'loaded from base' : 'trained'}, ${tokenizer.vocabSize} tokens, max length ${tokenizer.maxLength}`);
@@ -177,7 +178,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
           validation: { rows: validation.length, fingerprint: fingerprint(validation) },
           ...evalData,
         },
-        params: { ...hyper, labels, base: opts.base ?? null, best_epoch: done.best_epoch, steps: done.steps },
+        params: { ...hyper, maxLength: tokenizer.maxLength, labels, base: opts.base ?? null, best_epoch: done.best_epoch, steps: done.steps },
         model_config: done.config,
         parent: opts.parentVersion ?? null,
         code_revision: await gitRevision(),
