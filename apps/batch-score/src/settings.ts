@@ -1,3 +1,4 @@
+import { logLevel, parseSettings } from '@mlops/config';
 import { z } from 'zod';
 
 const prefix = z.string().regex(/^([^/].*\/)?$/, 'must be "" or a relative key prefix ending with "/"');
@@ -17,7 +18,7 @@ const schema = z
     BATCH_POLL_SECONDS: z.coerce.number().positive().default(10),
     BATCH_MAX_BATCH: z.coerce.number().int().positive().default(256),
     BATCH_THREADS: z.coerce.number().int().positive().optional(),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: logLevel,
   })
   // Outputs under the input prefix are fine (they are skipped by name); the reverse would skip every input.
   .refine((s) => !s.BATCH_INPUT_PREFIX.startsWith(s.BATCH_OUTPUT_PREFIX), {
@@ -28,7 +29,5 @@ const schema = z
 export type BatchSettings = z.infer<typeof schema>;
 
 export function loadBatchSettings(env: NodeJS.ProcessEnv = process.env): BatchSettings {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid batch-score settings: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseSettings(schema, env, 'batch-score');
 }

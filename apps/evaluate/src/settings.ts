@@ -1,3 +1,4 @@
+import { logLevel, parseSettings } from '@mlops/config';
 import { z } from 'zod';
 
 /** Evaluate's own settings from the environment (store, model and cache come from @mlops/config). */
@@ -16,13 +17,11 @@ const schema = z.object({
   PROMOTE_URL: z.url().optional(),
   /** Required of callers, and sent to retrain-trigger and promote. */
   MLOPS_API_KEY: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 export type EvaluateSettings = z.infer<typeof schema>;
 
 export function loadEvaluateSettings(env: NodeJS.ProcessEnv = process.env): EvaluateSettings {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid evaluate settings: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseSettings(schema, env, 'evaluate');
 }

@@ -1,3 +1,4 @@
+import { logLevel, parseSettings } from '@mlops/config';
 import { z } from 'zod';
 
 /** Predict's own settings from the environment (store, model and cache come from @mlops/config). */
@@ -23,13 +24,11 @@ const schema = z.object({
   /** Store raw texts in the prediction log; off by default, hashes are enough to join feedback. */
   PREDICT_LOG_TEXT: z.stringbool().default(false),
   PREDICT_LOG_FLUSH_SECONDS: z.coerce.number().positive().default(5),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 export type PredictSettings = z.infer<typeof schema>;
 
 export function loadPredictSettings(env: NodeJS.ProcessEnv = process.env): PredictSettings {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid predict settings: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseSettings(schema, env, 'predict');
 }

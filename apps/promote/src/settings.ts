@@ -1,3 +1,4 @@
+import { logLevel, parseSettings } from '@mlops/config';
 import { z } from 'zod';
 
 /** promote's gate and canary settings (store, model, data dir come from @mlops/config). */
@@ -21,13 +22,11 @@ const schema = z.object({
   /** A canary still undecided after this long is rolled back. */
   PROMOTE_CANARY_MAX_MINUTES: z.coerce.number().positive().default(24 * 60),
   MLOPS_API_KEY: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 export type PromoteSettings = z.infer<typeof schema>;
 
 export function loadPromoteSettings(env: NodeJS.ProcessEnv = process.env): PromoteSettings {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid promote settings: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseSettings(schema, env, 'promote');
 }

@@ -1,3 +1,4 @@
+import { logLevel, parseSettings } from '@mlops/config';
 import { z } from 'zod';
 
 /** retrain-trigger's policy and job settings (store, model, data dir come from @mlops/config; launcher from @mlops/jobs). */
@@ -19,13 +20,11 @@ const schema = z.object({
   /** Told about each registered candidate; unset: candidates wait for a person. */
   PROMOTE_URL: z.url().optional(),
   MLOPS_API_KEY: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 export type RetrainSettings = z.infer<typeof schema>;
 
 export function loadRetrainSettings(env: NodeJS.ProcessEnv = process.env): RetrainSettings {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid retrain-trigger settings: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  return parseSettings(schema, env, 'retrain-trigger');
 }
