@@ -1,3 +1,9 @@
+/**
+ * Key segments starting with this are reserved: the file store keeps its temp, lock and etag files
+ * beside their object under such names. Every store refuses them, so keys move between stores.
+ */
+export const RESERVED_SEGMENT_PREFIX = '.~';
+
 /** Rules every store enforces, so a key that works on file:// also works on gs:// and s3://. */
 export function assertValidKey(key: string): void {
   const problem = keyProblem(key);
@@ -11,6 +17,10 @@ export function assertValidPrefix(prefix: string): void {
   if (problem) throw new Error(`Invalid key prefix ${JSON.stringify(prefix)}: ${problem}`);
 }
 
+export function isValidKey(key: string): boolean {
+  return keyProblem(key) === undefined;
+}
+
 function keyProblem(key: string): string | undefined {
   if (key === '') return 'it is empty';
   if (key.startsWith('/')) return 'absolute keys are not allowed';
@@ -18,6 +28,7 @@ function keyProblem(key: string): string | undefined {
   for (const segment of key.split('/')) {
     if (segment === '') return 'empty path segments are not allowed';
     if (segment === '.' || segment === '..') return '"." and ".." segments are not allowed';
+    if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) return `segments starting with "${RESERVED_SEGMENT_PREFIX}" are reserved`;
   }
   return undefined;
 }

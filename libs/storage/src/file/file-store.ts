@@ -6,14 +6,14 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { assertValidKey, assertValidPrefix } from '../keys.ts';
+import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix } from '../keys.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 /**
  * Temp, lock and etag files live beside their object as `.~<name>.<suffix>`; keys may not use
  * that prefix, so list() can skip them and they stay on the object's filesystem (rename is atomic).
  */
-const INTERNAL = '.~';
+const INTERNAL = RESERVED_SEGMENT_PREFIX;
 /** Locks are held for milliseconds; one this old belongs to a crashed writer. */
 const STALE_LOCK_MS = 30_000;
 
@@ -112,9 +112,6 @@ export class FileStore implements ObjectStore {
 
   private pathOf(key: string): string {
     assertValidKey(key);
-    if (key.split('/').some((segment) => segment.startsWith(INTERNAL))) {
-      throw new Error(`Invalid object key ${JSON.stringify(key)}: segments starting with "${INTERNAL}" are reserved`);
-    }
     return join(this.root, key);
   }
 

@@ -1,0 +1,5 @@
+// Test helpers for other projects' tests (`@mlops/storage/testing`); never imported by runtime code.
+export { startLocalS3, testS3ClientConfig } from './s3/local-s3.testing.ts';
+export type { LocalS3 } from './s3/local-s3.testing.ts';
+export { describeStoreContract } from './store-contract.testing.ts';
+export type { StoreUnderTest } from './store-contract.testing.ts';
