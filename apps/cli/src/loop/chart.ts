@@ -21,27 +21,49 @@ export async function loopChart(evaluations: readonly EvaluationRecord[], audit:
     return rows;
   });
   const events = audit.filter((a) => MARKED.has(a.action)).map((a) => ({ time: a.time, label: `${a.action} ${a.version ?? ''}`.trim() }));
+  const accuracy = points.filter((p) => p.series.startsWith('accuracy'));
+  const drift = points.filter((p) => p.series.startsWith('drift'));
+  const x = { field: 'time', type: 'temporal', title: 'time (UTC)', timeUnit: 'utchoursminutesseconds' } as const;
+  const color = { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 0 } } as const;
+  const eventLayers = (labelY: number) => [
+    { data: { values: events }, mark: { type: 'rule', color: 'firebrick' }, encoding: { x } },
+    {
+      data: { values: events },
+      mark: { type: 'text', angle: 270, align: 'left', dx: 4, dy: -4, color: 'firebrick', fontSize: 10 },
+      encoding: { x, y: { value: labelY }, text: { field: 'label' } },
+    },
+  ] as const;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
-    width: 900,
-    height: 360,
-    layer: [
+    vconcat: [
       {
-        data: { values: points },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'time', type: 'temporal', title: 'time' },
-          y: { field: 'value', type: 'quantitative', title: 'accuracy  |  drift ÷ threshold' },
-          color: { field: 'series', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
-        },
+        width: 900,
+        height: 260,
+        title: 'live accuracy of the labelled predictions in each evaluation window (0.80: the staleness threshold)',
+        layer: [
+          {
+            data: { values: accuracy },
+            mark: { type: 'line', point: true },
+            encoding: { x, y: { field: 'value', type: 'quantitative', title: 'accuracy', scale: { domain: [0.5, 1] } }, color },
+          },
+          { data: { values: [{ y: 0.8 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          ...eventLayers(250),
+        ],
       },
-      { data: { values: [{ y: 0.8 }, { y: 1 }] }, mark: { type: 'rule', strokeDash: [2, 2], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
-      { data: { values: events }, mark: { type: 'rule', color: 'firebrick' }, encoding: { x: { field: 'time', type: 'temporal' } } },
       {
-        data: { values: events },
-        mark: { type: 'text', angle: 270, align: 'left', dx: 4, dy: -4, color: 'firebrick', fontSize: 10 },
-        encoding: { x: { field: 'time', type: 'temporal' }, y: { value: 350 }, text: { field: 'label' } },
+        width: 900,
+        height: 160,
+        title: 'strongest drift measure ÷ its threshold (above 1: drifting)',
+        layer: [
+          {
+            data: { values: drift },
+            mark: { type: 'line', point: true },
+            encoding: { x, y: { field: 'value', type: 'quantitative', title: 'drift ÷ threshold', scale: { type: 'log' } }, color },
+          },
+          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          ...eventLayers(150),
+        ],
       },
     ],
   };
