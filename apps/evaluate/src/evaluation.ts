@@ -4,8 +4,8 @@ import {
   FeedbackRecordSchema,
   importFeedbackFiles,
   joinFeedback,
+  latestEvaluation,
   PredictionRecordSchema,
-  readEvaluations,
   readLabels,
   readLogWindow,
   readReference,
@@ -97,7 +97,7 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
   };
 
   if (status !== 'healthy') {
-    const previous = (await readEvaluations(store, registry.model, new Date(now.getTime() - 7 * 86_400_000))).records.at(-1);
+    const previous = await latestEvaluation(store, registry.model, now);
     // One alert when the state changes, not one per run while it lasts.
     if (previous?.status !== status || previous.champion.version !== champion.version) {
       await act('alert', () => deps.alerter.notify(alertFor(record, status)));

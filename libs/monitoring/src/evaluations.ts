@@ -67,6 +67,21 @@ export async function readEvaluations(store: ObjectStore, model: string, since =
   return { records: records.sort((a, b) => (a.time < b.time ? -1 : 1)), bad };
 }
 
+/** The newest evaluation (today's or yesterday's), read without loading the whole series. */
+export async function latestEvaluation(store: ObjectStore, model: string, now = new Date()): Promise<EvaluationRecord | undefined> {
+  for (const day of [now, new Date(now.getTime() - 86_400_000)]) {
+    const keys = (await store.list(`${prefix(model)}date=${day.toISOString().slice(0, 10)}/`)).map((o) => o.key);
+    // Names start with the evaluation's time in ms: the numerically largest is the newest.
+    const newest = keys.sort((a, b) => msOf(a) - msOf(b)).at(-1);
+    if (newest) return EvaluationRecordSchema.parse(JSON.parse((await store.get(newest)).body.toString('utf8')));
+  }
+  return undefined;
+}
+
+function msOf(key: string): number {
+  return Number(key.slice(key.lastIndexOf('/') + 1).split('-')[0]);
+}
+
 /** The compact form stored per version (drift measures without their per-row inputs). */
 export function summarizeHealth(health: VersionHealth): z.infer<typeof VersionHealthSchema> {
   return {

@@ -19,4 +19,4 @@ export { assessVersion, type HealthPolicy, type HealthStatus, type VersionHealth
 export { logKey, readLogAll, readLogObject, readLogWindow, toJsonl, type LogKind, type LogRead, type LogWindow } from './logs.ts';
 export { PredictionLog, predictionLogKey, PredictionRecordSchema, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
 export { buildReference, readLabels, readReference, ReferenceSchema, sampleOf, type Reference } from './reference.ts';
-export { EvaluationRecordSchema, readEvaluations, summarizeHealth, writeEvaluation, type EvaluationRecord } from './evaluations.ts';
+export { EvaluationRecordSchema, latestEvaluation, readEvaluations, summarizeHealth, writeEvaluation, type EvaluationRecord } from './evaluations.ts';
