@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export interface LabelledText {
@@ -39,7 +40,8 @@ export async function replay(
     for (let start = next; start < rows.length; start = next) {
       next += batchSize;
       const batch = rows.slice(start, start + batchSize);
-      const key = `client-${(start / batchSize) % (opts.clients ?? 500)}`;
+      // Each batch comes from one of `clients` users, picked by hash: every replay reaches the whole population.
+      const key = `client-${createHash('sha256').update(`${opts.phase}:${start}:${batch[0]!.text}`).digest().readUInt32BE(0) % (opts.clients ?? 500)}`;
       const answer = predictAnswer.parse(await post('/v1/predict', { texts: batch.map((r) => r.text) }, key));
       await post('/v1/feedback', { items: answer.predictions.map((p, i) => ({ prediction_id: p.id, label: batch[i]!.label })) }, key);
       answer.predictions.forEach((p, i) => served.push({ phase: opts.phase, version: answer.model_version, predicted: p.label, truth: batch[i]!.label }));
