@@ -20,7 +20,14 @@ export async function loopChart(evaluations: readonly EvaluationRecord[], audit:
     if (ratios.length > 0) rows.push({ time: e.time, series: `drift / threshold, champion (${e.champion.version})`, value: Math.max(...ratios) });
     return rows;
   });
-  const events = audit.filter((a) => MARKED.has(a.action)).map((a) => ({ time: a.time, label: `${a.action} ${a.version ?? ''}`.trim() }));
+  // Events seconds apart (a run settling, then its canary starting) share one rule and one label.
+  const events: { time: string; label: string }[] = [];
+  for (const a of audit.filter((e) => MARKED.has(e.action))) {
+    const label = `${a.action} ${a.version ?? ''}`.trim();
+    const last = events.at(-1);
+    if (last && Date.parse(a.time) - Date.parse(last.time) < 30_000) last.label += ` · ${label}`;
+    else events.push({ time: a.time, label });
+  }
   const accuracy = points.filter((p) => p.series.startsWith('accuracy'));
   const drift = points.filter((p) => p.series.startsWith('drift'));
   const x = { field: 'time', type: 'temporal', title: 'time (UTC)', timeUnit: 'utchoursminutesseconds' } as const;
