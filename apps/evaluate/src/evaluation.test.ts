@@ -108,6 +108,14 @@ describe('evaluateOnce', () => {
     await evaluateOnce(deps);
     expect(alerts).toHaveLength(1);
     expect(retrains).toHaveLength(2);
+
+    // A window with no traffic (e.g. while the retrain runs) is not a recovery: no second alert after it.
+    await new Promise((r) => setTimeout(r, 5));
+    const quiet = await evaluateOnce({ ...deps, windowMinutes: 1e-6 });
+    expect(quiet).toMatchObject({ status: 'healthy', known_status: 'stale' });
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await evaluateOnce(deps)).status).toBe('stale');
+    expect(alerts).toHaveLength(1);
   });
 
   it('calls short texts against a long-text reference drifting, before any label arrives', async () => {

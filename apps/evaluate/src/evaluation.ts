@@ -96,10 +96,13 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
     }
   };
 
+  const previous = await latestEvaluation(store, registry.model, now);
+  // A window without traffic says nothing new: the last known state carries over.
+  const lastKnown = previous && previous.champion.version === champion.version ? (previous.known_status ?? previous.status) : undefined;
+  record.known_status = championHealth.predictions > 0 ? status : (lastKnown ?? status);
   if (status !== 'healthy') {
-    const previous = await latestEvaluation(store, registry.model, now);
     // One alert when the state changes, not one per run while it lasts.
-    if (previous?.status !== status || previous.champion.version !== champion.version) {
+    if (lastKnown !== status) {
       await act('alert', () => deps.alerter.notify(alertFor(record, status)));
     }
     const retrain = deps.retrain;

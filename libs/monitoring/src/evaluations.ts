@@ -32,6 +32,8 @@ export const EvaluationRecordSchema = z.object({
   model: z.string(),
   window: z.object({ since: z.string(), until: z.string() }),
   status: z.enum(['healthy', 'stale', 'drifting']),
+  /** The status of the latest window that had champion traffic (an empty window changes nothing). */
+  known_status: z.enum(['healthy', 'stale', 'drifting']).optional(),
   reasons: z.array(z.string()),
   champion: VersionHealthSchema,
   challenger: VersionHealthSchema.optional(),
