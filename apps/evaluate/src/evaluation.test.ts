@@ -154,7 +154,7 @@ describe('evaluateOnce', () => {
 
 describe('evaluate app', () => {
   it('runs on POST with the API key, lists evaluations, and answers JSON errors', async () => {
-    const app = createEvaluateApp({ ...deps, apiKey: 'k' });
+    const app = createEvaluateApp({ ...deps, caller: { apiKey: 'k' } });
     expect((await app.request('/v1/evaluate', { method: 'POST' })).status).toBe(401);
     const noChampion = await app.request('/v1/evaluate', { method: 'POST', headers: { authorization: 'Bearer k' } });
     expect(noChampion.status).toBe(409);

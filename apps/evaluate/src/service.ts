@@ -1,6 +1,6 @@
 import { createAlerter } from '@mlops/alerts';
 import { loadSettings } from '@mlops/config';
-import { callFunction } from '@mlops/platform';
+import { callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -16,7 +16,9 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
   const key = evaluate.MLOPS_API_KEY;
   const retrainUrl = evaluate.RETRAIN_TRIGGER_URL;
   const promoteUrl = evaluate.PROMOTE_URL;
-  if (!key) logger.warn('MLOPS_API_KEY is not set: /v1/evaluate accepts unauthenticated calls');
+  const caller = callerPolicyFrom(evaluate);
+  if (isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/evaluate and /v1/evaluations accept unauthenticated calls`);
+  else logger.info(describeCallerPolicy(caller));
   const app = createEvaluateApp({
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),
@@ -27,7 +29,7 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
     alerter: createAlerter(env, logger),
     ...(retrainUrl && { retrain: (request) => callFunction({ url: retrainUrl, apiKey: key }, 'v1/trigger', request) }),
     ...(promoteUrl && { reviewCanary: () => callFunction({ url: promoteUrl, apiKey: key }, 'v1/canary/review', {}) }),
-    apiKey: key,
+    caller,
     logger,
   });
   return { app, logger, apiKey: key };

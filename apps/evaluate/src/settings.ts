@@ -1,4 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
+import { callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** Evaluate's own settings from the environment (store, model and cache come from @mlops/config). */
@@ -15,8 +16,8 @@ const schema = z.object({
   RETRAIN_TRIGGER_URL: z.url().optional(),
   /** Asked to review a running canary after each evaluation; unset: no canary reviews. */
   PROMOTE_URL: z.url().optional(),
-  /** Required of callers, and sent to retrain-trigger and promote. */
-  MLOPS_API_KEY: z.string().optional(),
+  /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
+  ...callerAuthSettings,
   LOG_LEVEL: logLevel,
 });
 

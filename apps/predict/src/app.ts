@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
 import type { ModelSource, Prediction, ServingModel } from '@mlops/inference';
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type FunctionEnv } from '@mlops/platform';
-import { Hono, type Context } from 'hono';
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { acceptFeedback, feedbackBodySchema, type FeedbackSink } from './feedback.ts';
@@ -30,6 +30,10 @@ export interface PredictAppOptions {
   feedback?: FeedbackSink;
   /** Predictions remembered per instance for joining feedback without a store read. */
   recentCapacity?: number;
+  /** Who may send feedback (and predict, with `requireAuthForPredict`); unset or empty: anyone. */
+  caller?: CallerPolicy;
+  /** Guard /v1/predict and /v2 infer with `caller` too; otherwise predictions are public. */
+  requireAuthForPredict?: boolean;
 }
 
 /**
@@ -86,6 +90,8 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     return parseOr400(schema, await readJsonBody(c), 'request');
   };
   const limit = jsonBodyLimit(limits.maxBodyBytes);
+  const auth = requireCaller(opts.caller ?? {});
+  const predictAuth: MiddlewareHandler<FunctionEnv> = opts.requireAuthForPredict ? auth : (_c, next) => next();
   const ready = (model: ServingModel | undefined) => {
     if (!model) throw new HttpError(503, 'no model loaded yet');
     return model;
@@ -116,7 +122,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     const { metadata, labels, maxLength } = readyModel();
     return c.json({ name: modelName, version: metadata.version, labels, max_length: maxLength, created: metadata.created ?? null, metrics: metadata.metrics ?? {} });
   });
-  app.post('/v1/predict', limit, async (c) => {
+  app.post('/v1/predict', predictAuth, limit, async (c) => {
     const body = await readJson(c, v1Body);
     const input = body.texts ?? [body.text!];
     const { model, predictions, ids } = await run(c, input);
@@ -127,7 +133,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     });
   });
   const feedbackBody = feedbackBodySchema(text, 1_000);
-  app.post('/v1/feedback', limit, async (c) => {
+  app.post('/v1/feedback', auth, limit, async (c) => {
     if (!opts.feedback) throw new HttpError(404, 'feedback is not enabled on this instance');
     const items = await readJson(c, feedbackBody);
     const { records, duplicates } = await acceptFeedback(items, { labels: readyModel().labels, recent: (id) => recent.get(id), sink: opts.feedback });
@@ -158,7 +164,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     knownModel(c);
     return c.json({ name: modelName, ready: models.current() !== undefined }, models.current() ? 200 : 503);
   });
-  app.post('/v2/models/:name/infer', limit, async (c) => {
+  app.post('/v2/models/:name/infer', predictAuth, limit, async (c) => {
     knownModel(c);
     const body = await readJson(c, v2Body);
     const [input] = body.inputs;

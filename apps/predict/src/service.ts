@@ -1,6 +1,7 @@
 import { loadSettings } from '@mlops/config';
 import { CanaryRouter, ModelWatcher } from '@mlops/inference';
 import { PredictionLog, PredictionLookup, writeFeedback } from '@mlops/monitoring';
+import { callerPolicyFrom, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -15,6 +16,14 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
   const settings = loadSettings(env);
   const predict = loadPredictSettings(env);
   const logger = pino({ level: predict.LOG_LEVEL, base: { service: 'predict' } });
+  const caller = callerPolicyFrom(predict);
+  if (predict.PREDICT_REQUIRE_AUTH && isOpenPolicy(caller)) {
+    throw new Error('PREDICT_REQUIRE_AUTH is true but neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set: nobody could be checked');
+  }
+  if (predict.PREDICT_FEEDBACK && isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/feedback accepts unauthenticated labels`);
+  else if (!isOpenPolicy(caller)) {
+    logger.info({ guarded: [...(predict.PREDICT_FEEDBACK ? ['/v1/feedback'] : []), ...(predict.PREDICT_REQUIRE_AUTH ? ['/v1/predict', '/v2/models/:name/infer'] : [])] }, describeCallerPolicy(caller));
+  }
   const store = openStore(settings.MLOPS_STORE);
   const registry = createRegistry(store, settings.MLOPS_MODEL);
   const predictionLog =
@@ -55,6 +64,8 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
     modelName: settings.MLOPS_MODEL,
     limits: { maxTexts: predict.PREDICT_MAX_TEXTS, maxTextBytes: predict.PREDICT_MAX_TEXT_BYTES, maxBodyBytes: predict.PREDICT_MAX_BODY_BYTES },
     logger,
+    caller,
+    requireAuthForPredict: predict.PREDICT_REQUIRE_AUTH,
     ...(predictionLog ? { onPredictions: (r) => predictionLog.record(r) } : {}),
   });
   const stop = async () => {

@@ -1,4 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
+import { callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** Predict's own settings from the environment (store, model and cache come from @mlops/config). */
@@ -24,6 +25,10 @@ const schema = z.object({
   /** Store raw texts in the prediction log; off by default, hashes are enough to join feedback. */
   PREDICT_LOG_TEXT: z.stringbool().default(false),
   PREDICT_LOG_FLUSH_SECONDS: z.coerce.number().positive().default(5),
+  /** Who may send labels to /v1/feedback (and predict, with PREDICT_REQUIRE_AUTH): MLOPS_API_KEY and/or OIDC ID tokens (MLOPS_OIDC_*). */
+  ...callerAuthSettings,
+  /** Guard /v1/predict and /v2 infer too; off: predictions are public. */
+  PREDICT_REQUIRE_AUTH: z.stringbool().default(false),
   LOG_LEVEL: logLevel,
 });
 

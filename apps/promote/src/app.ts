@@ -1,4 +1,4 @@
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireApiKey, type FunctionEnv } from '@mlops/platform';
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { UnknownVersionError } from '@mlops/registry';
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -9,7 +9,7 @@ const candidateBody = z.object({ version, run_id: z.string().optional() });
 const rollbackBody = z.object({ version: version.optional(), reason: z.string().min(1).max(2000).default('manual rollback') });
 
 /** promote: POST /v1/candidates (a job registered one), /v1/canary/review (evaluate, each run), /v1/rollback. */
-export function createPromoteApp(deps: PromoteDeps & { apiKey: string | undefined }) {
+export function createPromoteApp(deps: PromoteDeps & { caller: CallerPolicy }) {
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(deps.logger));
   app.onError((error, c) => {
@@ -19,7 +19,7 @@ export function createPromoteApp(deps: PromoteDeps & { apiKey: string | undefine
     return c.json({ error: `promote failed: ${error.message}`, request_id: c.get('requestId') }, 500);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
-  const auth = requireApiKey(deps.apiKey);
+  const auth = requireCaller(deps.caller);
   const limit = jsonBodyLimit(64_000);
   // Alias moves are read-decide-write: one decision at a time per instance.
   let queue: Promise<unknown> = Promise.resolve();

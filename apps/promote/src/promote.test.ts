@@ -151,7 +151,7 @@ describe('rollback', () => {
   });
 
   it('serves it over HTTP with the key, validating the body', async () => {
-    const app = createPromoteApp({ ...deps, apiKey: 'k' });
+    const app = createPromoteApp({ ...deps, caller: { apiKey: 'k' } });
     const post = (path: string, body: string, key = 'k') => app.request(path, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body });
     expect((await post('/v1/rollback', '{}', 'wrong')).status).toBe(401);
     expect((await post('/v1/candidates', '{"version":"latest"}')).status).toBe(400);

@@ -1,5 +1,6 @@
 import { createAlerter } from '@mlops/alerts';
 import { defaultData, loadSettings } from '@mlops/config';
+import { callerPolicyFrom, describeCallerPolicy, isOpenPolicy, type CallerPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -8,12 +9,11 @@ import type { PromoteDeps } from './promote.ts';
 import { loadPromoteSettings } from './settings.ts';
 
 /** promote's dependencies from the environment (the CLI's rollback uses them too). */
-export function promoteDeps(env: NodeJS.ProcessEnv = process.env): PromoteDeps & { apiKey: string | undefined } {
+export function promoteDeps(env: NodeJS.ProcessEnv = process.env): PromoteDeps & { apiKey: string | undefined; caller: CallerPolicy } {
   const settings = loadSettings(env);
   const promote = loadPromoteSettings(env);
   const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } });
   const store = openStore(settings.MLOPS_STORE);
-  if (!promote.MLOPS_API_KEY) logger.warn('MLOPS_API_KEY is not set: promote accepts unauthenticated calls');
   return {
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),
@@ -27,11 +27,14 @@ export function promoteDeps(env: NodeJS.ProcessEnv = process.env): PromoteDeps &
     logger,
     actor: `promote@${settings.MLOPS_ACTOR}`,
     apiKey: promote.MLOPS_API_KEY,
+    caller: callerPolicyFrom(promote),
   };
 }
 
 /** Wires promote from the environment; each host wraps the same `app`. */
 export function createPromoteService(env: NodeJS.ProcessEnv = process.env) {
   const deps = promoteDeps(env);
+  if (isOpenPolicy(deps.caller)) deps.logger.warn(`${describeCallerPolicy(deps.caller)}: promote accepts unauthenticated calls`);
+  else deps.logger.info(describeCallerPolicy(deps.caller));
   return { app: createPromoteApp(deps), logger: deps.logger, apiKey: deps.apiKey };
 }

@@ -1,4 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
+import { callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** promote's gate and canary settings (store, model, data dir come from @mlops/config). */
@@ -21,7 +22,8 @@ const schema = z.object({
   PROMOTE_CANARY_MIN_LABELS: z.coerce.number().int().positive().default(200),
   /** A canary still undecided after this long is rolled back. */
   PROMOTE_CANARY_MAX_MINUTES: z.coerce.number().positive().default(24 * 60),
-  MLOPS_API_KEY: z.string().optional(),
+  /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
+  ...callerAuthSettings,
   LOG_LEVEL: logLevel,
 });
 

@@ -1,4 +1,4 @@
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireApiKey, type FunctionEnv } from '@mlops/platform';
+import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -13,7 +13,7 @@ const triggerBody = z.object({
 });
 
 /** retrain-trigger: POST /v1/trigger (evaluate or a scheduler), POST /v1/runs/sync, GET /v1/runs. */
-export function createRetrainApp(opts: { trigger: RetrainTrigger; apiKey: string | undefined; logger: Logger }) {
+export function createRetrainApp(opts: { trigger: RetrainTrigger; caller: CallerPolicy; logger: Logger }) {
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(opts.logger));
   app.onError((error, c) => {
@@ -22,7 +22,7 @@ export function createRetrainApp(opts: { trigger: RetrainTrigger; apiKey: string
     return c.json({ error: `retrain-trigger failed: ${error.message}`, request_id: c.get('requestId') }, 500);
   });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
-  const auth = requireApiKey(opts.apiKey);
+  const auth = requireCaller(opts.caller);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.post('/v1/trigger', auth, jsonBodyLimit(64_000), async (c) => {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { createAlerter } from '@mlops/alerts';
 import { defaultData, loadSettings, REPO_ROOT } from '@mlops/config';
 import { createLauncher, LocalProcessLauncher } from '@mlops/jobs';
-import { callFunction } from '@mlops/platform';
+import { callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -44,6 +44,8 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
     logger,
     actor: `retrain-trigger@${settings.MLOPS_ACTOR}`,
   });
-  if (!key) logger.warn('MLOPS_API_KEY is not set: /v1/trigger accepts unauthenticated calls');
-  return { app: createRetrainApp({ trigger, apiKey: key, logger }), trigger, logger, apiKey: key };
+  const caller = callerPolicyFrom(retrain);
+  if (isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/trigger and /v1/runs accept unauthenticated calls`);
+  else logger.info(describeCallerPolicy(caller));
+  return { app: createRetrainApp({ trigger, caller, logger }), trigger, logger, apiKey: key };
 }

@@ -1,4 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
+import { callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** retrain-trigger's policy and job settings (store, model, data dir come from @mlops/config; launcher from @mlops/jobs). */
@@ -19,7 +20,8 @@ const schema = z.object({
   RETRAIN_GPU: z.stringbool().default(false),
   /** Told about each registered candidate; unset: candidates wait for a person. */
   PROMOTE_URL: z.url().optional(),
-  MLOPS_API_KEY: z.string().optional(),
+  /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
+  ...callerAuthSettings,
   LOG_LEVEL: logLevel,
 });
 

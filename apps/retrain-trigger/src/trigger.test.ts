@@ -132,7 +132,7 @@ describe('RetrainTrigger', () => {
 
   it('serves the trigger over HTTP with a key and validates the body', async () => {
     await writeFeedback(store, feedback(100));
-    const app = createRetrainApp({ trigger: new RetrainTrigger(deps), apiKey: 'k', logger: pino({ level: 'silent' }) });
+    const app = createRetrainApp({ trigger: new RetrainTrigger(deps), caller: { apiKey: 'k' }, logger: pino({ level: 'silent' }) });
     const post = (body: string, key = 'k') => app.request('/v1/trigger', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
     expect((await post('{"reason":"x"}', 'bad')).status).toBe(401);
     expect((await post('{"reason":5}')).status).toBe(400);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { gcsStorageOptionsFromEnv, GcsStore } from './gcs/gcs-store.ts';
 import { openStore } from './open-store.ts';
 import { s3ClientConfigFromEnv, S3Store } from './s3/s3-store.ts';
 
@@ -28,8 +29,22 @@ describe('openStore', () => {
     });
   });
 
-  it('says gs:// is not supported yet, and rejects unknown schemes', () => {
-    expect(() => openStore('gs://bucket/prefix')).toThrow(/gs:\/\/ stores are not supported yet/);
+  it('opens gs:// URIs as GCS stores', () => {
+    expect(openStore('gs://bucket/prefix')).toBeInstanceOf(GcsStore);
+    expect(openStore('gs://bucket/prefix').uri).toBe('gs://bucket/prefix');
+    expect(openStore('gs://bucket/a/b/').uri).toBe('gs://bucket/a/b');
+    expect(openStore('gs://bucket', { STORAGE_EMULATOR_HOST: 'http://127.0.0.1:4443' }).uri).toBe('gs://bucket');
+    expect(() => openStore('gs://No_Such/x')).toThrow(/does not name a valid GCS bucket/);
+  });
+
+  it('configures GCS from STORAGE_EMULATOR_HOST', () => {
+    expect(gcsStorageOptionsFromEnv({})).toEqual({ retryOptions: { maxRetries: 2, totalTimeout: 60 } });
+    expect(gcsStorageOptionsFromEnv({ STORAGE_EMULATOR_HOST: 'http://127.0.0.1:4443' })).toMatchObject({
+      apiEndpoint: 'http://127.0.0.1:4443',
+    });
+  });
+
+  it('rejects unknown schemes', () => {
     expect(() => openStore('ftp://host/x')).toThrow(/Unknown store scheme/);
   });
 });

@@ -1,10 +1,12 @@
-import { Hono } from 'hono';
-import { serve } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
-import { requireApiKey } from './auth.ts';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireApiKey, requireCaller, type CallerPolicy } from './auth.ts';
 import { callFunction, FunctionCallError } from './client.ts';
-import { HttpError } from './http.ts';
+import { HttpError, requestContext, type FunctionEnv } from './http.ts';
 
 function app(key: string | undefined) {
   const a = new Hono();
@@ -36,5 +38,129 @@ describe('requireApiKey and callFunction', () => {
     const res = await app(undefined).request('/act', { method: 'POST', body: '{"b":2}' });
     expect(await res.json()).toEqual({ got: { b: 2 } });
     await expect(callFunction({ url: 'http://127.0.0.1:9', timeoutMs: 2000 }, '/act', {})).rejects.toThrow(/POST http:\/\/127\.0\.0\.1:9\/act failed/);
+  });
+});
+
+describe('requireCaller with OIDC ID tokens', () => {
+  const AUD = 'https://evaluate-abc.a.run.app';
+  const ISS = 'https://accounts.google.com';
+  const EMAIL = 'scheduler@proj.iam.gserviceaccount.com';
+  let jwksServer: Server;
+  let jwksUrl: string;
+  let jwksRequests = 0;
+  const keys: Record<string, { privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; alg: string }> = {};
+
+  beforeAll(async () => {
+    const published: JWK[] = [];
+    for (const [kid, alg] of [['rsa-1', 'RS256'], ['ec-1', 'ES256'], ['unpublished', 'RS256']] as const) {
+      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+      keys[kid] = { privateKey, alg };
+      if (kid !== 'unpublished') published.push({ ...(await exportJWK(publicKey)), kid, alg, use: 'sig' });
+    }
+    jwksServer = createServer((_req, res) => {
+      jwksRequests += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/certs`;
+  });
+  afterAll(() => new Promise((r) => jwksServer.close(r)));
+
+  /** A Google-shaped ID token; `signer` picks the private key, `kid` what the header claims. */
+  const token = (claims: JWTPayload = {}, opts: { signer?: string; kid?: string; expiresIn?: number } = {}) => {
+    const signer = opts.signer ?? 'rsa-1';
+    const now = Math.floor(Date.now() / 1000);
+    const payload = { iss: ISS, aud: AUD, sub: '1234567890', email: EMAIL, email_verified: true, iat: now - 10, exp: now + (opts.expiresIn ?? 3600), ...claims };
+    return new SignJWT(payload).setProtectedHeader({ alg: keys[signer]!.alg, kid: opts.kid ?? signer, typ: 'JWT' }).sign(keys[signer]!.privateKey);
+  };
+
+  const logs: Record<string, unknown>[] = [];
+  const guarded = (policy: CallerPolicy) => {
+    const a = new Hono<FunctionEnv>();
+    a.use(...requestContext({ info: (fields) => void logs.push(fields) }));
+    a.onError((e, c) => (e instanceof HttpError ? c.json({ error: e.message }, e.status) : c.json({ error: 'internal' }, 500)));
+    a.post('/act', requireCaller(policy), (c) => c.json({ caller: c.get('caller') ?? null }));
+    return a;
+  };
+  const call = async (a: Hono<FunctionEnv>, headers: Record<string, string>) => {
+    const res = await a.request('/act', { method: 'POST', headers, body: '{}' });
+    return { status: res.status, body: (await res.json()) as { caller?: unknown; error?: string } };
+  };
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+  it('lets a valid RS256 or ES256 ID token in and records who called', async () => {
+    const a = guarded({ oidc: { audiences: ['https://other', AUD], issuers: [ISS], jwksUrl } });
+    const ok = await call(a, bearer(await token()));
+    expect(ok).toEqual({ status: 200, body: { caller: { via: 'oidc', sub: '1234567890', email: EMAIL, issuer: ISS } } });
+    expect(logs.at(-1)).toMatchObject({ path: '/act', status: 200, caller: `oidc:${EMAIL}` });
+    expect((await call(a, bearer(await token({}, { signer: 'ec-1' })))).status).toBe(200);
+    expect(jwksRequests).toBe(1); // keys are cached between requests
+  });
+
+  it('answers 401 saying what is wrong with a token, without echoing it', async () => {
+    const a = guarded({ oidc: { audiences: [AUD], issuers: [ISS], jwksUrl } });
+    const cases: [string, string, RegExp][] = [
+      ['wrong audience', await token({ aud: 'https://someone-else' }), /audience is not one this function accepts/],
+      ['wrong issuer', await token({ iss: 'https://evil.example' }), /issuer is not one this function accepts/],
+      ['expired', await token({}, { expiresIn: -120 }), /has expired/],
+      ['bad signature', await token({}, { signer: 'unpublished', kid: 'rsa-1' }), /signature does not verify/],
+      ['unknown kid', await token({}, { signer: 'unpublished' }), /unknown kid/],
+      ['not a JWT', 'not.a.jwt', /neither the API key nor a well-formed ID token/],
+    ];
+    for (const [what, t, message] of cases) {
+      const { status, body } = await call(a, bearer(t));
+      expect({ what, status }).toEqual({ what, status: 401 });
+      expect(body.error, what).toMatch(message);
+      expect(body.error, what).not.toContain(t);
+    }
+    expect(await call(a, {})).toEqual({ status: 401, body: { error: 'missing ID token: send Authorization: Bearer <OIDC ID token>' } });
+    expect((await call(a, { authorization: 'Basic dXNlcjpwYXNz' })).body.error).toMatch(/not "Bearer <token>"/);
+  });
+
+  it('admits only listed principals with verified emails when emails are configured', async () => {
+    const a = guarded({ oidc: { audiences: [AUD], issuers: [ISS], jwksUrl, allowedEmails: [EMAIL.toUpperCase()] } });
+    expect((await call(a, bearer(await token()))).status).toBe(200);
+    expect(await call(a, bearer(await token({ email: 'intruder@proj.iam.gserviceaccount.com' })))).toEqual({
+      status: 401,
+      body: { error: 'ID token principal is not allowed to call this function' },
+    });
+    expect(await call(a, bearer(await token({ email_verified: false })))).toEqual({ status: 401, body: { error: 'ID token email is not verified' } });
+    expect((await call(a, bearer(await token({ email: undefined })))).body.error).toMatch(/carries no email/);
+  });
+
+  it('still takes the API key beside OIDC, as Bearer or X-Api-Key', async () => {
+    const a = guarded({ apiKey: 's3cret', oidc: { audiences: [AUD], issuers: [ISS], jwksUrl } });
+    expect(await call(a, bearer('s3cret'))).toEqual({ status: 200, body: { caller: { via: 'api-key' } } });
+    expect(logs.at(-1)).toMatchObject({ caller: 'api-key' });
+    expect(await call(a, { 'x-api-key': 's3cret' })).toEqual({ status: 200, body: { caller: { via: 'api-key' } } });
+    expect(await call(a, { 'x-api-key': 'nope' })).toEqual({ status: 401, body: { error: 'wrong API key' } });
+    expect((await call(a, bearer('nope'))).body.error).toMatch(/neither the API key nor a well-formed ID token/);
+    expect((await call(a, bearer(await token()))).status).toBe(200);
+    expect((await call(a, {})).body.error).toMatch(/^missing API key or ID token/);
+  });
+
+  it('answers 503 when the issuer keys cannot be fetched, and recovers', async () => {
+    const down = createServer();
+    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
+    const port = (down.address() as AddressInfo).port;
+    await new Promise((r) => down.close(r));
+    const unreachable = guarded({ apiKey: 'k', oidc: { audiences: [AUD], issuers: [ISS], jwksUrl: `http://127.0.0.1:${port}/certs` } });
+    expect(await call(unreachable, bearer(await token()))).toEqual({ status: 503, body: { error: 'cannot verify the token now: the issuer keys are unavailable' } });
+    expect((await call(unreachable, bearer('k'))).status).toBe(200); // the key does not need the issuer
+
+    let failing = true;
+    const flaky = createServer((_req, res) => {
+      if (failing) res.writeHead(500).end('oops');
+      else void fetch(jwksUrl).then(async (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(await r.text()));
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    try {
+      const a = guarded({ oidc: { audiences: [AUD], issuers: [ISS], jwksUrl: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/certs` } });
+      expect((await call(a, bearer(await token()))).status).toBe(503);
+      failing = false;
+      expect((await call(a, bearer(await token()))).status).toBe(200);
+    } finally {
+      await new Promise((r) => flaky.close(r));
+    }
   });
 });

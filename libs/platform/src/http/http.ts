@@ -15,23 +15,39 @@ export class HttpError extends Error {
   }
 }
 
-/** The Hono env of every function: the request id set by `requestContext`. */
-export type FunctionEnv = { Variables: { requestId: string } };
+/** Who a guarded request was let in as (set by `requireCaller`). */
+export type Caller = { via: 'api-key' } | { via: 'oidc'; sub: string; email?: string; issuer: string };
+
+/** How a caller is named in request logs. */
+export function callerName(caller: Caller): string {
+  return caller.via === 'api-key' ? 'api-key' : `oidc:${caller.email ?? caller.sub}`;
+}
+
+/** The Hono env of every function: the request id set by `requestContext`, the caller set by `requireCaller` on guarded routes. */
+export type FunctionEnv = { Variables: { requestId: string; caller?: Caller } };
 
 /** What the request log needs of a logger (pino's shape). */
 export interface RequestLogger {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
-/** Request id (from X-Request-Id or new) and one structured log line per request with its latency. */
+/** Request id (from X-Request-Id or new) and one structured log line per request with its latency and, on guarded routes, its caller. */
 export function requestContext(logger: RequestLogger): MiddlewareHandler<FunctionEnv>[] {
   return [
     requestId(),
     async (c, next) => {
       const start = performance.now();
       await next();
+      const caller = c.get('caller');
       logger.info(
-        { request_id: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: +(performance.now() - start).toFixed(2) },
+        {
+          request_id: c.get('requestId'),
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: +(performance.now() - start).toFixed(2),
+          ...(caller && { caller: callerName(caller) }),
+        },
         'request',
       );
     },

@@ -1,3 +1,4 @@
-export { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type FunctionEnv, type RequestLogger } from './http.ts';
-export { requireApiKey } from './auth.ts';
+export { callerName, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type Caller, type FunctionEnv, type RequestLogger } from './http.ts';
+export { isOpenPolicy, requireApiKey, requireCaller, type CallerPolicy, type OidcPolicy } from './auth.ts';
+export { callerAuthSettings, callerPolicyFrom, describeCallerPolicy, type CallerAuthSettings } from './auth-settings.ts';
 export { callFunction, FunctionCallError, type FunctionTarget } from './client.ts';

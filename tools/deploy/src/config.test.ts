@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { DeploySettingsError, functionEnvFrom, loadDeploySettings, parseStore } from './config.ts';
+
+describe('loadDeploySettings', () => {
+  it('names every missing variable in one error for a real deploy', () => {
+    const attempt = () => loadDeploySettings({}, 'cloudrun', false);
+    expect(attempt).toThrow(DeploySettingsError);
+    expect(attempt).toThrow('deploy to cloudrun needs GCP_PROJECT, GCP_REGION, GCP_SERVICE_ACCOUNT, GCP_IMAGE_REPO, MLOPS_STORE');
+    expect(() => loadDeploySettings({ GCP_PROJECT: 'p', GCP_REGION: 'europe-west1' }, 'cloudfunctions', false)).toThrow(
+      'deploy to cloudfunctions needs GCP_SERVICE_ACCOUNT, MLOPS_STORE',
+    );
+    expect(() => loadDeploySettings({ MLOPS_STORE: 's3://b/mlops' }, 'lambda', false)).toThrow('deploy to lambda needs AWS_REGION (missing');
+  });
+
+  it('refuses a store a function instance cannot reach', () => {
+    expect(() => loadDeploySettings({ AWS_REGION: 'eu-west-1', MLOPS_STORE: '/tmp/x' }, 'lambda', false)).toThrow(/s3:\/\//);
+  });
+
+  it('fills placeholders in a dry run and lists them', () => {
+    const s = loadDeploySettings({ GCP_PROJECT: 'p1' }, 'cloudrun', true);
+    expect(s.gcp.project).toBe('p1');
+    expect(s.gcp.region).toBe('REGION');
+    expect(s.placeholders).toEqual(['GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO', 'MLOPS_STORE']);
+  });
+
+  it('takes a complete environment as is', () => {
+    const env = { GCP_PROJECT: 'p1', GCP_REGION: 'europe-west1', GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com', GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops', MLOPS_STORE: 'gs://b1/m' };
+    const s = loadDeploySettings({ ...env, PREDICT_MAX_BATCH: '16', HOME: '/root' }, 'cloudrun', false);
+    expect(s.placeholders).toEqual([]);
+    expect(s.storeLocation).toEqual({ scheme: 'gs', bucket: 'b1', prefix: 'm/' });
+    expect(s.functionEnv).toEqual({ MLOPS_STORE: 'gs://b1/m', PREDICT_MAX_BATCH: '16' });
+  });
+});
+
+describe('helpers', () => {
+  it('parses store URLs', () => {
+    expect(parseStore('s3://bucket')).toEqual({ scheme: 's3', bucket: 'bucket', prefix: '' });
+    expect(parseStore('gs://bucket/a/b/')).toEqual({ scheme: 'gs', bucket: 'bucket', prefix: 'a/b/' });
+  });
+  it('passes only function settings on', () => {
+    expect(functionEnvFrom({ PATH: '/bin', MLOPS_BUCKET: 'b', ALERT_EMAIL_TO: 'a@b.c', LOG_LEVEL: 'debug' })).toEqual({ ALERT_EMAIL_TO: 'a@b.c', LOG_LEVEL: 'debug' });
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * AWS Lambda through the Serverless Framework v3: one serverless.yml generated from the same
+ * function specs (HTTP API routes, batch-score's S3 event, evaluate's EventBridge schedule), each
+ * function shipped as its own zip of the tools/build `lambda` bundle, each with its own IAM role
+ * holding only what that function touches (v3 shares one role otherwise, without a plugin).
+ */
+import { spawn } from 'node:child_process';
+import { relative } from 'node:path';
+import { FUNCTION_SPECS, FUNCTIONS, type DeploySettings, type FunctionName } from './config.ts';
+import type { Yamlable } from './yaml.ts';
+
+export interface IamStatement {
+  [key: string]: Yamlable;
+  Effect: 'Allow';
+  Action: string[];
+  Resource: Yamlable;
+}
+
+const LOGICAL: Readonly<Record<FunctionName, string>> = {
+  predict: 'Predict',
+  'batch-score': 'BatchScore',
+  evaluate: 'Evaluate',
+  'retrain-trigger': 'RetrainTrigger',
+  promote: 'Promote',
+};
+export const roleLogicalId = (fn: FunctionName): string => `${LOGICAL[fn]}Role`;
+
+/** S3 statements scoped to the store's bucket and prefix: list under the prefix, read/write objects under it. */
+export function storeStatements(s: DeploySettings): IamStatement[] {
+  const { bucket, prefix } = s.storeLocation;
+  return [
+    {
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: `arn:aws:s3:::${bucket}`,
+      Condition: { StringLike: { 's3:prefix': [`${prefix}*`] } },
+    },
+    // Registry compare-and-swap uses conditional PutObject; HeadObject is authorised by GetObject.
+    { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: `arn:aws:s3:::${bucket}/${prefix}*` },
+  ];
+}
+
+export function iamStatementsFor(fn: FunctionName, s: DeploySettings): IamStatement[] {
+  const statements = storeStatements(s);
+  if (fn === 'retrain-trigger') {
+    statements.push({
+      Effect: 'Allow',
+      Action: ['sagemaker:CreateTrainingJob', 'sagemaker:DescribeTrainingJob'],
+      // Fn::Join, not ${aws:accountId}: that variable needs STS at package time, this resolves in CloudFormation.
+      Resource: { 'Fn::Join': ['', [`arn:aws:sagemaker:${s.aws.region}:`, { Ref: 'AWS::AccountId' }, ':training-job/*']] },
+    });
+    const role = s.functionEnv.SAGEMAKER_ROLE_ARN;
+    // CreateTrainingJob hands the job its execution role: the caller must be allowed to pass exactly that one.
+    if (role) statements.push({ Effect: 'Allow', Action: ['iam:PassRole'], Resource: role, Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } });
+  }
+  if (s.aws.snsTopicArn && fn !== 'predict' && fn !== 'batch-score') {
+    statements.push({ Effect: 'Allow', Action: ['sns:Publish'], Resource: s.aws.snsTopicArn });
+  }
+  return statements;
+}
+
+function roleResource(fn: FunctionName, s: DeploySettings): Yamlable {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] }],
+      },
+      ManagedPolicyArns: ['arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+      Policies: [{ PolicyName: `mlops-${fn}`, PolicyDocument: { Version: '2012-10-17', Statement: iamStatementsFor(fn, s) } }],
+    },
+  };
+}
+
+function httpEvents(fn: FunctionName): Yamlable[] {
+  return FUNCTION_SPECS[fn].routes.map((route) => {
+    const [method = 'ANY', path = '/'] = route.split(' ');
+    return { httpApi: { method: method === 'ANY' ? '*' : method, path } };
+  });
+}
+
+function eventsFor(fn: FunctionName, s: DeploySettings): Yamlable[] {
+  if (fn === 'batch-score') {
+    const inbox = s.functionEnv.BATCH_INPUT_PREFIX ?? 'inbox/';
+    // The store bucket holds models and logs already: `existing: true` adds the notification to it.
+    return [{ s3: { bucket: s.storeLocation.bucket, event: 's3:ObjectCreated:*', rules: [{ prefix: `${s.storeLocation.prefix}${inbox}` }], existing: true } }];
+  }
+  if (fn === 'evaluate') {
+    // libs/platform turns an EventBridge "Scheduled Event" into POST /v1/evaluate on the app.
+    return [{ schedule: { rate: [s.aws.scheduleExpression], enabled: true, description: 'mlops evaluate' } }, ...httpEvents(fn)];
+  }
+  return httpEvents(fn);
+}
+
+export interface ServerlessOptions {
+  /** The folder serverless.yml is written to (artifact paths are relative to it). */
+  serviceDir: string;
+  /** Where the `<fn>/lambda.zip` artifacts are. */
+  functionsDir: string;
+  functions?: readonly FunctionName[];
+}
+
+export function serverlessConfig(s: DeploySettings, opts: ServerlessOptions): Record<string, Yamlable> {
+  const fns = opts.functions ?? FUNCTIONS;
+  const functions: Record<string, Yamlable> = {};
+  const resources: Record<string, Yamlable> = {};
+  for (const fn of fns) {
+    const spec = FUNCTION_SPECS[fn];
+    functions[fn] = {
+      name: `${s.aws.service}-${s.aws.stage}-${fn}`,
+      handler: 'index.handler',
+      memorySize: spec.memoryMiB,
+      timeout: spec.timeoutSeconds,
+      role: roleLogicalId(fn),
+      ...(fn === 'evaluate' || fn === 'retrain-trigger' || fn === 'promote' ? { reservedConcurrency: spec.maxInstances } : {}),
+      package: { artifact: relative(opts.serviceDir, `${opts.functionsDir}/${fn}/lambda.zip`) },
+      events: eventsFor(fn, s),
+    };
+    resources[roleLogicalId(fn)] = roleResource(fn, s);
+  }
+  return {
+    service: s.aws.service,
+    frameworkVersion: '3',
+    provider: {
+      name: 'aws',
+      runtime: 'nodejs20.x',
+      architecture: 'x86_64',
+      region: s.aws.region,
+      stage: s.aws.stage,
+      logRetentionInDays: 30,
+      environment: { ...s.functionEnv, MLOPS_CACHE_DIR: '/tmp/mlops-cache', NODE_OPTIONS: '--enable-source-maps' },
+      ...(fns.some((fn) => FUNCTION_SPECS[fn].routes.length > 0) ? { httpApi: { payload: '2.0' } } : {}),
+    },
+    package: { individually: true },
+    functions,
+    resources: { Resources: resources },
+  };
+}
+
+export interface ServerlessRun {
+  command: string[];
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the serverless v3 CLI (`deploy` or `package`) in `serviceDir`, telemetry and notifications off. */
+export function runServerless(bin: string, args: readonly string[], serviceDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ServerlessRun> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, {
+      cwd: serviceDir,
+      env: { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*', SLS_INTERACTIVE_SETUP_DISABLE: '1', CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ command: [bin, ...args], code: code ?? 1, stdout, stderr, ms: Math.round(performance.now() - started) }));
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The deploy CLI (same code path as `nx deploy`):
+ *   tsx tools/deploy/src/main.ts <function|all> --provider cloudrun|cloudfunctions|lambda [--dry-run] [--canary <revision>=<percent>] [--skip-build] [--out dist/deploy]
+ *   tsx tools/deploy/src/main.ts specs     (re-writes deploy/gcp/*.yaml and deploy/aws/serverless.yml)
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { deploy, writeDeploySpecs } from './deploy.ts';
+import { deployOptionsSchema } from './options.ts';
+
+try {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      provider: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      canary: { type: 'string' },
+      'skip-build': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  if (positionals[0] === 'specs') {
+    for (const file of await writeDeploySpecs()) process.stdout.write(`wrote ${file}\n`);
+  } else {
+    const o = deployOptionsSchema.parse({
+      function: positionals[0],
+      provider: values.provider,
+      dryRun: values['dry-run'],
+      canary: values.canary,
+      skipBuild: values['skip-build'],
+      outDir: values.out,
+    });
+    await deploy({ target: o.function, provider: o.provider, dryRun: o.dryRun, canary: o.canary, skipBuild: o.skipBuild, outDir: o.outDir });
+  }
+} catch (error) {
+  const message = error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`deploy: ${message}\n`);
+  process.exitCode = 1;
+}
