@@ -8,11 +8,14 @@ import { createPromoteApp } from './app.ts';
 import type { PromoteDeps } from './promote.ts';
 import { loadPromoteSettings } from './settings.ts';
 
-/** promote's dependencies from the environment (the CLI's rollback uses them too). */
-export function promoteDeps(env: NodeJS.ProcessEnv = process.env): PromoteDeps & { apiKey: string | undefined; caller: CallerPolicy } {
+/**
+ * promote's dependencies from the environment. The CLI's rollback uses them too, logging to stderr
+ * (`logTo: 2`) so that its stdout stays its own.
+ */
+export function promoteDeps(env: NodeJS.ProcessEnv = process.env, logTo: 1 | 2 = 1): PromoteDeps & { apiKey: string | undefined; caller: CallerPolicy } {
   const settings = loadSettings(env);
   const promote = loadPromoteSettings(env);
-  const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } });
+  const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } }, pino.destination({ fd: logTo, sync: true }));
   const store = openStore(settings.MLOPS_STORE);
   return {
     store,
