@@ -32,3 +32,25 @@ function keyProblem(key: string): string | undefined {
   }
   return undefined;
 }
+
+/** A bucket store's place: the bucket, and a key prefix without leading or trailing '/' ('' for the root). */
+export interface BucketLocation {
+  bucket: string;
+  prefix: string;
+}
+
+/** Parses `<scheme>://bucket` or `<scheme>://bucket/some/prefix` (a trailing '/' is ignored). */
+export function parseBucketUri(uri: string, scheme: 's3' | 'gs', bucketName: RegExp, provider: string): BucketLocation {
+  const match = new RegExp(`^${scheme}://([^/]*)(?:/(.*))?$`, 'i').exec(uri);
+  const bucket = match?.[1] ?? '';
+  if (!bucketName.test(bucket)) throw new Error(`Store URI ${uri} does not name a valid ${provider} bucket (${scheme}://bucket/prefix)`);
+  const prefix = (match?.[2] ?? '').replace(/\/$/, '');
+  if (prefix !== '') {
+    try {
+      assertValidKey(prefix);
+    } catch (err) {
+      throw new Error(`Store URI ${uri} has an invalid prefix: ${(err as Error).message}`);
+    }
+  }
+  return { bucket, prefix };
+}

@@ -4,33 +4,17 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ApiError, Storage, type File, type FileMetadata, type StorageOptions } from '@google-cloud/storage';
-import { assertValidKey, assertValidPrefix, isValidKey } from '../keys.ts';
+import { assertValidKey, assertValidPrefix, type BucketLocation, isValidKey, parseBucketUri } from '../keys.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
 /** Reads of a pinned generation that lose a race with a writer start over this many times. */
 const READ_ATTEMPTS = 3;
 
-export interface GcsLocation {
-  bucket: string;
-  /** Object name prefix inside the bucket, without leading or trailing '/'; '' for the bucket root. */
-  prefix: string;
-}
+export type GcsLocation = BucketLocation;
 
-/** Parses `gs://bucket` or `gs://bucket/some/prefix` (a trailing '/' is ignored). */
 export function parseGcsUri(uri: string): GcsLocation {
-  const match = /^gs:\/\/([^/]*)(?:\/(.*))?$/i.exec(uri);
-  const bucket = match?.[1] ?? '';
-  if (!BUCKET_NAME.test(bucket)) throw new Error(`Store URI ${uri} does not name a valid GCS bucket (gs://bucket/prefix)`);
-  const prefix = (match?.[2] ?? '').replace(/\/$/, '');
-  if (prefix !== '') {
-    try {
-      assertValidKey(prefix);
-    } catch (err) {
-      throw new Error(`Store URI ${uri} has an invalid prefix: ${(err as Error).message}`);
-    }
-  }
-  return { bucket, prefix };
+  return parseBucketUri(uri, 'gs', BUCKET_NAME, 'GCS');
 }
 
 /**

@@ -16,31 +16,15 @@ import {
   type PutObjectCommandInput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { assertValidKey, assertValidPrefix, isValidKey } from '../keys.ts';
+import { assertValidKey, assertValidPrefix, type BucketLocation, isValidKey, parseBucketUri } from '../keys.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-export interface S3Location {
-  bucket: string;
-  /** Key prefix inside the bucket, without leading or trailing '/'; '' for the bucket root. */
-  prefix: string;
-}
+export type S3Location = BucketLocation;
 
-/** Parses `s3://bucket` or `s3://bucket/some/prefix` (a trailing '/' is ignored). */
 export function parseS3Uri(uri: string): S3Location {
-  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(uri);
-  const bucket = match?.[1] ?? '';
-  if (!BUCKET_NAME.test(bucket)) throw new Error(`Store URI ${uri} does not name a valid S3 bucket (s3://bucket/prefix)`);
-  const prefix = (match?.[2] ?? '').replace(/\/$/, '');
-  if (prefix !== '') {
-    try {
-      assertValidKey(prefix);
-    } catch (err) {
-      throw new Error(`Store URI ${uri} has an invalid prefix: ${(err as Error).message}`);
-    }
-  }
-  return { bucket, prefix };
+  return parseBucketUri(uri, 's3', BUCKET_NAME, 'S3');
 }
 
 /**
