@@ -6,6 +6,7 @@ import { openStore, type ObjectStore } from '@mlops/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
 import { createRegistry, type ModelRegistry } from './registry.ts';
+import { describeRegistryOnStore } from './registry-contract.testing.ts';
 import { MODEL_FILES } from './schemas.ts';
 
 let tmp: string;
@@ -42,8 +43,6 @@ async function modelDir(name: string, omit: string[] = []): Promise<string> {
   return dir;
 }
 
-/** Each writer gets its own store and registry, as separate processes would. */
-const otherClient = () => createRegistry(openStore(storeDir));
 
 describe('registry versions', () => {
   it('registers, lists, gets and downloads a version', async () => {
@@ -118,16 +117,6 @@ describe('registry versions', () => {
     await other.registerVersion(await modelDir('c'), { ...who, becomeChampionIfNone: false });
     expect(await other.getAlias('champion')).toBeUndefined();
   });
-
-  it('gives concurrent registrations distinct versions and one champion', async () => {
-    const dirs = await Promise.all([1, 2, 3, 4, 5].map((i) => modelDir(`m${i}`)));
-    const versions = await Promise.all(dirs.map((dir) => otherClient().registerVersion(dir, who)));
-
-    expect(versions.map((v) => v.version).sort()).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
-    const champions = (await registry.audit()).filter((e) => e.alias === 'champion');
-    expect(champions).toHaveLength(1);
-    expect((await registry.getAlias('champion'))?.version).toBe(champions[0]?.to);
-  });
 });
 
 describe('registry aliases', () => {
@@ -136,47 +125,6 @@ describe('registry aliases', () => {
     for (let i = 0; i < n; i++) out.push((await registry.registerVersion(await modelDir(`m${i}`), who)).version);
     return out;
   }
-
-  it('lets exactly one of several CAS writers win each round', async () => {
-    const versions = await registerMany(4);
-    const winners: string[] = [];
-    let current: string | null = null;
-    for (let round = 0; round < 8; round++) {
-      const targets = versions.filter((v) => v !== current);
-      const results = await Promise.allSettled(
-        targets.map((v, i) =>
-          otherClient().setAlias('challenger', v, { actor: `writer-${i}`, reason: `round ${round}`, expectedVersion: current }),
-        ),
-      );
-      const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.version] : []));
-      const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-      expect(won).toHaveLength(1);
-      expect(lost.every((e) => e instanceof AliasConflictError)).toBe(true);
-      winners.push(`${current ?? '-'}>${won[0]}`);
-      current = won[0] ?? null;
-    }
-
-    expect((await registry.getAlias('challenger'))?.version).toBe(current);
-    const moves = (await registry.audit()).filter((e) => e.alias === 'challenger').map((e) => `${e.from ?? '-'}>${e.to}`);
-    expect(moves.sort()).toEqual(winners.sort());
-  });
-
-  it('loses no update when writers race without an expected version', async () => {
-    const versions = await registerMany(7);
-    const records = await Promise.all(
-      versions.map((v, i) => otherClient().setAlias('canary', v, { actor: `writer-${i}`, reason: 'race' })),
-    );
-    expect(records.map((r) => r.version)).toEqual(versions);
-
-    // Every write saw the one before it: the moves form one chain from unset to the final version.
-    const moves = (await registry.audit()).filter((e) => e.alias === 'canary');
-    expect(moves).toHaveLength(versions.length);
-    const next = new Map(moves.map((e) => [e.from ?? '-', e.to]));
-    expect(next.size).toBe(versions.length);
-    let at = '-';
-    for (let i = 0; i < versions.length; i++) at = next.get(at) ?? 'broken';
-    expect(at).toBe((await registry.getAlias('canary'))?.version);
-  });
 
   it('fails a stale compare-and-swap with a clear error', async () => {
     await registerMany(3);
@@ -247,4 +195,10 @@ describe('canary and decisions', () => {
       { actor: 'promote', action: 'reject', model: 'sentiment', version: 'v2', reason: 'not better', details: { margin: 0.01 } },
     ]);
   });
+});
+
+// The races (concurrent registrations, CAS rounds, no lost update), as on S3 and GCS.
+describeRegistryOnStore('the file store', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'registry-file-races-'));
+  return { store: (prefix) => openStore(join(root, prefix)), stop: () => rm(root, { recursive: true, force: true }) };
 });
