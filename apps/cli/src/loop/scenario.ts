@@ -114,12 +114,12 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     info('phase 3: traffic switches to SST-2 phrases (short, a different distribution)');
     await play('sst2', data.sstTraffic);
     info('phase 4: waiting for evaluate to notice and retrain-trigger to start fine-tuning');
-    const run = await waitForValue(async () => (await runs(stack)).at(-1), 300, 'no retraining started within 5 minutes; see the evaluations above');
+    const run = await waitForValue(async () => (await runs(stack, ctx.env.MLOPS_API_KEY)).at(-1), 300, 'no retraining started within 5 minutes; see the evaluations above');
     const jobLog = join(ctx.settings.MLOPS_CACHE_DIR, 'job-logs', `${run.run_id}.log`);
     info(`  retrain ${run.run_id} started from ${before}; the training job's log: ${jobLog}`);
     const settled = await waitForValue(
       async () => {
-        const current = (await runs(stack)).find((r) => r.run_id === run.run_id);
+        const current = (await runs(stack, ctx.env.MLOPS_API_KEY)).find((r) => r.run_id === run.run_id);
         return current && current.status !== 'running' ? current : undefined;
       },
       1800,
@@ -198,8 +198,8 @@ async function lastStep(log: string): Promise<string> {
   return '';
 }
 
-async function runs(stack: Stack) {
-  const res = await fetch(`${stack.urls['retrain-trigger']}/v1/runs`, { headers: process.env.MLOPS_API_KEY ? { authorization: `Bearer ${process.env.MLOPS_API_KEY}` } : {} });
+async function runs(stack: Stack, apiKey: string | undefined) {
+  const res = await fetch(`${stack.urls['retrain-trigger']}/v1/runs`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
   return runsAnswer.parse(await res.json()).runs;
 }
 
