@@ -3,7 +3,17 @@ import type { AuditEvent } from '@mlops/registry';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
-const MARKED = new Set(['retrain-start', 'retrain-succeeded', 'retrain-failed', 'canary-start', 'promote', 'canary-rollback', 'rollback', 'reject']);
+/** The audit actions worth a mark, and how each reads on the chart. */
+const MARKED: Record<string, (version: string) => string> = {
+  'retrain-start': (v) => `retrain from ${v}`,
+  'retrain-succeeded': (v) => `${v} trained`,
+  'retrain-failed': () => 'retrain failed',
+  reject: (v) => `${v} rejected`,
+  'canary-start': (v) => `canary ${v}`,
+  promote: (v) => `${v} promoted`,
+  'canary-rollback': (v) => `${v} rolled back`,
+  rollback: (v) => `rollback to ${v}`,
+};
 
 /**
  * The loop over time as an SVG: live accuracy of champion and challenger per evaluation, the
@@ -22,8 +32,10 @@ export async function loopChart(evaluations: readonly EvaluationRecord[], audit:
   });
   // Events seconds apart (a run settling, then its canary starting) share one rule and one label.
   const events: { time: string; label: string }[] = [];
-  for (const a of audit.filter((e) => MARKED.has(e.action))) {
-    const label = `${a.action} ${a.version ?? ''}`.trim();
+  for (const a of audit) {
+    const mark = MARKED[a.action];
+    if (!mark) continue;
+    const label = mark(a.version ?? '?');
     const last = events.at(-1);
     if (last && Date.parse(a.time) - Date.parse(last.time) < 30_000) last.label += ` · ${label}`;
     else events.push({ time: a.time, label });
