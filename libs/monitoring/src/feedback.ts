@@ -70,28 +70,26 @@ export interface LabelledPrediction {
   label: string;
   predicted: string;
   text_hash: string;
-  holdout: boolean;
 }
 
 /**
  * Joins feedback to predictions: by prediction id, else by text hash (every prediction of that
  * text in the window, so champion and challenger each get their own row).
  */
-export function joinFeedback(predictions: readonly PredictionRecord[], feedback: readonly FeedbackRecord[], holdoutShare = 0.2): LabelledPrediction[] {
+export function joinFeedback(predictions: readonly PredictionRecord[], feedback: readonly FeedbackRecord[]): LabelledPrediction[] {
   const byId = new Map(predictions.map((p) => [p.prediction_id, p]));
   const byHash = new Map<string, PredictionRecord[]>();
   for (const p of predictions) byHash.set(p.text_hash, [...(byHash.get(p.text_hash) ?? []), p]);
   const rows: LabelledPrediction[] = [];
   for (const f of dedupeFeedback(feedback)) {
-    const holdout = isHoldout(f.text_hash, holdoutShare);
     if (f.prediction_id !== undefined) {
       // Predict copies version and label into the feedback, so a prediction the log did not sample still counts.
       const p = byId.get(f.prediction_id);
       const version = p?.model_version ?? f.model_version;
       const predicted = p?.label ?? f.predicted_label;
-      if (version !== undefined && predicted !== undefined) rows.push({ version, label: f.label, predicted, text_hash: f.text_hash, holdout });
+      if (version !== undefined && predicted !== undefined) rows.push({ version, label: f.label, predicted, text_hash: f.text_hash });
     } else {
-      for (const p of byHash.get(f.text_hash) ?? []) rows.push({ version: p.model_version, label: f.label, predicted: p.label, text_hash: f.text_hash, holdout });
+      for (const p of byHash.get(f.text_hash) ?? []) rows.push({ version: p.model_version, label: f.label, predicted: p.label, text_hash: f.text_hash });
     }
   }
   return rows;

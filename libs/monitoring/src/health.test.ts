@@ -7,7 +7,7 @@ import type { Reference } from './reference.ts';
 const labels = ['negative', 'positive'];
 /** n labelled predictions of v1, `correct` of them right. */
 const labelled = (n: number, correct: number): LabelledPrediction[] =>
-  Array.from({ length: n }, (_, i) => ({ version: 'v1', label: 'positive', predicted: i < correct ? 'positive' : 'negative', text_hash: `h${i}`, holdout: false }));
+  Array.from({ length: n }, (_, i) => ({ version: 'v1', label: 'positive', predicted: i < correct ? 'positive' : 'negative', text_hash: `h${i}` }));
 const assess = (rows: LabelledPrediction[], extra: { predictions?: PredictionRecord[]; reference?: Reference } = {}) =>
   assessVersion({ version: 'v1', labels, predictions: extra.predictions ?? [], labelled: rows, reference: extra.reference }, { accuracyThreshold: 0.8 });
 
