@@ -10,6 +10,26 @@ import { AliasConflictError } from './errors.ts';
 import { createRegistry, type ModelRegistry } from './registry.ts';
 import { MODEL_FILES } from './schemas.ts';
 
+/** A fake model folder with the files a version needs (minus `omit`), under `root`. */
+export async function writeModelDir(root: string, name: string, omit: string[] = []): Promise<string> {
+  const dir = join(root, name);
+  const contents: Record<string, string | Buffer> = {
+    'config.json': JSON.stringify({ model_type: 'distilbert', id2label: { 0: 'negative', 1: 'positive' } }),
+    'tokenizer.json': JSON.stringify({ model: { type: 'WordPiece' }, name }),
+    'tokenizer_config.json': '{}',
+    'onnx/model.onnx': randomBytes(4096),
+    'pytorch_model.bin': randomBytes(8192),
+    'metrics.json': JSON.stringify({ 'imdb-test': { accuracy: 0.9, n: 200, confusion: [[90, 10], [10, 90]] }, loss: 0.3 }),
+    'lineage.json': JSON.stringify({ data: 'fingerprint', name }),
+  };
+  for (const [path, body] of Object.entries(contents)) {
+    if (omit.includes(path)) continue;
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), body);
+  }
+  return dir;
+}
+
 export interface LocalStoreServer {
   /** A new client on the server, its keys under `prefix`. */
   store(prefix: string): ObjectStore;
@@ -39,24 +59,7 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
   /** Each writer gets its own client, store and registry, as separate processes would. */
   const otherClient = () => createRegistry(server.store(prefix));
 
-  /** A fake model folder with the files a version needs. */
-  async function modelDir(name: string): Promise<string> {
-    const dir = join(tmp, name);
-    const contents: Record<string, string | Buffer> = {
-      'config.json': JSON.stringify({ model_type: 'distilbert', id2label: { 0: 'negative', 1: 'positive' } }),
-      'tokenizer.json': JSON.stringify({ model: { type: 'WordPiece' }, name }),
-      'tokenizer_config.json': '{}',
-      'onnx/model.onnx': randomBytes(4096),
-      'pytorch_model.bin': randomBytes(8192),
-      'metrics.json': JSON.stringify({ 'imdb-test': { accuracy: 0.9, n: 200, confusion: [[90, 10], [10, 90]] }, loss: 0.3 }),
-      'lineage.json': JSON.stringify({ data: 'fingerprint', name }),
-    };
-    for (const [path, body] of Object.entries(contents)) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), body);
-    }
-    return dir;
-  }
+  const modelDir = (name: string) => writeModelDir(tmp, name);
 
   async function registerMany(n: number): Promise<string[]> {
     const out: string[] = [];

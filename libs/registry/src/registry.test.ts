@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { openStore, type ObjectStore } from '@mlops/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
 import { createRegistry, type ModelRegistry } from './registry.ts';
-import { describeRegistryOnStore } from './registry-contract.testing.ts';
+import { describeRegistryOnStore, writeModelDir } from './registry-contract.testing.ts';
 import { MODEL_FILES } from './schemas.ts';
 
 let tmp: string;
@@ -23,25 +22,7 @@ beforeEach(async () => {
 });
 afterEach(() => rm(tmp, { recursive: true, force: true }));
 
-/** A fake model folder with the 7 files a version needs. */
-async function modelDir(name: string, omit: string[] = []): Promise<string> {
-  const dir = join(tmp, name);
-  const contents: Record<string, string | Buffer> = {
-    'config.json': JSON.stringify({ model_type: 'distilbert', id2label: { 0: 'negative', 1: 'positive' } }),
-    'tokenizer.json': JSON.stringify({ model: { type: 'WordPiece' }, name }),
-    'tokenizer_config.json': '{}',
-    'onnx/model.onnx': randomBytes(4096),
-    'pytorch_model.bin': randomBytes(8192),
-    'metrics.json': JSON.stringify({ 'imdb-test': { accuracy: 0.9, n: 200, confusion: [[90, 10], [10, 90]] }, loss: 0.3 }),
-    'lineage.json': JSON.stringify({ data: 'fingerprint', name }),
-  };
-  for (const [path, body] of Object.entries(contents)) {
-    if (omit.includes(path)) continue;
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), body);
-  }
-  return dir;
-}
+const modelDir = (name: string, omit: string[] = []) => writeModelDir(tmp, name, omit);
 
 
 describe('registry versions', () => {
