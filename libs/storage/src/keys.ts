@@ -39,8 +39,24 @@ export interface BucketLocation {
   prefix: string;
 }
 
+const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const GCS_BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
+
+export function parseS3Uri(uri: string): BucketLocation {
+  return parseBucketUri(uri, 's3', S3_BUCKET_NAME, 'S3');
+}
+
+export function parseGcsUri(uri: string): BucketLocation {
+  return parseBucketUri(uri, 'gs', GCS_BUCKET_NAME, 'GCS');
+}
+
+/** The canonical URI of a bucket store: no trailing '/'. */
+export function bucketStoreUri(scheme: 's3' | 'gs', { bucket, prefix }: BucketLocation): string {
+  return `${scheme}://${bucket}${prefix === '' ? '' : `/${prefix}`}`;
+}
+
 /** Parses `<scheme>://bucket` or `<scheme>://bucket/some/prefix` (a trailing '/' is ignored). */
-export function parseBucketUri(uri: string, scheme: 's3' | 'gs', bucketName: RegExp, provider: string): BucketLocation {
+function parseBucketUri(uri: string, scheme: 's3' | 'gs', bucketName: RegExp, provider: string): BucketLocation {
   const match = new RegExp(`^${scheme}://([^/]*)(?:/(.*))?$`, 'i').exec(uri);
   const bucket = match?.[1] ?? '';
   if (!bucketName.test(bucket)) throw new Error(`Store URI ${uri} does not name a valid ${provider} bucket (${scheme}://bucket/prefix)`);

@@ -4,17 +4,17 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ApiError, Storage, type File, type FileMetadata, type StorageOptions } from '@google-cloud/storage';
-import { assertValidKey, assertValidPrefix, type BucketLocation, isValidKey, parseBucketUri } from '../keys.ts';
+import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseGcsUri } from '../keys.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
 /** Reads of a pinned generation that lose a race with a writer start over this many times. */
 const READ_ATTEMPTS = 3;
 
 export type GcsLocation = BucketLocation;
 
-export function parseGcsUri(uri: string): GcsLocation {
-  return parseBucketUri(uri, 'gs', BUCKET_NAME, 'GCS');
+/** What `openStore` returns for a gs:// URI (loaded on first use: the SDK takes long to import). */
+export function openGcsStore(uri: string, env: NodeJS.ProcessEnv): GcsStore {
+  return new GcsStore(new Storage(gcsStorageOptionsFromEnv(env)), parseGcsUri(uri));
 }
 
 /**
@@ -53,7 +53,7 @@ export class GcsStore implements ObjectStore {
     this.listPageSize = options.listPageSize;
     this.bucket = location.bucket;
     this.prefix = location.prefix;
-    this.uri = `gs://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
+    this.uri = bucketStoreUri('gs', location);
   }
 
   get(key: string): Promise<{ body: Buffer; info: ObjectInfo }> {

@@ -16,15 +16,14 @@ import {
   type PutObjectCommandInput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { assertValidKey, assertValidPrefix, type BucketLocation, isValidKey, parseBucketUri } from '../keys.ts';
+import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseS3Uri } from '../keys.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 export type S3Location = BucketLocation;
 
-export function parseS3Uri(uri: string): S3Location {
-  return parseBucketUri(uri, 's3', BUCKET_NAME, 'S3');
+/** What `openStore` returns for an s3:// URI (loaded on first use: the SDK takes long to import). */
+export function openS3Store(uri: string, env: NodeJS.ProcessEnv): S3Store {
+  return new S3Store(new S3Client(s3ClientConfigFromEnv(env)), parseS3Uri(uri));
 }
 
 /**
@@ -68,7 +67,7 @@ export class S3Store implements ObjectStore {
     this.listPageSize = options.listPageSize;
     this.bucket = location.bucket;
     this.prefix = location.prefix;
-    this.uri = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
+    this.uri = bucketStoreUri('s3', location);
   }
 
   async get(key: string): Promise<{ body: Buffer; info: ObjectInfo }> {
