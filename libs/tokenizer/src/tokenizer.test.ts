@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,5 +51,36 @@ describe('TextTokenizer', () => {
     await writeFile(join(bad, 'tokenizer.json'), '{"not": "a tokenizer"');
     await expect(TextTokenizer.load(bad)).rejects.toThrow(/cannot load tokenizer/);
     await rm(bad, { recursive: true, force: true });
+  });
+
+  it('serves with tokenizers.js, giving the same ids as the Rust binding, truncation included', async () => {
+    await tokenizer.save(dir);
+    const loaded = await TextTokenizer.load(dir);
+    expect(loaded.usesFastEncoder).toBe(true);
+    const texts = [
+      ...corpus.slice(0, 20),
+      'ÉLAN, naïve café!<br />Déjà vu… “quoted” — ½ ☃ 😀 北京大学 tabs\tand\u00a0nbsp',
+      'good film '.repeat(40),
+      'ends exactly at the limit: a b c d e f g h i j k l m',
+      '   ',
+      '',
+      'A\u0000control\u0007chars\r\nnew lines',
+    ];
+    const fast = await loaded.encode(texts);
+    expect(fast.ids.some((ids) => ids.length === loaded.maxLength)).toBe(true);
+    expect(fast).toEqual(await loaded.encodeWithRust(texts));
+  });
+
+  it('falls back to the Rust binding when tokenizers.js cannot read the file', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'tok-other-'));
+    await tokenizer.save(other);
+    const json = JSON.parse(await readFile(join(other, 'tokenizer.json'), 'utf8')) as { pre_tokenizer: unknown };
+    // A pre-tokenizer only the Rust library knows.
+    json.pre_tokenizer = { type: 'CharDelimiterSplit', delimiter: ' ' };
+    await writeFile(join(other, 'tokenizer.json'), JSON.stringify(json));
+    const loaded = await TextTokenizer.load(other);
+    expect(loaded.usesFastEncoder).toBe(false);
+    expect((await loaded.encode(['good film'])).ids[0]![0]).toBe(loaded.clsId);
+    await rm(other, { recursive: true, force: true });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,6 +11,7 @@ import {
   sequenceNormalizer,
   wordPieceDecoder,
 } from 'tokenizers';
+import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
@@ -41,6 +42,8 @@ export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     private _maxLength: number,
+    /** The same tokenizer.json in tokenizers.js, when it encodes like the Rust one (see `load`). */
+    private readonly fast?: FastEncoder,
   ) {
     this.padId = this.requireId('[PAD]');
     this.unkId = this.requireId('[UNK]');
@@ -69,14 +72,17 @@ export class TextTokenizer {
   static async load(dir: string, maxLength?: number): Promise<TextTokenizer> {
     const path = join(dir, 'tokenizer.json');
     let tokenizer: Tokenizer;
+    let json: string;
     try {
-      await stat(path);
-      tokenizer = Tokenizer.fromFile(path);
+      json = await readFile(path, 'utf8');
+      tokenizer = Tokenizer.fromString(json);
     } catch (error) {
       throw new TokenizerError(`cannot load tokenizer from ${path}: ${(error as Error).message}`);
     }
     const config = await readTokenizerConfig(dir);
-    return new TextTokenizer(tokenizer, maxLength ?? config?.model_max_length ?? 512);
+    const rust = new TextTokenizer(tokenizer, maxLength ?? config.settings?.model_max_length ?? 512);
+    const fast = await FastEncoder.matching(json, config.raw, rust);
+    return fast ? new TextTokenizer(tokenizer, rust.maxLength, fast) : rust;
   }
 
   /**
@@ -130,10 +136,21 @@ export class TextTokenizer {
     await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
-  /** Encodes texts in parallel (Rust threads) to ids with [CLS] … [SEP], truncated to maxLength. */
+  /** Encodes texts to ids with [CLS] … [SEP], truncated to maxLength. */
   async encode(texts: readonly string[]): Promise<EncodedBatch> {
+    if (this.fast) return { ids: texts.map((text) => this.fast!.encode(text, this._maxLength)) };
+    return this.encodeWithRust(texts);
+  }
+
+  /** The Rust binding, in parallel threads: what training uses, and the reference for `FastEncoder`. */
+  async encodeWithRust(texts: readonly string[]): Promise<EncodedBatch> {
     const encodings = await this.tokenizer.encodeBatch([...texts]);
     return { ids: encodings.map((e) => e.getIds()) };
+  }
+
+  /** Whether `encode` runs tokenizers.js (true for folders it reads the same as the Rust binding). */
+  get usesFastEncoder(): boolean {
+    return this.fast !== undefined;
   }
 
   async decode(ids: number[]): Promise<string> {
@@ -147,20 +164,67 @@ export class TextTokenizer {
   }
 }
 
+/** Texts that exercise normalization, splitting, unknown characters and truncation. */
+const PROBES = [
+  'A wonderful, MOVING film!<br /><br />Great acting... 10/10',
+  'Café déjà vu: naïve ÉLAN — “quoted” ½ ☃ 😀 北京 \t tabs\u00a0nbsp',
+  'word '.repeat(600),
+  '',
+];
+
+/**
+ * Serving-path encoder: Hugging Face's tokenizers.js on the same tokenizer.json. It is synchronous
+ * and about twice as fast per text as the Rust binding, whose every call hops to a thread pool and
+ * back, which matters at batch 1. It has no truncation, so that is done here the way the Rust
+ * binding does it: the text's tokens are cut, the special tokens around them kept.
+ */
+class FastEncoder {
+  private constructor(
+    private readonly js: JsTokenizer,
+    /** Special tokens the post-processor appends after a single text ([SEP] for BERT). */
+    private readonly suffixLength: number,
+  ) {}
+
+  encode(text: string, maxLength: number): number[] {
+    const ids = this.js.encode(text).ids;
+    if (ids.length <= maxLength) return ids;
+    return [...ids.slice(0, maxLength - this.suffixLength), ...ids.slice(ids.length - this.suffixLength)];
+  }
+
+  /** A FastEncoder only when tokenizers.js reads the file and encodes the probes exactly as `reference`. */
+  static async matching(json: string, config: object, reference: TextTokenizer): Promise<FastEncoder | undefined> {
+    try {
+      const js = new JsTokenizer(JSON.parse(json) as object, config);
+      const plain = js.encode('a', { add_special_tokens: false }).ids;
+      const full = js.encode('a').ids;
+      const prefix = full.findIndex((_, i) => plain.every((id, j) => full[i + j] === id));
+      if (prefix < 0) return undefined;
+      const fast = new FastEncoder(js, full.length - prefix - plain.length);
+      const expected = (await reference.encodeWithRust(PROBES)).ids;
+      const same = PROBES.every((probe, i) => JSON.stringify(fast.encode(probe, reference.maxLength)) === JSON.stringify(expected[i]));
+      return same ? fast : undefined;
+    } catch {
+      // A tokenizer.json that tokenizers.js does not support: the Rust binding serves it.
+      return undefined;
+    }
+  }
+}
+
 /** IMDB-style `<br />` tags would cost four tokens each; the normalizer turns them into spaces. */
 function configurePipeline(tokenizer: Tokenizer): void {
   tokenizer.setNormalizer(sequenceNormalizer([replace('<br />', ' '), bertNormalizer({ lowercase: true })]));
   tokenizer.setPreTokenizer(bertPreTokenizer());
 }
 
-async function readTokenizerConfig(dir: string): Promise<z.infer<typeof tokenizerConfigSchema> | undefined> {
+/** The config as read (tokenizers.js takes it whole) and the parts we use, when they are valid. */
+async function readTokenizerConfig(dir: string): Promise<{ raw: object; settings?: z.infer<typeof tokenizerConfigSchema> }> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
   } catch {
-    return undefined;
+    return { raw: {} };
   }
-  const parsed = tokenizerConfigSchema.safeParse(raw);
+  const parsed = tokenizerConfigSchema.loose().safeParse(raw);
   // Some published configs carry a huge sentinel model_max_length; the model config bounds it then.
-  return parsed.success ? parsed.data : undefined;
+  return parsed.success ? { raw: parsed.data, settings: parsed.data } : { raw: typeof raw === 'object' && raw !== null ? raw : {} };
 }
