@@ -1,6 +1,6 @@
 import { createAlerter } from '@mlops/alerts';
 import { loadSettings } from '@mlops/config';
-import { callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
+import { callAuthFrom, callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -17,8 +17,10 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
   const retrainUrl = evaluate.RETRAIN_TRIGGER_URL;
   const promoteUrl = evaluate.PROMOTE_URL;
   const caller = callerPolicyFrom(evaluate);
+  const calls = callAuthFrom(evaluate, [retrainUrl, promoteUrl]);
   if (isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/evaluate and /v1/evaluations accept unauthenticated calls`);
   else logger.info(describeCallerPolicy(caller));
+  if (retrainUrl || promoteUrl) logger.info(`calls to other functions authenticate with: ${calls.mode}`);
   const app = createEvaluateApp({
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),
@@ -27,8 +29,8 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
     policy: { accuracyThreshold: evaluate.EVALUATE_ACCURACY_THRESHOLD, drift: { alpha: evaluate.EVALUATE_DRIFT_ALPHA } },
     feedbackPrefix: evaluate.EVALUATE_FEEDBACK_PREFIX,
     alerter: createAlerter(env, logger),
-    ...(retrainUrl && { retrain: (request) => callFunction({ url: retrainUrl, apiKey: key }, 'v1/trigger', request) }),
-    ...(promoteUrl && { reviewCanary: () => callFunction({ url: promoteUrl, apiKey: key }, 'v1/canary/review', {}) }),
+    ...(retrainUrl && { retrain: (request) => callFunction(calls.target(retrainUrl), 'v1/trigger', request) }),
+    ...(promoteUrl && { reviewCanary: () => callFunction(calls.target(promoteUrl), 'v1/canary/review', {}) }),
     caller,
     logger,
   });

@@ -1,5 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
-import { callerAuthSettings } from '@mlops/platform';
+import { callAuthSettings, callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** Evaluate's own settings from the environment (store, model and cache come from @mlops/config). */
@@ -18,6 +18,8 @@ const schema = z.object({
   PROMOTE_URL: z.url().optional(),
   /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
   ...callerAuthSettings,
+  /** How calls to other functions authenticate (MLOPS_CALL_AUTH: api-key, id-token or none). */
+  ...callAuthSettings,
   LOG_LEVEL: logLevel,
 });
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { createAlerter } from '@mlops/alerts';
 import { defaultData, loadSettings, REPO_ROOT } from '@mlops/config';
 import { createLauncher, LocalProcessLauncher } from '@mlops/jobs';
-import { callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
+import { callAuthFrom, callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -25,6 +25,7 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
   });
   const key = retrain.MLOPS_API_KEY;
   const promoteUrl = retrain.PROMOTE_URL;
+  const calls = callAuthFrom(retrain, [promoteUrl]);
   const trigger = new RetrainTrigger({
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),
@@ -39,7 +40,7 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
       labels: ['negative', 'positive'],
     },
     alerter: createAlerter(env, logger),
-    ...(promoteUrl && { promote: (candidate) => callFunction({ url: promoteUrl, apiKey: key, timeoutMs: 600_000 }, 'v1/candidates', candidate) }),
+    ...(promoteUrl && { promote: (candidate) => callFunction(calls.target(promoteUrl, 600_000), 'v1/candidates', candidate) }),
     ...(launcher instanceof LocalProcessLauncher && { waitFor: (id: string) => launcher.wait(id) }),
     logger,
     actor: `retrain-trigger@${settings.MLOPS_ACTOR}`,
@@ -47,5 +48,6 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
   const caller = callerPolicyFrom(retrain);
   if (isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/trigger and /v1/runs accept unauthenticated calls`);
   else logger.info(describeCallerPolicy(caller));
+  if (promoteUrl) logger.info(`calls to other functions authenticate with: ${calls.mode}`);
   return { app: createRetrainApp({ trigger, caller, logger }), trigger, logger, apiKey: key };
 }

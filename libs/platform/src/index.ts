@@ -2,6 +2,8 @@ export { serveNode, type NodeHostOptions, type NodeServer } from './node/index.t
 export { registerHttpFunction } from './cloud-functions/index.ts';
 export { createLambdaHandler, s3EventSchema, type S3Event } from './aws-lambda/index.ts';
 export {
+  callAuthFrom,
+  callAuthSettings,
   callerAuthSettings,
   callerName,
   callerPolicyFrom,
@@ -16,6 +18,8 @@ export {
   requestContext,
   requireApiKey,
   requireCaller,
+  type CallAuth,
+  type CallAuthSettings,
   type Caller,
   type CallerAuthSettings,
   type CallerPolicy,

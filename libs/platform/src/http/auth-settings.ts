@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CallerPolicy } from './auth.ts';
+import type { FunctionTarget } from './client.ts';
 
 const GOOGLE_ISSUER = 'https://accounts.google.com';
 const GOOGLE_JWKS = 'https://www.googleapis.com/oauth2/v3/certs';
@@ -61,4 +62,49 @@ export function describeCallerPolicy(policy: CallerPolicy): string {
     policy.oidc && `OIDC ID tokens (audiences ${policy.oidc.audiences.join(', ')}; issuers ${policy.oidc.issuers.join(', ')}${policy.oidc.allowedEmails ? `; principals ${policy.oidc.allowedEmails.join(', ')}` : ''})`,
   ].filter(Boolean);
   return parts.length === 0 ? 'open: neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set' : `callers authenticated by ${parts.join(' or ')}`;
+}
+
+const CALL_AUTH_MODES = ['api-key', 'id-token', 'none'] as const;
+export type CallAuthMode = (typeof CALL_AUTH_MODES)[number];
+
+/**
+ * How a function proves who it is when it calls other functions. Spread beside `callerAuthSettings`
+ * (which holds MLOPS_API_KEY) in the settings of functions that call others.
+ */
+export const callAuthSettings = {
+  /**
+   * `api-key`: send MLOPS_API_KEY; `id-token`: send a Google-signed ID token whose audience is the
+   * callee's URL (Cloud Run/Functions with IAM invoker); `none`. Unset: api-key when MLOPS_API_KEY is set, else none.
+   */
+  MLOPS_CALL_AUTH: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.enum(CALL_AUTH_MODES).optional()),
+};
+
+export interface CallAuthSettings {
+  MLOPS_CALL_AUTH?: CallAuthMode | undefined;
+  /** From `callerAuthSettings`: the key this function accepts is also the one it sends. */
+  MLOPS_API_KEY?: string | undefined;
+}
+
+export interface CallAuth {
+  mode: CallAuthMode;
+  /** The target for a callee at `url`, carrying this function's credentials. */
+  target(url: string, timeoutMs?: number): FunctionTarget;
+}
+
+/** How calls to `callees` (the configured URLs, unset ones included) authenticate; throws when the settings contradict each other. */
+export function callAuthFrom(settings: CallAuthSettings, callees: readonly (string | undefined)[]): CallAuth {
+  const key = settings.MLOPS_API_KEY;
+  const mode = settings.MLOPS_CALL_AUTH ?? (key !== undefined ? 'api-key' : 'none');
+  if (mode === 'api-key' && key === undefined) throw new Error('MLOPS_CALL_AUTH is api-key but MLOPS_API_KEY is not set: there is no key to send');
+  // Fail loudly: an identity setting with nobody to call is most likely a misplaced or mistyped URL.
+  if (mode === 'id-token' && !callees.some((url) => url !== undefined)) throw new Error('MLOPS_CALL_AUTH is id-token but this function has no other function to call configured');
+  return {
+    mode,
+    target: (url, timeoutMs) => ({
+      url,
+      ...(mode === 'api-key' && { apiKey: key }),
+      ...(mode === 'id-token' && { idTokenAudience: url }),
+      ...(timeoutMs !== undefined && { timeoutMs }),
+    }),
+  };
 }

@@ -1,12 +1,13 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireApiKey, requireCaller, type CallerPolicy } from './auth.ts';
 import { callFunction, FunctionCallError } from './client.ts';
 import { HttpError, requestContext, type FunctionEnv } from './http.ts';
+import { closedPort, closeServer, listenLocal, startTestIssuer, type TestIssuer } from './oidc.testing.ts';
 
 function app(key: string | undefined) {
   const a = new Hono();
@@ -45,34 +46,17 @@ describe('requireCaller with OIDC ID tokens', () => {
   const AUD = 'https://evaluate-abc.a.run.app';
   const ISS = 'https://accounts.google.com';
   const EMAIL = 'scheduler@proj.iam.gserviceaccount.com';
-  let jwksServer: Server;
+  let issuer: TestIssuer;
   let jwksUrl: string;
-  let jwksRequests = 0;
-  const keys: Record<string, { privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; alg: string }> = {};
 
   beforeAll(async () => {
-    const published: JWK[] = [];
-    for (const [kid, alg] of [['rsa-1', 'RS256'], ['ec-1', 'ES256'], ['unpublished', 'RS256']] as const) {
-      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
-      keys[kid] = { privateKey, alg };
-      if (kid !== 'unpublished') published.push({ ...(await exportJWK(publicKey)), kid, alg, use: 'sig' });
-    }
-    jwksServer = createServer((_req, res) => {
-      jwksRequests += 1;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
-    });
-    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
-    jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/certs`;
+    issuer = await startTestIssuer(ISS);
+    jwksUrl = issuer.jwksUrl;
   });
-  afterAll(() => new Promise((r) => jwksServer.close(r)));
+  afterAll(() => issuer.close());
 
-  /** A Google-shaped ID token; `signer` picks the private key, `kid` what the header claims. */
-  const token = (claims: JWTPayload = {}, opts: { signer?: string; kid?: string; expiresIn?: number } = {}) => {
-    const signer = opts.signer ?? 'rsa-1';
-    const now = Math.floor(Date.now() / 1000);
-    const payload = { iss: ISS, aud: AUD, sub: '1234567890', email: EMAIL, email_verified: true, iat: now - 10, exp: now + (opts.expiresIn ?? 3600), ...claims };
-    return new SignJWT(payload).setProtectedHeader({ alg: keys[signer]!.alg, kid: opts.kid ?? signer, typ: 'JWT' }).sign(keys[signer]!.privateKey);
-  };
+  const token = (claims: JWTPayload = {}, opts: { signer?: string; kid?: string; expiresIn?: number } = {}) =>
+    issuer.token({ aud: AUD, email: EMAIL, email_verified: true, ...claims }, opts);
 
   const logs: Record<string, unknown>[] = [];
   const guarded = (policy: CallerPolicy) => {
@@ -94,7 +78,7 @@ describe('requireCaller with OIDC ID tokens', () => {
     expect(ok).toEqual({ status: 200, body: { caller: { via: 'oidc', sub: '1234567890', email: EMAIL, issuer: ISS } } });
     expect(logs.at(-1)).toMatchObject({ path: '/act', status: 200, caller: `oidc:${EMAIL}` });
     expect((await call(a, bearer(await token({}, { signer: 'ec-1' })))).status).toBe(200);
-    expect(jwksRequests).toBe(1); // keys are cached between requests
+    expect(issuer.jwksRequests).toBe(1); // keys are cached between requests
   });
 
   it('answers 401 saying what is wrong with a token, without echoing it', async () => {
@@ -140,10 +124,7 @@ describe('requireCaller with OIDC ID tokens', () => {
   });
 
   it('answers 503 when the issuer keys cannot be fetched, and recovers', async () => {
-    const down = createServer();
-    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
-    const port = (down.address() as AddressInfo).port;
-    await new Promise((r) => down.close(r));
+    const port = await closedPort();
     const unreachable = guarded({ apiKey: 'k', oidc: { audiences: [AUD], issuers: [ISS], jwksUrl: `http://127.0.0.1:${port}/certs` } });
     expect(await call(unreachable, bearer(await token()))).toEqual({ status: 503, body: { error: 'cannot verify the token now: the issuer keys are unavailable' } });
     expect((await call(unreachable, bearer('k'))).status).toBe(200); // the key does not need the issuer
@@ -153,14 +134,14 @@ describe('requireCaller with OIDC ID tokens', () => {
       if (failing) res.writeHead(500).end('oops');
       else void fetch(jwksUrl).then(async (r) => res.writeHead(200, { 'content-type': 'application/json' }).end(await r.text()));
     });
-    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    const flakyUrl = await listenLocal(flaky);
     try {
-      const a = guarded({ oidc: { audiences: [AUD], issuers: [ISS], jwksUrl: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/certs` } });
+      const a = guarded({ oidc: { audiences: [AUD], issuers: [ISS], jwksUrl: `${flakyUrl}/certs` } });
       expect((await call(a, bearer(await token()))).status).toBe(503);
       failing = false;
       expect((await call(a, bearer(await token()))).status).toBe(200);
     } finally {
-      await new Promise((r) => flaky.close(r));
+      await closeServer(flaky);
     }
   });
 });

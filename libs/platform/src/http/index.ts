@@ -1,4 +1,13 @@
 export { callerName, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type Caller, type FunctionEnv, type RequestLogger } from './http.ts';
 export { isOpenPolicy, requireApiKey, requireCaller, type CallerPolicy, type OidcPolicy } from './auth.ts';
-export { callerAuthSettings, callerPolicyFrom, describeCallerPolicy, type CallerAuthSettings } from './auth-settings.ts';
+export {
+  callAuthFrom,
+  callAuthSettings,
+  callerAuthSettings,
+  callerPolicyFrom,
+  describeCallerPolicy,
+  type CallAuth,
+  type CallAuthSettings,
+  type CallerAuthSettings,
+} from './auth-settings.ts';
 export { callFunction, FunctionCallError, type FunctionTarget } from './client.ts';
