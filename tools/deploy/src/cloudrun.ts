@@ -1,7 +1,7 @@
 /**
- * Cloud Run: the exact v2 Service requests, the Cloud Scheduler job that calls evaluate, and the
- * Eventarc trigger that routes GCS finalize events to batch-score. `deployCloudRun` sends them;
- * everything else only builds plain request objects, so a dry run prints what would be sent.
+ * Cloud Run: the exact v2 Service requests and the Cloud Scheduler job that calls evaluate
+ * (batch-score's Eventarc trigger is in eventarc.ts). `deployCloudRunService` sends them; everything
+ * else only builds plain request objects, so a dry run prints what would be sent.
  */
 import type { protos as runProtos } from '@google-cloud/run';
 import type { protos as schedulerProtos } from '@google-cloud/scheduler';
@@ -113,56 +113,6 @@ export function schedulerJobRequest(s: DeploySettings, serviceUri?: string): Cre
     },
   };
   return { parent: parentOf(s), job };
-}
-
-/** Eventarc's Trigger resource (google.cloud.eventarc.v1.Trigger) for GCS finalize → batch-score. */
-export interface EventarcTrigger {
-  parent: string;
-  triggerId: string;
-  trigger: {
-    name: string;
-    eventFilters: { attribute: string; value: string }[];
-    serviceAccount: string;
-    destination: { cloudRun: { service: string; region: string; path: string } } | { cloudFunction: string };
-    eventDataContentType: string;
-  };
-}
-
-export function eventarcTrigger(s: DeploySettings, target: 'cloudrun' | 'cloudfunctions' = 'cloudrun'): EventarcTrigger {
-  const triggerId = 'mlops-batch-score-finalize';
-  return {
-    parent: parentOf(s),
-    triggerId,
-    trigger: {
-      name: `${parentOf(s)}/triggers/${triggerId}`,
-      // GCS events carry no key-prefix filter: batch-score skips objects outside BATCH_INPUT_PREFIX itself.
-      eventFilters: [
-        { attribute: 'type', value: 'google.cloud.storage.object.v1.finalized' },
-        { attribute: 'bucket', value: s.storeLocation.bucket },
-      ],
-      serviceAccount: s.gcp.serviceAccount,
-      destination:
-        target === 'cloudrun'
-          ? { cloudRun: { service: serviceId('batch-score'), region: s.gcp.region, path: '/' } }
-          : { cloudFunction: `${parentOf(s)}/functions/${serviceId('batch-score')}` },
-      eventDataContentType: 'application/json',
-    },
-  };
-}
-
-/** The same trigger as a gcloud command (the Eventarc client library is not a dependency of this tool). */
-export function eventarcGcloudCommand(s: DeploySettings): string {
-  return [
-    `gcloud eventarc triggers create mlops-batch-score-finalize`,
-    `--project=${s.gcp.project}`,
-    `--location=${s.gcp.region}`,
-    `--destination-run-service=${serviceId('batch-score')}`,
-    `--destination-run-region=${s.gcp.region}`,
-    `--destination-run-path=/`,
-    `--event-filters=type=google.cloud.storage.object.v1.finalized`,
-    `--event-filters=bucket=${s.storeLocation.bucket}`,
-    `--service-account=${s.gcp.serviceAccount}`,
-  ].join(' \\\n  ');
 }
 
 /** The subset of ServicesClient used here, so tests can pass a fake. */

@@ -20,7 +20,7 @@ export interface FunctionSpec {
   concurrency: number;
   timeoutSeconds: number;
   maxInstances: number;
-  /** HTTP routes exposed on API Gateway (Lambda); Cloud Run / Functions serve every path. */
+  /** Routes the app serves. Cloud Run / Functions and Lambda Function URLs serve every path; Lambda's HTTP API gets these (lambda.ts). */
   routes: readonly string[];
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ServicesApi } from './cloudrun.ts';
 import { FUNCTIONS, PROVIDERS } from './config.ts';
-import { deploy, writeDeploySpecs } from './deploy.ts';
+import { deploy, REPO_ROOT, writeDeploySpecs } from './deploy.ts';
 
 let root: string;
 const functionsDir = () => join(root, 'functions');
@@ -88,7 +88,8 @@ describe('dry run without credentials', () => {
         if (fn === 'batch-score' && provider === 'cloudrun') {
           const trigger = await readJson(join(outDir, 'cloudrun', fn, 'eventarc-trigger.json'));
           expect(JSON.stringify(trigger)).toContain('google.cloud.storage.object.v1.finalized');
-          expect(await readFile(join(outDir, 'cloudrun', fn, 'eventarc-trigger.sh'), 'utf8')).toContain('gcloud eventarc triggers create mlops-batch-score-finalize');
+          expect(output).toContain('would POST https://eventarc.googleapis.com/v1/projects/p1/locations/REGION/triggers?triggerId=mlops-batch-score-finalize');
+          expect(report.actions).toContain('eventarc batch-score: create|update');
         }
       });
     }
@@ -162,5 +163,13 @@ describe('deploy/ specs', () => {
     expect(scheduler.job.httpTarget.oidcToken.serviceAccountEmail).toContain('iam.gserviceaccount.com');
     const eventarc = parse(await readFile(join(root, 'deploy/gcp/eventarc-batch-score.yaml'), 'utf8')) as { trigger: { destination: { cloudRun: { service: string } } } };
     expect(eventarc.trigger.destination.cloudRun.service).toBe('mlops-batch-score');
+  });
+
+  it('match the committed deploy/ files (regenerate with: npx tsx tools/deploy/src/main.ts specs)', async () => {
+    const dir = join(root, 'committed-check');
+    for (const file of await writeDeploySpecs(dir)) {
+      const path = file.slice(dir.length + 1);
+      expect(await readFile(join(REPO_ROOT, path), 'utf8'), path).toBe(await readFile(file, 'utf8'));
+    }
   });
 });

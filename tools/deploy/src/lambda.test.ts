@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS, loadDeploySettings } from './config.ts';
-import { runServerless, serverlessConfig } from './lambda.ts';
+import { FUNCTION_SPECS, FUNCTIONS, loadDeploySettings } from './config.ts';
+import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './lambda.ts';
 import { toYaml } from './yaml.ts';
 import { zipEntries } from './zip.ts';
 
@@ -11,10 +11,51 @@ const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-type Resource = { Type: string; Properties: Record<string, unknown> };
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string | string[] };
+
+/** Logical ids a value refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub), pseudo parameters left out. */
+function refsIn(value: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) refsIn(v, out);
+  else if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'Ref' && typeof v === 'string') out.add(v);
+      else if (k === 'Fn::GetAtt' && Array.isArray(v) && typeof v[0] === 'string') out.add(v[0]);
+      else if (k === 'Fn::Sub') for (const m of JSON.stringify(v).matchAll(/\$\{([A-Za-z0-9]+)[.}]/g)) out.add(m[1] ?? '');
+      else refsIn(v, out);
+    }
+  }
+  return out;
+}
+
+/** A dependency cycle among the template's resources (CloudFormation refuses one), or []. */
+function cycleIn(resources: Record<string, Resource>): string[] {
+  const deps = (id: string): string[] => {
+    const r = resources[id];
+    if (!r) return [];
+    const explicit = r.DependsOn === undefined ? [] : [r.DependsOn].flat();
+    return [...refsIn(r.Properties), ...explicit].filter((d) => d in resources);
+  };
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (id: string, path: string[]): string[] => {
+    if (state.get(id) === 'done') return [];
+    if (state.get(id) === 'open') return [...path.slice(path.indexOf(id)), id];
+    state.set(id, 'open');
+    for (const dep of deps(id)) {
+      const cycle = visit(dep, [...path, id]);
+      if (cycle.length > 0) return cycle;
+    }
+    state.set(id, 'done');
+    return [];
+  };
+  for (const id of Object.keys(resources)) {
+    const cycle = visit(id, []);
+    if (cycle.length > 0) return cycle;
+  }
+  return [];
+}
 
 describe('serverless package (v3, offline) on the generated serverless.yml', () => {
-  it('yields the five functions, their HTTP API routes, the S3 and schedule events and scoped IAM', { timeout: 180_000 }, async () => {
+  it('yields the five functions, predict\'s HTTP API routes, Function URLs for the long runs, the S3 and schedule events and scoped IAM', { timeout: 180_000 }, async () => {
     const root = await mkdtemp(join(tmpdir(), 'mlops-sls-'));
     dirs.push(root);
     const functionsDir = join(root, 'functions');
@@ -39,7 +80,10 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
     console.log(`serverless package: ${run.ms} ms`);
     expect(run.code, run.stdout + run.stderr).toBe(0);
 
-    const template = JSON.parse(await readFile(join(serviceDir, '.serverless/cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource> };
+    const template = JSON.parse(await readFile(join(serviceDir, '.serverless/cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, Resource>;
+      Outputs: Record<string, unknown>;
+    };
     const resources = Object.entries(template.Resources);
     const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
 
@@ -55,8 +99,32 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
     expect(predict?.MemorySize).toBe(2048);
     expect(lambdas.find((p) => p.FunctionName === 'mlops-prod-batch-score')).toMatchObject({ MemorySize: 4096, Timeout: 900 });
 
+    // predict stays on the HTTP API (its 30 s integration limit is far above a prediction); nothing else is routed there.
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
-    expect(routes).toEqual(expect.arrayContaining(['POST /v1/predict', 'POST /v1/feedback', 'POST /v1/evaluate', 'POST /v1/trigger', 'POST /v1/candidates', 'POST /v1/canary/review']));
+    expect([...routes].sort()).toEqual([...FUNCTION_SPECS.predict.routes].sort());
+
+    // The long-running functions get public Function URLs (the apps check the API key) and run longer than 30 s.
+    for (const fn of FUNCTION_URL_FUNCTIONS) {
+      const url = template.Resources[functionUrlLogicalId(fn)];
+      expect(url?.Type, fn).toBe('AWS::Lambda::Url');
+      expect(url?.Properties.AuthType).toBe('NONE');
+      expect(url?.Properties.TargetFunctionArn).toEqual({ 'Fn::GetAtt': [functionUrlLogicalId(fn).replace(/Url$/, ''), 'Arn'] }); // <Fn>LambdaFunction
+      expect(template.Outputs[functionUrlLogicalId(fn)]).toBeDefined();
+      expect(lambdas.find((p) => p.FunctionName === `mlops-prod-${fn}`)?.Timeout).toBeGreaterThan(30);
+    }
+    expect(ofType('AWS::Lambda::Url')).toHaveLength(FUNCTION_URL_FUNCTIONS.length);
+    const permissions = ofType('AWS::Lambda::Permission').map(([, r]) => r.Properties).filter((p) => p.Action === 'lambda:InvokeFunctionUrl');
+    expect(permissions).toHaveLength(FUNCTION_URL_FUNCTIONS.length);
+
+    // Each caller reads the URLs it calls from the stack; none reads its own (that would be a cycle).
+    const envOf = (fn: string) => (lambdas.find((p) => p.FunctionName === `mlops-prod-${fn}`)?.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(envOf('evaluate')).toMatchObject({
+      RETRAIN_TRIGGER_URL: { 'Fn::GetAtt': ['RetrainDashtriggerLambdaFunctionUrl', 'FunctionUrl'] },
+      PROMOTE_URL: { 'Fn::GetAtt': ['PromoteLambdaFunctionUrl', 'FunctionUrl'] },
+    });
+    expect(envOf('retrain-trigger')).toMatchObject({ PROMOTE_URL: { 'Fn::GetAtt': ['PromoteLambdaFunctionUrl', 'FunctionUrl'] } });
+    expect(envOf('promote').PROMOTE_URL).toBeUndefined();
+    expect(cycleIn(template.Resources)).toEqual([]);
 
     // The bucket exists already (it is the store): serverless configures the notification through its custom resource.
     const s3 = ofType('Custom::S3').map(([, r]) => JSON.stringify(r.Properties));
@@ -83,5 +151,15 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
     expect(policy('Predict')).not.toContain('sns:Publish');
     const predictRole = ofType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === 'mlops-prod-predict')?.[1].Properties.Role;
     expect(JSON.stringify(predictRole)).toContain('PredictRole');
+  });
+});
+
+describe('the cycle check used above', () => {
+  it('finds a function that reads its own URL, and passes a chain', () => {
+    const fn = (env: Record<string, unknown>): Resource => ({ Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: env } } });
+    const url = (target: string): Resource => ({ Type: 'AWS::Lambda::Url', Properties: { TargetFunctionArn: { 'Fn::GetAtt': [target, 'Arn'] } } });
+    const chain = { A: fn({ B_URL: { 'Fn::GetAtt': ['BUrl', 'FunctionUrl'] } }), BUrl: url('B'), B: fn({}), AUrl: url('A') };
+    expect(cycleIn(chain)).toEqual([]);
+    expect(new Set(cycleIn({ ...chain, B: fn({ SELF: { 'Fn::Sub': 'x${BUrl.FunctionUrl}' } }) }))).toEqual(new Set(['B', 'BUrl']));
   });
 });

@@ -1,8 +1,9 @@
 /**
  * AWS Lambda through the Serverless Framework v3: one serverless.yml generated from the same
- * function specs (HTTP API routes, batch-score's S3 event, evaluate's EventBridge schedule), each
- * function shipped as its own zip of the tools/build `lambda` bundle, each with its own IAM role
- * holding only what that function touches (v3 shares one role otherwise, without a plugin).
+ * function specs (predict's HTTP API routes, Function URLs for the long-running control plane,
+ * batch-score's S3 event, evaluate's EventBridge schedule), each function shipped as its own zip of
+ * the tools/build `lambda` bundle, each with its own IAM role holding only what that function
+ * touches (v3 shares one role otherwise, without a plugin).
  */
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
@@ -24,6 +25,34 @@ const LOGICAL: Readonly<Record<FunctionName, string>> = {
   promote: 'Promote',
 };
 export const roleLogicalId = (fn: FunctionName): string => `${LOGICAL[fn]}Role`;
+
+/**
+ * API Gateway's HTTP API ends an integration after 30 s; evaluate, retrain-trigger and promote run
+ * for minutes, so they get a Lambda Function URL instead (bounded by the function's own timeout).
+ */
+export const FUNCTION_URL_FUNCTIONS: readonly FunctionName[] = ['evaluate', 'retrain-trigger', 'promote'];
+const hasFunctionUrl = (fn: FunctionName): boolean => FUNCTION_URL_FUNCTIONS.includes(fn);
+
+/** Serverless v3's logical id of a function's URL (naming.getLambdaFunctionUrlLogicalId: `-` → `Dash`). */
+export const functionUrlLogicalId = (fn: FunctionName): string => `${fn.replace(/-/g, 'Dash').replace(/^./, (c) => c.toUpperCase())}LambdaFunctionUrl`;
+
+/**
+ * The URLs each function calls (names from apps/<fn>/src/settings.ts), read from the stack. The
+ * references form a chain evaluate → retrain-trigger → promote: no function names its own URL
+ * (its URL depends on the function), so CloudFormation has no cycle to refuse. With these objects in
+ * its environment, `serverless deploy function` leaves that function's variables as the stack set
+ * them: a changed setting for evaluate or retrain-trigger needs a full `deploy`.
+ */
+const CALLS: Readonly<Partial<Record<FunctionName, Readonly<Record<string, FunctionName>>>>> = {
+  evaluate: { RETRAIN_TRIGGER_URL: 'retrain-trigger', PROMOTE_URL: 'promote' },
+  'retrain-trigger': { PROMOTE_URL: 'promote' },
+};
+
+function urlEnvironment(fn: FunctionName, deployed: readonly FunctionName[]): Record<string, Yamlable> | undefined {
+  const entries = Object.entries(CALLS[fn] ?? {}).filter(([, target]) => deployed.includes(target));
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.map(([name, target]) => [name, { 'Fn::GetAtt': [functionUrlLogicalId(target), 'FunctionUrl'] }]));
+}
 
 /** S3 statements scoped to the store's bucket and prefix: list under the prefix, read/write objects under it. */
 export function storeStatements(s: DeploySettings): IamStatement[] {
@@ -74,6 +103,7 @@ function roleResource(fn: FunctionName, s: DeploySettings): Yamlable {
 }
 
 function httpEvents(fn: FunctionName): Yamlable[] {
+  if (hasFunctionUrl(fn)) return [];
   return FUNCTION_SPECS[fn].routes.map((route) => {
     const [method = 'ANY', path = '/'] = route.split(' ');
     return { httpApi: { method: method === 'ANY' ? '*' : method, path } };
@@ -107,6 +137,7 @@ export function serverlessConfig(s: DeploySettings, opts: ServerlessOptions): Re
   const resources: Record<string, Yamlable> = {};
   for (const fn of fns) {
     const spec = FUNCTION_SPECS[fn];
+    const events = eventsFor(fn, s);
     functions[fn] = {
       name: `${s.aws.service}-${s.aws.stage}-${fn}`,
       handler: 'index.handler',
@@ -114,8 +145,12 @@ export function serverlessConfig(s: DeploySettings, opts: ServerlessOptions): Re
       timeout: spec.timeoutSeconds,
       role: roleLogicalId(fn),
       ...(fn === 'evaluate' || fn === 'retrain-trigger' || fn === 'promote' ? { reservedConcurrency: spec.maxInstances } : {}),
+      // authType NONE (no `authorizer: aws_iam`): the apps check the caller themselves (MLOPS_API_KEY
+      // or OIDC on every guarded route) and callFunction sends the key as a bearer token, not SigV4.
+      ...(hasFunctionUrl(fn) ? { url: true } : {}),
+      environment: urlEnvironment(fn, fns),
       package: { artifact: relative(opts.serviceDir, `${opts.functionsDir}/${fn}/lambda.zip`) },
-      events: eventsFor(fn, s),
+      events: events.length > 0 ? events : undefined,
     };
     resources[roleLogicalId(fn)] = roleResource(fn, s);
   }
@@ -130,7 +165,7 @@ export function serverlessConfig(s: DeploySettings, opts: ServerlessOptions): Re
       stage: s.aws.stage,
       logRetentionInDays: 30,
       environment: { ...s.functionEnv, MLOPS_CACHE_DIR: '/tmp/mlops-cache', NODE_OPTIONS: '--enable-source-maps' },
-      ...(fns.some((fn) => FUNCTION_SPECS[fn].routes.length > 0) ? { httpApi: { payload: '2.0' } } : {}),
+      ...(fns.some((fn) => httpEvents(fn).length > 0) ? { httpApi: { payload: '2.0' } } : {}),
     },
     package: { individually: true },
     functions,
