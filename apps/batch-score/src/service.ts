@@ -24,7 +24,12 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
     cacheDir: settings.MLOPS_CACHE_DIR,
     pollMs: batch.BATCH_POLL_SECONDS * 1000,
     // Chunks are split into full batches, so waiting for company would only add latency.
-    serving: { maxBatchSize: batch.BATCH_MAX_BATCH, maxWaitMs: 0, ...(batch.BATCH_THREADS ? { threads: batch.BATCH_THREADS } : {}) },
+    serving: {
+      maxBatchSize: batch.BATCH_MAX_BATCH,
+      maxWaitMs: 0,
+      sessions: batch.BATCH_SESSIONS,
+      ...(batch.BATCH_THREADS ? { threads: batch.BATCH_THREADS } : {}),
+    },
     logger,
   });
   const ctx: BatchContext = {

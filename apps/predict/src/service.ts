@@ -45,6 +45,7 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
         maxBatchSize: predict.PREDICT_MAX_BATCH,
         maxWaitMs: predict.PREDICT_MAX_WAIT_MS,
         ...(predict.PREDICT_THREADS ? { threads: predict.PREDICT_THREADS } : {}),
+        sessions: predict.PREDICT_SESSIONS,
       },
       logger,
       unloadWhenUnset,

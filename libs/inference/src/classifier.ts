@@ -2,8 +2,8 @@ import { access, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { TextTokenizer } from '@mlops/tokenizer';
-import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
+import { SessionPool, type SessionPoolOptions } from './session-pool.ts';
 
 export class ModelLoadError extends Error {
   readonly code = 'MODEL_LOAD_ERROR';
@@ -68,7 +68,7 @@ const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
 /** A text classifier over a Hugging Face style folder: tokenizer.json + config.json + ONNX model. */
 export class TextClassifier {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly sessions: SessionPool,
     readonly tokenizer: TextTokenizer,
     readonly labels: string[],
   ) {}
@@ -77,7 +77,8 @@ export class TextClassifier {
     return this.tokenizer.maxLength;
   }
 
-  static async load(dir: string, opts: { threads?: number } = {}): Promise<TextClassifier> {
+  /** Default: one session in a worker thread, using every core. */
+  static async load(dir: string, opts: Partial<SessionPoolOptions> = {}): Promise<TextClassifier> {
     const config = await readModelConfig(dir);
     const labels = Object.entries(config.id2label)
       .sort((a, b) => Number(a[0]) - Number(b[0]))
@@ -88,17 +89,13 @@ export class TextClassifier {
       tokenizer.setMaxLength(config.max_position_embeddings);
     }
     const modelPath = await firstExisting(dir, ONNX_CANDIDATES);
-    let session: ort.InferenceSession;
+    let sessions: SessionPool;
     try {
-      session = await ort.InferenceSession.create(modelPath, {
-        intraOpNumThreads: opts.threads ?? availableParallelism(),
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      });
+      sessions = await SessionPool.open(modelPath, { sessions: opts.sessions ?? 1, threads: opts.threads ?? availableParallelism() });
     } catch (error) {
-      throw new ModelLoadError(`cannot load ONNX model ${modelPath}: ${(error as Error).message}`);
+      throw new ModelLoadError((error as Error).message);
     }
-    return new TextClassifier(session, tokenizer, labels);
+    return new TextClassifier(sessions, tokenizer, labels);
   }
 
   /** Pads token id rows to the longest of them. */
@@ -118,32 +115,27 @@ export class TextClassifier {
 
   /** Raw logits for already tokenized, padded rows (row-major [batch, seq]). */
   async logits(inputIds: BigInt64Array, attentionMask: BigInt64Array, batch: number, seq: number): Promise<Float32Array> {
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', inputIds, [batch, seq]),
-      attention_mask: new ort.Tensor('int64', attentionMask, [batch, seq]),
-    };
+    const feeds: Record<string, BigInt64Array> = { input_ids: inputIds, attention_mask: attentionMask };
     // BERT-family exports also take segment ids; single-text classification uses segment 0.
-    if (this.session.inputNames.includes('token_type_ids')) {
-      feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(batch * seq), [batch, seq]);
-    }
-    const output = (await this.session.run(feeds)).logits;
-    if (!output) throw new ModelLoadError(`model has no "logits" output (outputs: ${this.session.outputNames.join(', ')})`);
+    if (this.sessions.inputNames.includes('token_type_ids')) feeds.token_type_ids = new BigInt64Array(batch * seq);
+    const output = await this.sessions.run({ feeds, batch, seq });
     if (output.dims[1] !== this.labels.length) {
       throw new ModelLoadError(`model gives ${output.dims[1]} logits per text but config.json names ${this.labels.length} labels`);
     }
-    return output.data as Float32Array;
+    return output.data;
   }
 
   /**
    * Tokenizes and classifies. Rows run in forward passes of similar lengths, each padded to its own
    * longest row (never to maxLength), so one long text does not make a whole batch pay for it.
+   * Passes go to the session pool together, so several sessions share them.
    */
   async predict(texts: readonly string[]): Promise<Prediction[]> {
     const { ids } = await this.tokenizer.encode(texts);
     const k = this.labels.length;
     const unk = this.tokenizer.unkId;
     const predictions: Prediction[] = new Array(texts.length);
-    for (const group of lengthGroups(ids.map((row) => row.length))) {
+    const passes = lengthGroups(ids.map((row) => row.length)).map(async (group) => {
       const rows = group.map((i) => ids[i]!);
       const { inputIds, attentionMask, batch, seq } = this.pad(rows);
       const logits = await this.logits(inputIds, attentionMask, batch, seq);
@@ -154,12 +146,13 @@ export class TextClassifier {
           unknownTokens: rows[r]!.reduce((n, id) => n + (id === unk ? 1 : 0), 0),
         };
       });
-    }
+    });
+    await Promise.all(passes);
     return predictions;
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.sessions.release();
   }
 
   private toPrediction(logits: Float32Array): Pick<Prediction, 'label' | 'score' | 'probabilities'> {

@@ -66,6 +66,16 @@ describe('MicroBatcher', () => {
     expect(calls).toEqual([[1], [2, 3]]);
   });
 
+  it('runs up to maxInFlight calls at once and batches the rest behind them', async () => {
+    const { calls, run } = recorder(30);
+    const batcher = new MicroBatcher(run, { maxBatchSize: 64, maxWaitMs: 0, maxInFlight: 2 });
+    const all = Promise.all([batcher.submit([1]), batcher.submit([2]), batcher.submit([3]), batcher.submit([4])]);
+    expect(calls).toEqual([[1], [2]]); // both running, the rest queued
+    expect(await all).toEqual([[10], [20], [30], [40]]);
+    expect(calls).toEqual([[1], [2], [3, 4]]);
+    expect(() => new MicroBatcher(run, { maxBatchSize: 1, maxWaitMs: 0, maxInFlight: 0 })).toThrow(RangeError);
+  });
+
   it('rejects every request of a failed call and keeps serving the next ones', async () => {
     let fail = true;
     const batcher = new MicroBatcher(

@@ -6,6 +6,11 @@ export interface MicroBatcherOptions {
    * once: requests that arrive while a pass runs are batched anyway, when it returns.
    */
   maxWaitMs: number;
+  /**
+   * Calls running at once (default 1). More than one lets the next batch be prepared (tokenized)
+   * while a pass runs elsewhere, and keeps several sessions busy.
+   */
+  maxInFlight?: number;
 }
 
 interface Pending<I, O> {
@@ -16,21 +21,22 @@ interface Pending<I, O> {
 
 /**
  * Dynamic batching: items from concurrent requests are gathered until the batch is full or the
- * first of them has waited `maxWaitMs`, then run as one call. One call runs at a time (the model
- * already uses every core); items that queue meanwhile go out together as soon as it returns.
+ * first of them has waited `maxWaitMs`, then run as one call. Up to `maxInFlight` calls run at a
+ * time; items that queue meanwhile go out together as soon as one returns.
  * A request's items always stay together, in order.
  */
 export class MicroBatcher<I, O> {
   private queue: Pending<I, O>[] = [];
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private inFlight = 0;
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
     private readonly opts: MicroBatcherOptions,
   ) {
     if (opts.maxBatchSize < 1) throw new RangeError('maxBatchSize must be at least 1');
+    if ((opts.maxInFlight ?? 1) < 1) throw new RangeError('maxInFlight must be at least 1');
   }
 
   submit(items: I[]): Promise<O[]> {
@@ -38,15 +44,19 @@ export class MicroBatcher<I, O> {
     return new Promise((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
       this.queued += items.length;
-      if (this.queued >= this.opts.maxBatchSize || (this.opts.maxWaitMs === 0 && !this.running)) this.flush();
-      else if (!this.running) this.timer ??= setTimeout(() => this.flush(), this.opts.maxWaitMs);
+      if (this.queued >= this.opts.maxBatchSize || (this.opts.maxWaitMs === 0 && !this.full)) this.flush();
+      else if (!this.full) this.timer ??= setTimeout(() => this.flush(), this.opts.maxWaitMs);
     });
+  }
+
+  private get full(): boolean {
+    return this.inFlight >= (this.opts.maxInFlight ?? 1);
   }
 
   private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.running || this.queue.length === 0) return;
+    if (this.full || this.queue.length === 0) return;
     const batch: Pending<I, O>[] = [];
     let size = 0;
     // Always take the first request, even when it alone exceeds the limit, so nothing starves.
@@ -56,9 +66,9 @@ export class MicroBatcher<I, O> {
       size += next.items.length;
     }
     this.queued -= size;
-    this.running = true;
+    this.inFlight++;
     void this.execute(batch).finally(() => {
-      this.running = false;
+      this.inFlight--;
       if (this.queue.length > 0) this.flush();
     });
   }

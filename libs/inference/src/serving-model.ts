@@ -3,8 +3,10 @@ import { TextClassifier, type Prediction } from './classifier.ts';
 import { MicroBatcher } from './micro-batcher.ts';
 
 export interface ServingOptions {
-  /** onnxruntime intra-op threads; default: every core. */
+  /** onnxruntime intra-op threads per session; default: every core. */
   threads?: number;
+  /** Sessions in worker threads running passes side by side; default 1 (0: on the event loop). */
+  sessions?: number;
   maxBatchSize: number;
   maxWaitMs: number;
 }
@@ -16,8 +18,9 @@ export interface ModelMetadata {
 }
 
 /**
- * A loaded model version ready for traffic: one onnxruntime session behind a micro-batcher, so
- * concurrent requests share forward passes. Knows nothing about HTTP.
+ * A loaded model version ready for traffic: onnxruntime sessions behind a micro-batcher, so
+ * concurrent requests share forward passes. One batch more than there are sessions is in flight,
+ * so the next one is tokenized while passes run. Knows nothing about HTTP.
  */
 export class ServingModel {
   private inFlight = 0;
@@ -30,8 +33,9 @@ export class ServingModel {
   ) {}
 
   static async load(dir: string, metadata: ModelMetadata, opts: ServingOptions): Promise<ServingModel> {
-    const classifier = await TextClassifier.load(dir, { threads: opts.threads ?? availableParallelism() });
-    const batcher = new MicroBatcher((texts: string[]) => classifier.predict(texts), opts);
+    const sessions = opts.sessions ?? 1;
+    const classifier = await TextClassifier.load(dir, { threads: opts.threads ?? availableParallelism(), sessions });
+    const batcher = new MicroBatcher((texts: string[]) => classifier.predict(texts), { ...opts, maxInFlight: sessions + 1 });
     const model = new ServingModel(classifier, batcher, metadata);
     // One forward pass before taking traffic: the first run of a session allocates its buffers.
     await model.predict(['warm up']);

@@ -174,7 +174,8 @@ try {
   }
 
   // ---------------------------------------------------------------- 1. raw forward passes, predict()
-  const classifier = await TextClassifier.load(modelDir, { threads });
+  // Raw: one session on this thread, no worker hop, as a user of onnxruntime-node would write it.
+  const classifier = await TextClassifier.load(modelDir, { threads, sessions: 0 });
   const raw = new Map<number, Speed>();
   // Raw batches hold texts of similar length (sorted by tokens): the best case a batcher can reach.
   const { ids: sampleIds } = await classifier.tokenizer.encode(sample);
@@ -370,7 +371,7 @@ console.log('lambda answered ' + result.statusCode);`;
   const scorer = await ServingModel.load(
     modelDir,
     { version: champion.version },
-    { maxBatchSize: batchSettings.BATCH_MAX_BATCH, maxWaitMs: 0, threads: batchSettings.BATCH_THREADS ?? threads },
+    { maxBatchSize: batchSettings.BATCH_MAX_BATCH, maxWaitMs: 0, threads: batchSettings.BATCH_THREADS ?? threads, sessions: batchSettings.BATCH_SESSIONS },
   );
   let reported = 0;
   const summary = await scoreLocalFile(scorer, input, join(work, 'unsup.predictions.jsonl'), {

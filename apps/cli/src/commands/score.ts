@@ -13,7 +13,12 @@ export async function scoreCommand(input: string, output: string | undefined, fl
   // The batch-score function's own chunk and batch sizes (BATCH_* settings), so both score alike.
   const batch = loadBatchSettings();
   const { version, dir } = await fetchModel(createContext(), flags);
-  const model = await ServingModel.load(dir, { version }, { maxBatchSize: batch.BATCH_MAX_BATCH, maxWaitMs: 0 });
+  const model = await ServingModel.load(dir, { version }, {
+    maxBatchSize: batch.BATCH_MAX_BATCH,
+    maxWaitMs: 0,
+    sessions: batch.BATCH_SESSIONS,
+    ...(batch.BATCH_THREADS ? { threads: batch.BATCH_THREADS } : {}),
+  });
   try {
     out.info(`scoring ${input} with ${version}`);
     const started = performance.now();
