@@ -27,8 +27,8 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
     serving: {
       maxBatchSize: batch.BATCH_MAX_BATCH,
       maxWaitMs: 0,
-      sessions: batch.BATCH_SESSIONS,
-      ...(batch.BATCH_THREADS ? { threads: batch.BATCH_THREADS } : {}),
+      ...(batch.BATCH_SESSIONS !== undefined && { sessions: batch.BATCH_SESSIONS }),
+      ...(batch.BATCH_THREADS !== undefined && { threads: batch.BATCH_THREADS }),
     },
     logger,
   });

@@ -17,10 +17,10 @@ const schema = z
     BATCH_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
     BATCH_POLL_SECONDS: z.coerce.number().positive().default(10),
     BATCH_MAX_BATCH: z.coerce.number().int().positive().default(256),
-    /** onnxruntime intra-op threads per session (default: every core). */
+    /** onnxruntime intra-op threads per session (default 1). */
     BATCH_THREADS: z.coerce.number().int().positive().optional(),
-    /** Sessions in worker threads running passes side by side (0: on the event loop). */
-    BATCH_SESSIONS: z.coerce.number().int().nonnegative().default(1),
+    /** Sessions in worker threads running passes side by side (default one per core; 0: on the event loop). */
+    BATCH_SESSIONS: z.coerce.number().int().nonnegative().optional(),
     LOG_LEVEL: logLevel,
   })
   // Outputs under the input prefix are fine (they are skipped by name); the reverse would skip every input.

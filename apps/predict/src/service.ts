@@ -44,8 +44,8 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
       serving: {
         maxBatchSize: predict.PREDICT_MAX_BATCH,
         maxWaitMs: predict.PREDICT_MAX_WAIT_MS,
-        ...(predict.PREDICT_THREADS ? { threads: predict.PREDICT_THREADS } : {}),
-        sessions: predict.PREDICT_SESSIONS,
+        ...(predict.PREDICT_THREADS !== undefined && { threads: predict.PREDICT_THREADS }),
+        ...(predict.PREDICT_SESSIONS !== undefined && { sessions: predict.PREDICT_SESSIONS }),
       },
       logger,
       unloadWhenUnset,

@@ -77,7 +77,11 @@ export class TextClassifier {
     return this.tokenizer.maxLength;
   }
 
-  /** Default: one session in a worker thread, using every core. */
+  /**
+   * Default: one single-threaded session per core, each in a worker thread. Measured on this model
+   * (2 cores): a batch-1 pass takes the same time on 1 thread as on 2, and two sessions side by side
+   * run 1.8x the passes of one.
+   */
   static async load(dir: string, opts: Partial<SessionPoolOptions> = {}): Promise<TextClassifier> {
     const config = await readModelConfig(dir);
     const labels = Object.entries(config.id2label)
@@ -91,7 +95,7 @@ export class TextClassifier {
     const modelPath = await firstExisting(dir, ONNX_CANDIDATES);
     let sessions: SessionPool;
     try {
-      sessions = await SessionPool.open(modelPath, { sessions: opts.sessions ?? 1, threads: opts.threads ?? availableParallelism() });
+      sessions = await SessionPool.open(modelPath, { sessions: opts.sessions ?? availableParallelism(), threads: opts.threads ?? 1 });
     } catch (error) {
       throw new ModelLoadError((error as Error).message);
     }

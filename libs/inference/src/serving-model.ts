@@ -3,9 +3,9 @@ import { TextClassifier, type Prediction } from './classifier.ts';
 import { MicroBatcher } from './micro-batcher.ts';
 
 export interface ServingOptions {
-  /** onnxruntime intra-op threads per session; default: every core. */
+  /** onnxruntime intra-op threads per session; default 1. */
   threads?: number;
-  /** Sessions in worker threads running passes side by side; default 1 (0: on the event loop). */
+  /** Sessions in worker threads running passes side by side; default one per core (0: on the event loop). */
   sessions?: number;
   maxBatchSize: number;
   maxWaitMs: number;
@@ -33,8 +33,8 @@ export class ServingModel {
   ) {}
 
   static async load(dir: string, metadata: ModelMetadata, opts: ServingOptions): Promise<ServingModel> {
-    const sessions = opts.sessions ?? 1;
-    const classifier = await TextClassifier.load(dir, { threads: opts.threads ?? availableParallelism(), sessions });
+    const sessions = opts.sessions ?? availableParallelism();
+    const classifier = await TextClassifier.load(dir, { sessions, ...(opts.threads !== undefined && { threads: opts.threads }) });
     const batcher = new MicroBatcher((texts: string[]) => classifier.predict(texts), { ...opts, maxInFlight: sessions + 1 });
     const model = new ServingModel(classifier, batcher, metadata);
     // One forward pass before taking traffic: the first run of a session allocates its buffers.

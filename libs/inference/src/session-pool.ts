@@ -109,7 +109,12 @@ export class SessionPool {
       return new SessionPool([], session, session.inputNames);
     }
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const workers = Array.from({ length: opts.sessions }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options } }));
+    // execArgv: [] so the parent's flags (e.g. `--input-type=module`, which would make the
+    // CommonJS source ESM) do not apply to the worker.
+    const workers = Array.from(
+      { length: opts.sessions },
+      () => new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { ortPath, modelPath, options } }),
+    );
     const started = await Promise.allSettled(workers.map((worker) => ready(worker)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {

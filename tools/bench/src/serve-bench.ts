@@ -27,6 +27,8 @@ import { openStore } from '@mlops/storage';
 
 const SAMPLE_ROWS = 512;
 const RAW_BATCHES = [1, 8, 16, 32, 64];
+/** Batch sizes for sessions side by side (worker threads, one intra-op thread each). */
+const PARALLEL_BATCHES = [1, 8];
 const CONCURRENCY = [1, 16, 64];
 const COLD_START_TIMEOUT_MS = 60_000;
 
@@ -70,16 +72,21 @@ function quantile(values: number[], q: number): number {
  * Runs `pass(i)` over the inputs round-robin for `seconds` (at least once), after one untimed
  * warm-up pass: a session's first run at a new shape allocates its buffers. `pass` returns the texts it handled.
  */
-async function measure(inputs: number, pass: (i: number) => Promise<number>): Promise<Speed> {
-  await pass(0);
+async function measure(inputs: number, pass: (i: number) => Promise<number>, parallel = 1): Promise<Speed> {
+  await Promise.all(Array.from({ length: parallel }, (_, k) => pass(k % inputs)));
   const times: number[] = [];
   let texts = 0;
+  let next = 0;
   const started = performance.now();
-  for (let i = 0; times.length === 0 || performance.now() - started < seconds * 1000; i++) {
-    const t = performance.now();
-    texts += await pass(i % inputs);
-    times.push(performance.now() - t);
-  }
+  // `parallel` callers, each taking the next input as soon as its pass returns.
+  const caller = async () => {
+    while (next === 0 || performance.now() - started < seconds * 1000) {
+      const t = performance.now();
+      texts += await pass(next++ % inputs);
+      times.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, caller));
   return { textsPerSecond: texts / ((performance.now() - started) / 1000), p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
 }
 
@@ -174,26 +181,40 @@ try {
   }
 
   // ---------------------------------------------------------------- 1. raw forward passes, predict()
-  // Raw: one session on this thread, no worker hop, as a user of onnxruntime-node would write it.
-  const classifier = await TextClassifier.load(modelDir, { threads, sessions: 0 });
-  const raw = new Map<number, Speed>();
+  // Raw: one session on this thread using every core, no worker hop, as a user of onnxruntime-node
+  // would write it; then one single-threaded session per core, side by side in worker threads.
+  const inline = await TextClassifier.load(modelDir, { threads, sessions: 0 });
+  const classifier = await TextClassifier.load(modelDir, { sessions: threads, threads: 1 });
   // Raw batches hold texts of similar length (sorted by tokens): the best case a batcher can reach.
   const { ids: sampleIds } = await classifier.tokenizer.encode(sample);
   const byLength = [...sampleIds].sort((a, b) => a.length - b.length);
   const meanTokens = byLength.reduce((n, row) => n + row.length, 0) / byLength.length;
-  for (const size of RAW_BATCHES) {
-    const encoded = Array.from({ length: Math.floor(byLength.length / size) }, (_, i) => classifier.pad(byLength.slice(i * size, (i + 1) * size)));
-    progress(`raw forward passes, batch ${size}`);
-    raw.set(
-      size,
-      await measure(encoded.length, async (i) => {
-        const e = encoded[i]!;
-        await classifier.logits(e.inputIds, e.attentionMask, e.batch, e.seq);
+  const rawPasses = async (model: TextClassifier, size: number, parallel: number): Promise<Speed> => {
+    // pad() per pass: a pass hands its buffers to the worker that runs it.
+    const rows = Array.from({ length: Math.floor(byLength.length / size) }, (_, i) => byLength.slice(i * size, (i + 1) * size));
+    return measure(
+      rows.length,
+      async (i) => {
+        const e = model.pad(rows[i]!);
+        await model.logits(e.inputIds, e.attentionMask, e.batch, e.seq);
         return e.batch;
-      }),
+      },
+      parallel,
     );
+  };
+  const raw = new Map<number, Speed>();
+  for (const size of RAW_BATCHES) {
+    progress(`raw forward passes, batch ${size}`);
+    raw.set(size, await rawPasses(inline, size, 1));
   }
+  const rawParallel = new Map<number, Speed>();
+  for (const size of PARALLEL_BATCHES) {
+    progress(`raw forward passes, ${threads} sessions side by side, batch ${size}`);
+    rawParallel.set(size, await rawPasses(classifier, size, threads));
+  }
+  await inline.release();
   const [bestBatch] = [...raw].reduce((best, entry) => (entry[1].textsPerSecond > best[1].textsPerSecond ? entry : best));
+  const rawLimit = Math.max(...[...raw.values(), ...rawParallel.values()].map((speed) => speed.textsPerSecond));
   const predictBatches = bestBatch === 1 ? [1] : [1, bestBatch];
   const inProcess = new Map<number, Speed>();
   for (const size of predictBatches) {
@@ -208,7 +229,7 @@ try {
   let agreement: number | undefined;
   try {
     transformersEnv.allowRemoteModels = false;
-    // Same thread count as our session, so the comparison is of the code, not the settings.
+    // Every core, as our sessions use every core, so the comparison is of the code, not the settings.
     const classify = await pipeline('text-classification', modelDir, { dtype: 'fp32', device: 'cpu', session_options: { intraOpNumThreads: threads } });
     try {
       for (const size of predictBatches) {
@@ -390,12 +411,17 @@ console.log('lambda answered ' + result.statusCode);`;
   const f = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits));
   const ratio = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}x`);
   const met = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'yes' : 'no');
-  const rawLimit = raw.get(bestBatch)!;
   const predictLimit = inProcess.get(bestBatch)!;
   const peerBest = peer.size > 0 ? Math.max(...[...peer.values()].map((s) => s.textsPerSecond)) : undefined;
 
   const rows: Row[] = [
-    ...RAW_BATCHES.map((size) => ({ name: `raw onnxruntime forward, batch ${size}`, speed: raw.get(size), unit: 'per pass', note: size === bestBatch ? 'pre-tokenized, length-sorted; **raw batched limit**' : 'pre-tokenized, length-sorted' })),
+    ...RAW_BATCHES.map((size) => ({ name: `raw onnxruntime forward, batch ${size}`, speed: raw.get(size), unit: 'per pass', note: `one session, ${threads} threads, on the event loop; pre-tokenized, length-sorted` })),
+    ...PARALLEL_BATCHES.map((size) => ({
+      name: `raw onnxruntime forward, ${threads} sessions side by side, batch ${size}`,
+      speed: rawParallel.get(size),
+      unit: 'per pass',
+      note: '1 thread each, worker threads; pre-tokenized, length-sorted',
+    })),
     ...predictBatches.map((size) => ({ name: `TextClassifier.predict, batch ${size}`, speed: inProcess.get(size), unit: 'per call', note: 'tokenize + forward' })),
     ...predictBatches.map((size) => ({
       name: `transformers.js pipeline, batch ${size}`,
@@ -440,10 +466,10 @@ console.log('lambda answered ' + result.statusCode);`;
   }
   const httpVsPeer = c64 && peerBest && c64.textsPerSecond / peerBest;
   add('HTTP c=64 / transformers.js (its best batch)', httpVsPeer, ratio(httpVsPeer), '≥ 1.5x', (v) => v >= 1.5);
-  const batchShare = summary.rows_per_second / predictLimit.textsPerSecond;
-  add(`batch-score / raw limit through predict (batch ${bestBatch})`, batchShare, `${(batchShare * 100).toFixed(0)}%`, '≥ 80%', (v) => v >= 0.8);
-  const batchShareRaw = summary.rows_per_second / rawLimit.textsPerSecond;
-  checks.push([`batch-score / raw pre-tokenized forward limit (batch ${bestBatch})`, `${(batchShareRaw * 100).toFixed(0)}%`, '(context)', undefined]);
+  const batchShare = summary.rows_per_second / rawLimit;
+  add('batch-score / raw batched limit (best raw row: pre-tokenized, no I/O)', batchShare, `${(batchShare * 100).toFixed(0)}%`, '≥ 80%', (v) => v >= 0.8);
+  const batchShareOfPredict = summary.rows_per_second / predictLimit.textsPerSecond;
+  checks.push([`batch-score / TextClassifier.predict, batch ${bestBatch} (tokenization in both)`, `${(batchShareOfPredict * 100).toFixed(0)}%`, '(context)', undefined]);
   for (const c of coldStarts) add(`cold start, ${c.name}, empty cache`, c.empty, c.empty === undefined ? 'failed' : `${c.empty.toFixed(0)} ms`, '< 1000 ms', (v) => v < 1000);
   console.log('\n| ratio | measured | target | met |\n| --- | ---: | ---: | --- |');
   for (const [name, shown, target, ok] of checks) console.log(`| ${name} | ${shown} | ${target} | ${target === '(context)' ? '' : met(ok)} |`);

@@ -16,8 +16,8 @@ export async function scoreCommand(input: string, output: string | undefined, fl
   const model = await ServingModel.load(dir, { version }, {
     maxBatchSize: batch.BATCH_MAX_BATCH,
     maxWaitMs: 0,
-    sessions: batch.BATCH_SESSIONS,
-    ...(batch.BATCH_THREADS ? { threads: batch.BATCH_THREADS } : {}),
+    ...(batch.BATCH_SESSIONS !== undefined && { sessions: batch.BATCH_SESSIONS }),
+    ...(batch.BATCH_THREADS !== undefined && { threads: batch.BATCH_THREADS }),
   });
   try {
     out.info(`scoring ${input} with ${version}`);
