@@ -34,6 +34,18 @@ describe('TextClassifier', () => {
     await classifier.release();
   });
 
+  it('pads a pass to a multiple of 16 tokens, never beyond the model positions', async () => {
+    const classifier = await TextClassifier.load(dir, { sessions: 0, threads: 1 });
+    const { seq, inputIds, attentionMask } = classifier.pad([[2, 5, 3], [2, 3]]);
+    expect(seq).toBe(16);
+    expect(Array.from(attentionMask.slice(0, 4))).toEqual([1n, 1n, 1n, 0n]);
+    expect(inputIds[16 + 2]).toBe(BigInt(classifier.tokenizer.padId));
+    const wide = await TextClassifier.load(await createTinyModel({ maxLength: 20 }), { sessions: 0, threads: 1 });
+    expect(wide.pad([Array.from({ length: 18 }, () => 5)]).seq).toBe(20);
+    await classifier.release();
+    await wide.release();
+  });
+
   it('truncates texts longer than the model positions instead of failing', async () => {
     const classifier = await TextClassifier.load(dir, { threads: 1 });
     const [p] = await classifier.predict(['good film '.repeat(500)]);

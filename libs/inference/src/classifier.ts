@@ -39,6 +39,11 @@ export interface PaddedBatch {
 const MAX_PADDING_SHARE = 0.2;
 /** Padded tokens in one pass (32 texts of 512): bounds the attention matrices' memory. */
 const MAX_PASS_TOKENS = 16_384;
+/**
+ * Passes are padded to a multiple of this many tokens: onnxruntime's kernels run aligned lengths
+ * faster, enough to pay for the padding (IMDB reviews one at a time: 5-15% less time per text).
+ */
+const SEQ_ALIGN = 16;
 
 /** Indices grouped into runs of similar length, each padded to at most (1 + maxPadding) of its real tokens. */
 export function lengthGroups(lengths: readonly number[], maxPadding = MAX_PADDING_SHARE, maxPassTokens = MAX_PASS_TOKENS): number[][] {
@@ -102,10 +107,11 @@ export class TextClassifier {
     return new TextClassifier(sessions, tokenizer, labels);
   }
 
-  /** Pads token id rows to the longest of them. */
+  /** Pads token id rows to the longest of them, rounded up to a multiple of SEQ_ALIGN within the model's limit. */
   pad(rows: readonly number[][]): PaddedBatch {
     const batch = rows.length;
-    const seq = Math.max(...rows.map((row) => row.length));
+    const longest = Math.max(...rows.map((row) => row.length));
+    const seq = Math.max(longest, Math.min(Math.ceil(longest / SEQ_ALIGN) * SEQ_ALIGN, this.maxLength));
     const inputIds = new BigInt64Array(batch * seq).fill(BigInt(this.tokenizer.padId));
     const attentionMask = new BigInt64Array(batch * seq);
     rows.forEach((row, r) => {
