@@ -6,7 +6,7 @@
  *   npm run bench:serve -- [--seconds N] [--rows N] [--quick]
  * MLOPS_STORE picks the store whose champion is measured (default: the repo's .mlops).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -99,8 +99,6 @@ const batchesOf = (texts: string[], size: number): string[][] =>
 const children = new Set<ChildProcess>();
 process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 
-/** Loads the TypeScript sources, as bin/mlops.js does for the CLI. */
-const TSX = ['--import', 'tsx'];
 
 /** `node <args>` from the repo root; its output goes to our stderr, away from the table. */
 function startNode(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -252,16 +250,24 @@ try {
 
   // ---------------------------------------------------------------- 2. predict over HTTP
   const childEnv = { ...process.env, MLOPS_STORE: settings.MLOPS_STORE, MLOPS_CACHE_DIR: cacheDir, LOG_LEVEL: 'warn', PREDICT_LOG_SAMPLE_RATE: '0' };
-  const http = new Map<number, Speed & { non2xx: number; errors: number }>();
-  {
+  type HttpSpeed = Speed & { non2xx: number; errors: number };
+  /** The default (sessions in worker threads), then one session on the event loop for comparison. */
+  const httpConfigs = [
+    { name: 'default', env: {} },
+    { name: 'one session on the event loop', env: { PREDICT_SESSIONS: '0', PREDICT_THREADS: String(threads) } },
+  ];
+  const httpRuns = new Map<string, Map<number, HttpSpeed>>();
+  for (const config of httpConfigs) {
+    const results = new Map<number, HttpSpeed>();
+    httpRuns.set(config.name, results);
     const port = await freePort();
-    progress(`starting mlops serve predict on port ${port}`);
-    const server = startNode([join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'serve', 'predict', '--port', String(port)], childEnv);
+    progress(`starting mlops serve predict on port ${port} (${config.name})`);
+    const server = startNode([join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'serve', 'predict', '--port', String(port)], { ...childEnv, ...config.env });
     try {
       await until(server, 'ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000);
       const bodies = sample.map((text) => JSON.stringify({ text }));
       const load = (connections: number, duration: number) =>
-        new Promise<Speed & { non2xx: number; errors: number }>((resolve, reject) => {
+        new Promise<HttpSpeed>((resolve, reject) => {
           // autocannon's histograms keep whole milliseconds: latencies are taken from its events instead.
           const latencies: number[] = [];
           let next = 0;
@@ -292,13 +298,14 @@ try {
       progress('HTTP warm-up, 1 s at c=16');
       await load(16, 1);
       for (const c of CONCURRENCY) {
-        progress(`HTTP load, c=${c} for ${seconds} s`);
-        http.set(c, await load(c, seconds));
+        progress(`HTTP load, c=${c} for ${seconds} s (${config.name})`);
+        results.set(c, await load(c, seconds));
       }
     } finally {
       await stopChild(server);
     }
   }
+  const http = httpRuns.get('default')!;
 
   // ---------------------------------------------------------------- 4. cold start per host
   const lambdaEvent = {
@@ -322,12 +329,20 @@ try {
     body: JSON.stringify({ text: sample[0] }),
     isBase64Encoded: false,
   };
-  const entry = (file: string) => join(REPO_ROOT, 'apps/predict/src/hosts', file);
+  // What a deployment runs: the esbuild bundle per host (tools/build), inside the repo so that its
+  // externals (onnxruntime-node, tokenizers) resolve from the root node_modules.
+  const bundles = join(REPO_ROOT, 'dist', 'bench');
+  progress(`bundling predict for every host into ${bundles}`);
+  execFileSync(join(REPO_ROOT, 'node_modules/.bin/tsx'), [join(REPO_ROOT, 'tools/build/src/main.ts'), 'predict', '--host', 'all', '--out', bundles], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const entry = (host: string) => join(bundles, 'predict', host, 'index.mjs');
   const firstPrediction = (child: ChildProcess, port: number) => until(child, 'a prediction', () => predictOk(port, sample[0]!), COLD_START_TIMEOUT_MS);
   const hosts: { name: string; start: (port: number, env: NodeJS.ProcessEnv) => ChildProcess; ready: (child: ChildProcess, port: number) => Promise<void> }[] = [
     {
       name: 'Node server (Cloud Run, local)',
-      start: (port, env) => startNode([...TSX, entry('node.ts')], { ...env, PORT: String(port) }),
+      start: (port, env) => startNode([entry('node')], { ...env, PORT: String(port) }),
       ready: firstPrediction,
     },
     {
@@ -335,7 +350,7 @@ try {
       // The framework's own CLI, run by node directly: npx would add its own start-up to the number.
       start: (port, env) =>
         startNode(
-          [...TSX, join(REPO_ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'), '--target=predict', `--source=${entry('cloud-function.ts')}`, `--port=${port}`],
+          [join(REPO_ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'), '--target=predict', `--source=${entry('cloud-function')}`, `--port=${port}`],
           env,
         ),
       ready: firstPrediction,
@@ -343,10 +358,10 @@ try {
     {
       name: 'AWS Lambda handler (API Gateway v2 event)',
       start: (_port, env) => {
-        const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(entry('lambda.ts')).href)});
+        const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(entry('lambda')).href)});
 const result = await handler(${JSON.stringify(lambdaEvent)});
 console.log('lambda answered ' + result.statusCode);`;
-        return startNode([...TSX, '--input-type=module', '-e', script], env);
+        return startNode(['--input-type=module', '-e', script], env);
       },
       ready: (child) => {
         let out = '';
@@ -429,10 +444,13 @@ console.log('lambda answered ' + result.statusCode);`;
       unit: 'per call',
       note: peerError ? `failed: ${peerError}` : `@huggingface/transformers ${transformersEnv.version}, fp32, ${threads} threads`,
     })),
-    ...CONCURRENCY.map((c) => {
-      const s = http.get(c);
-      return { name: `HTTP POST /v1/predict, c=${c}`, speed: s, unit: 'per request', note: `1 text/request; non-2xx ${s?.non2xx ?? '—'}, errors ${s?.errors ?? '—'}` };
-    }),
+    ...httpConfigs.flatMap((config) =>
+      CONCURRENCY.map((c) => {
+        const s = httpRuns.get(config.name)?.get(c);
+        const how = config.name === 'default' ? '' : ` (${config.name})`;
+        return { name: `HTTP POST /v1/predict, c=${c}${how}`, speed: s, unit: 'per request', note: `1 text/request; non-2xx ${s?.non2xx ?? '—'}, errors ${s?.errors ?? '—'}` };
+      }),
+    ),
   ];
   console.log(`\n## Serving benchmark: ${settings.MLOPS_MODEL} ${champion.version}\n`);
   console.log(
@@ -446,7 +464,7 @@ console.log('lambda answered ' + result.statusCode);`;
   );
   if (agreement !== undefined) console.log(`\ntransformers.js and ours agree on ${(agreement * 100).toFixed(1)}% of labels (64 texts).`);
 
-  console.log('\n| cold start: process start → first prediction | empty model cache (ms) | model cached on disk (ms) | notes |\n| --- | ---: | ---: | --- |');
+  console.log('\n| cold start of the built bundle: process start → first prediction | empty model cache (ms) | model cached on disk (ms) | notes |\n| --- | ---: | ---: | --- |');
   for (const c of coldStarts) console.log(`| ${c.name} | ${f(c.empty, 0)} | ${f(c.cached, 0)} | ${c.error ? `failed: ${c.error}` : `median of ${coldRuns}`} |`);
 
   const c1 = http.get(1);
