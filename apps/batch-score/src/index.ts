@@ -4,5 +4,5 @@ export { watchInbox, type InboxWatcher } from './inbox.ts';
 export { NoModelError, scoreObject, type BatchContext, type ScoreOutcome } from './job.ts';
 export { localOutputPaths, scoreLocalFile, scoreToFile, type BatchSummary, type Scorer, type ScoreOptions } from './score.ts';
 export { createBatchScoreService } from './service.ts';
-export { loadBatchSettings, type BatchSettings } from './settings.ts';
+export { batchServingOptions, loadBatchSettings, type BatchSettings } from './settings.ts';
 export { startNodeHost } from './hosts/node.ts';

@@ -7,7 +7,7 @@ import { createBatchScoreApp } from './app.ts';
 import { handleS3Event, type S3Notification } from './events.ts';
 import { watchInbox, type InboxWatcher } from './inbox.ts';
 import type { BatchContext } from './job.ts';
-import { loadBatchSettings } from './settings.ts';
+import { batchServingOptions, loadBatchSettings } from './settings.ts';
 
 /**
  * Wires batch-score from the environment: registry on the configured store, a watcher following
@@ -24,12 +24,7 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
     cacheDir: settings.MLOPS_CACHE_DIR,
     pollMs: batch.BATCH_POLL_SECONDS * 1000,
     // Chunks are split into full batches, so waiting for company would only add latency.
-    serving: {
-      maxBatchSize: batch.BATCH_MAX_BATCH,
-      maxWaitMs: 0,
-      ...(batch.BATCH_SESSIONS !== undefined && { sessions: batch.BATCH_SESSIONS }),
-      ...(batch.BATCH_THREADS !== undefined && { threads: batch.BATCH_THREADS }),
-    },
+    serving: batchServingOptions(batch),
     logger,
   });
   const ctx: BatchContext = {

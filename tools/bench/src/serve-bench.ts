@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createGunzip, gzipSync } from 'node:zlib';
 import { env as transformersEnv, pipeline } from '@huggingface/transformers';
 import autocannon from 'autocannon';
-import { loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
+import { batchServingOptions, loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
 import { defaultData, loadSettings, REPO_ROOT } from '@mlops/config';
 import { readExamples } from '@mlops/data';
 import { ServingModel, TextClassifier } from '@mlops/inference';
@@ -407,7 +407,7 @@ console.log('lambda answered ' + result.statusCode);`;
   const scorer = await ServingModel.load(
     modelDir,
     { version: champion.version },
-    { maxBatchSize: batchSettings.BATCH_MAX_BATCH, maxWaitMs: 0, threads: batchSettings.BATCH_THREADS ?? threads, sessions: batchSettings.BATCH_SESSIONS },
+    batchServingOptions(batchSettings),
   );
   let reported = 0;
   const summary = await scoreLocalFile(scorer, input, join(work, 'unsup.predictions.jsonl'), {

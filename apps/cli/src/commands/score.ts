@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
+import { batchServingOptions, loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
 import { ServingModel } from '@mlops/inference';
 import { createContext, fetchModel } from '../context.ts';
 import { createOutput } from '../output.ts';
@@ -13,12 +13,7 @@ export async function scoreCommand(input: string, output: string | undefined, fl
   // The batch-score function's own chunk and batch sizes (BATCH_* settings), so both score alike.
   const batch = loadBatchSettings();
   const { version, dir } = await fetchModel(createContext(), flags);
-  const model = await ServingModel.load(dir, { version }, {
-    maxBatchSize: batch.BATCH_MAX_BATCH,
-    maxWaitMs: 0,
-    ...(batch.BATCH_SESSIONS !== undefined && { sessions: batch.BATCH_SESSIONS }),
-    ...(batch.BATCH_THREADS !== undefined && { threads: batch.BATCH_THREADS }),
-  });
+  const model = await ServingModel.load(dir, { version }, batchServingOptions(batch));
   try {
     out.info(`scoring ${input} with ${version}`);
     const started = performance.now();
