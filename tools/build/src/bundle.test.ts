@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,13 +44,21 @@ async function poll(url: string, init: RequestInit, child: ChildProcess, deadlin
 }
 
 describe('predict bundled for the node host', () => {
-  it('is one ESM file with onnxruntime and tokenizers left outside', async () => {
-    const code = await readFile(predict.bundleFile, 'utf8');
-    expect(predict.bundleBytes).toBe(Buffer.byteLength(code));
+  it('is ESM (an entry and lazily read chunks) with onnxruntime and tokenizers left outside', async () => {
+    const files = [predict.bundleFile, ...(await readdir(join(predict.outDir, 'chunks'))).map((f) => join(predict.outDir, 'chunks', f))];
+    const sources = await Promise.all(files.map((f) => readFile(f, 'utf8')));
+    const entry = sources[0]!;
+    const code = sources.join('\n');
+    expect(predict.bundleBytes).toBe(sources.reduce((n, src) => n + Buffer.byteLength(src), 0));
+    expect(predict.entryBytes).toBe(Buffer.byteLength(entry));
+    // The cloud SDKs of the other store schemes stay out of the entry, read only when used.
+    expect(/^\/\/ node_modules\/@aws-sdk\/client-s3\//m.test(entry)).toBe(false);
+    expect(/^\/\/ node_modules\/@google-cloud\/storage\//m.test(entry)).toBe(false);
+    expect(/^\/\/ node_modules\/@google-cloud\/storage\//m.test(code)).toBe(true);
     // Checked as booleans: a failing toMatch would print the whole 2 MB bundle.
     const has = (pattern: RegExp | string) => (typeof pattern === 'string' ? code.includes(pattern) : pattern.test(code));
     // ESM: the createRequire banner on top, static imports of the externals, no CJS wrapper for them.
-    expect(code.startsWith("import { createRequire as __mlopsCreateRequire } from 'node:module';")).toBe(true);
+    expect(sources.every((src) => src.startsWith("import { createRequire as __mlopsCreateRequire } from 'node:module';"))).toBe(true);
     expect(has(/^(import .*|\}) from "onnxruntime-node";$/m)).toBe(true);
     expect(has(/^(import .*|\}) from "tokenizers";$/m)).toBe(true);
     expect(has(/^export \{/m)).toBe(true);

@@ -37,11 +37,11 @@ async function bundleCommand(positionals: string[], argv: string[]): Promise<voi
   for (const name of functions) {
     for (const host of hosts) results.push(await bundleFunction(name, host, join(resolve(args.out), name, host)));
   }
-  const rows = [['function', 'host', 'bundle bytes', 'externals', 'ms']];
+  const rows = [['function', 'host', 'entry bytes', 'with chunks', 'externals', 'ms']];
   for (const r of results) {
-    rows.push([r.name, r.host, String(r.bundleBytes), Object.entries(r.externals).map(([p, v]) => `${p}@${v}`).join(' ') || '-', String(r.ms)]);
+    rows.push([r.name, r.host, String(r.entryBytes), String(r.bundleBytes), Object.entries(r.externals).map(([p, v]) => `${p}@${v}`).join(' ') || '-', String(r.ms)]);
   }
-  process.stdout.write(`${table(rows, [2, 4])}\n`);
+  process.stdout.write(`${table(rows, [2, 3, 5])}\n`);
   for (const r of results) for (const w of r.warnings) process.stderr.write(`warning (${r.name}/${r.host}): ${w}\n`);
 }
 
