@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { ModelWatcher } from '@mlops/inference';
 import { createTinyModel } from '@mlops/inference/testing';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
@@ -190,5 +191,25 @@ describe('predict app', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { model_version: string }).model_version).toBe('v2');
     expect(logs.some((l) => l.msg.startsWith('cannot load model version') && l.version === 'v3')).toBe(true);
+  });
+
+  it('answers 503 while its inference workers are dead, and reloads the model on the next check', async () => {
+    await registry.setAlias('champion', 'v2', { actor: 'test', reason: 'back from the broken v3' });
+    await watcher.refresh();
+    const serving = watcher.current()!;
+    expect(serving.metadata.version).toBe('v2');
+    // Reach into the pool to stop its workers, as a crash or an OOM kill would.
+    const pool = (serving as unknown as { classifier: { sessions: { slots: { worker: Worker }[] } } }).classifier.sessions;
+    await Promise.all(pool.slots.map((slot) => slot.worker.terminate()));
+    const down = await post('/v1/predict', { text: 'a good film' });
+    expect(down.status).toBe(503);
+    expect(((await down.json()) as { error: string }).error).toMatch(/being reloaded/);
+    expect((await app.request('/readyz')).status).toBe(503);
+    await watcher.refresh();
+    expect(watcher.current()).not.toBe(serving);
+    const up = await post('/v1/predict', { text: 'a good film' });
+    expect(up.status).toBe(200);
+    expect(((await up.json()) as { model_version: string }).model_version).toBe('v2');
+    expect(logs.some((l) => l.msg === 'the serving model stopped working; reloading')).toBe(true);
   });
 });

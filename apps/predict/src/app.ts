@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
-import type { ModelSource, Prediction, ServingModel } from '@mlops/inference';
+import { InferenceError, type ModelSource, type Prediction, type ServingModel } from '@mlops/inference';
 import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
@@ -102,7 +102,11 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     // Sticky canary routing: the client's key, else the text itself, picks the model.
     const key = c.req.header('x-request-key') ?? input[0]!;
     const model = ready(models.pick ? models.pick(key) : models.current());
-    const predictions = await model.predict(input);
+    const predictions = await model.predict(input).catch((error: unknown) => {
+      // The sessions stopped (a worker died): the watcher reloads the model; meanwhile say so.
+      if (error instanceof InferenceError && model.failure) throw new HttpError(503, 'the model stopped serving and is being reloaded; retry shortly');
+      throw error;
+    });
     // Ids let feedback name the prediction it labels.
     const ids = predictions.map(() => randomUUID());
     const version = model.metadata.version;
@@ -116,6 +120,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
     const model = models.current();
+    if (model?.failure) return c.json({ status: 'reloading', model_version: model.metadata.version }, 503);
     return model ? c.json({ status: 'ready', model_version: model.metadata.version }) : c.json({ status: 'loading' }, 503);
   });
   app.get('/v1/model', (c) => {

@@ -164,6 +164,11 @@ export class TextClassifier {
     return predictions;
   }
 
+  /** Set when the sessions stopped serving on their own (a worker died): the model must be reloaded. */
+  get failure(): Error | undefined {
+    return this.sessions.failure;
+  }
+
   async release(): Promise<void> {
     await this.sessions.release();
   }

@@ -81,7 +81,9 @@ export class ModelWatcher implements ModelSource {
       } else if (!this.model && !this.opts.unloadWhenUnset) logger.warn({ alias }, 'no model version under the alias yet');
       return;
     }
-    if (version === this.model?.metadata.version || version === this.failedVersion) return;
+    const failure = this.model?.failure;
+    if (failure) logger.error({ err: failure, alias, version: this.model?.metadata.version }, 'the serving model stopped working; reloading');
+    else if (version === this.model?.metadata.version || version === this.failedVersion) return;
 
     const started = performance.now();
     try {

@@ -50,6 +50,11 @@ export class ServingModel {
     return this.classifier.maxLength;
   }
 
+  /** Set when the model stopped serving on its own (an inference worker died); see ModelWatcher. */
+  get failure(): Error | undefined {
+    return this.classifier.failure;
+  }
+
   async predict(texts: string[]): Promise<Prediction[]> {
     this.inFlight++;
     try {

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceError, SessionPool, type PassInputs, type PassOutput } from './session-pool.ts';
 import { createTinyModel } from './testing.ts';
@@ -50,6 +51,19 @@ describe('SessionPool', () => {
     } finally {
       await pool.release();
     }
+  });
+
+  it('reports a failure when a worker dies on its own, and none once released', async () => {
+    const pool = await SessionPool.open(modelPath, { sessions: 2, threads: 1 });
+    expect(pool.failure).toBeUndefined();
+    const [slot] = (pool as unknown as { slots: { worker: Worker }[] }).slots;
+    await slot!.worker.terminate();
+    expect(pool.failure?.message).toMatch(/an inference worker stopped/);
+    await expect(pool.run(pass(1, 4))).rejects.toThrow(/an inference worker stopped/);
+    await pool.release();
+    const released = await SessionPool.open(modelPath, { sessions: 1, threads: 1 });
+    await released.release();
+    expect(released.failure).toBeUndefined();
   });
 
   it('fails calls clearly once released, and loading a corrupt model names the file', async () => {

@@ -83,6 +83,7 @@ export class SessionPool {
   private readonly queue: Call[] = [];
   private nextId = 0;
   private broken: Error | undefined;
+  private released = false;
 
   private constructor(
     private readonly slots: Slot[],
@@ -139,7 +140,13 @@ export class SessionPool {
     });
   }
 
+  /** Why the pool stopped serving on its own (a worker died), if it did. */
+  get failure(): Error | undefined {
+    return this.released ? undefined : this.broken;
+  }
+
   async release(): Promise<void> {
+    this.released = true;
     this.fail(new InferenceError('the model was released'));
     if (this.inline) await this.inline.release();
     await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
