@@ -140,7 +140,7 @@ export class TextClassifier {
 
   /**
    * Tokenizes and classifies. Rows run in forward passes of similar lengths, each padded to its own
-   * longest row (never to maxLength), so one long text does not make a whole batch pay for it.
+   * longest row (aligned, see `pad`), so one long text does not make a whole batch pay for it.
    * Passes go to the session pool together, so several sessions share them.
    */
   async predict(texts: readonly string[]): Promise<Prediction[]> {

@@ -32,7 +32,7 @@ export class InferenceError extends Error {
 /** Messages between the pool and its workers. */
 type ToWorker = { id: number; pass: PassInputs };
 type FromWorker =
-  | { ready: true; inputNames: string[]; outputNames: string[] }
+  | { ready: true; inputNames: string[] }
   | { ready: false; error: string }
   | { id: number; output: PassOutput }
   | { id: number; error: string };
@@ -57,7 +57,7 @@ ort.InferenceSession.create(workerData.modelPath, workerData.options).then((sess
       parentPort.postMessage({ id, error: message(e) });
     }
   });
-  parentPort.postMessage({ ready: true, inputNames: session.inputNames, outputNames: session.outputNames });
+  parentPort.postMessage({ ready: true, inputNames: session.inputNames });
 }, (e) => parentPort.postMessage({ ready: false, error: message(e) }));
 `;
 
@@ -132,8 +132,8 @@ export class SessionPool {
   }
 
   async run(pass: PassInputs): Promise<PassOutput> {
-    if (this.inline) return runInline(this.inline, pass);
     if (this.broken) throw this.broken;
+    if (this.inline) return runInline(this.inline, pass);
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, pass, resolve, reject });
       this.dispatch();

@@ -38,12 +38,12 @@ export class TextTokenizer {
   readonly unkId: number;
   readonly clsId: number;
   readonly sepId: number;
+  /** The same tokenizer.json in tokenizers.js, when it encodes like the Rust one (set by `load`). */
+  private fast: FastEncoder | undefined;
 
   private constructor(
     private readonly tokenizer: Tokenizer,
     private _maxLength: number,
-    /** The same tokenizer.json in tokenizers.js, when it encodes like the Rust one (see `load`). */
-    private readonly fast?: FastEncoder,
   ) {
     this.padId = this.requireId('[PAD]');
     this.unkId = this.requireId('[UNK]');
@@ -80,9 +80,9 @@ export class TextTokenizer {
       throw new TokenizerError(`cannot load tokenizer from ${path}: ${(error as Error).message}`);
     }
     const config = await readTokenizerConfig(dir);
-    const rust = new TextTokenizer(tokenizer, maxLength ?? config.settings?.model_max_length ?? 512);
-    const fast = await FastEncoder.matching(json, config.raw, rust);
-    return fast ? new TextTokenizer(tokenizer, rust.maxLength, fast) : rust;
+    const loaded = new TextTokenizer(tokenizer, maxLength ?? config.settings?.model_max_length ?? 512);
+    loaded.fast = await FastEncoder.matching(json, config.raw, loaded);
+    return loaded;
   }
 
   /**
