@@ -104,14 +104,16 @@ describe('scoreObject', () => {
     const v1 = await ServingModel.load(dir, { version: 'v1' }, { threads: 1, maxBatchSize: 4, maxWaitMs: 0 });
     const v2 = await ServingModel.load(dir, { version: 'v2' }, { threads: 1, maxBatchSize: 4, maxWaitMs: 0 });
     let current = v1;
-    await store.put('inbox/swap.jsonl', JSONL);
+    // Three chunks: the next chunk starts before the one ahead of it is written, so the swap made
+    // after the first chunk is seen when the third starts.
+    await store.put('inbox/swap.jsonl', '{"text":"a good film"}\n'.repeat(6));
     const outcome = await scoreObject(
       { ...ctx, models: { current: () => current } },
       { key: 'inbox/swap.jsonl' },
       { onProgress: () => (current = v2) },
     );
-    expect(outcome).toMatchObject({ status: 'scored', summary: { model_version: 'v2', rows: 4, output: 'scored/swap.v2.predictions.jsonl' } });
-    expect(jsonLines((await store.get('scored/swap.v2.predictions.jsonl')).body.toString())).toHaveLength(4);
+    expect(outcome).toMatchObject({ status: 'scored', summary: { model_version: 'v2', rows: 6, output: 'scored/swap.v2.predictions.jsonl' } });
+    expect(jsonLines((await store.get('scored/swap.v2.predictions.jsonl')).body.toString())).toHaveLength(6);
     await Promise.all([v1.retire(), v2.retire()]);
   });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ServingModel } from '@mlops/inference';
 import { createTinyModel } from '@mlops/inference/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localOutputPaths, ModelReplacedError, scoreLocalFile, scoreToFile, summarySchema } from './score.ts';
+import { localOutputPaths, ModelReplacedError, scoreLocalFile, scoreToFile, summarySchema, type Scorer } from './score.ts';
 import { CSV_BAD, CSV_GOOD_LINES, JSONL_BAD, JSONL_GOOD_LINES, jsonLines, writeInputs } from './testing.ts';
 
 describe('scoring a local file', () => {
@@ -76,5 +76,39 @@ describe('scoring a local file', () => {
     let chunks = 0;
     const run = scoreToFile(model, inputs.jsonl, join(tmpdir(), `replaced-${process.pid}.jsonl`), { ...opts, isCurrent: () => chunks++ === 0 });
     await expect(run).rejects.toBeInstanceOf(ModelReplacedError);
+  });
+
+  it('reads and starts the next chunk while one is scoring, and writes in order', async () => {
+    // A scorer whose calls finish in reverse order of arrival, for the rows of two chunks at a time.
+    let running = 0;
+    let most = 0;
+    const scorer: Scorer = {
+      metadata: { version: 'v1' },
+      predict: async (texts) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, texts[0] === 'a good film' ? 30 : 5));
+        running--;
+        return texts.map(() => ({ label: 'pos', score: 1, probabilities: { pos: 1 }, tokens: 1, unknownTokens: 0 }));
+      },
+    };
+    const out = join(tmpdir(), `pipelined-${process.pid}.jsonl`);
+    const counts = await scoreToFile(scorer, inputs.jsonl, out, opts);
+    expect(most).toBe(2 * opts.chunkRows);
+    expect(jsonLines(await readFile(out, 'utf8')).map((p) => p.line)).toEqual(JSONL_GOOD_LINES);
+    expect(counts.rows).toBe(JSONL_GOOD_LINES.length);
+  });
+
+  it('fails with the first error when a chunk fails while the one before it is still scoring', async () => {
+    let calls = 0;
+    const scorer: Scorer = {
+      metadata: { version: 'v1' },
+      predict: async (texts) => {
+        // The second chunk's first call fails at once; the first chunk's are slow.
+        if (++calls === opts.chunkRows + 1) throw new Error('session lost');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return texts.map(() => ({ label: 'pos', score: 1, probabilities: { pos: 1 }, tokens: 1, unknownTokens: 0 }));
+      },
+    };
+    await expect(scoreToFile(scorer, inputs.jsonl, join(tmpdir(), `failed-${process.pid}.jsonl`), opts)).rejects.toThrow('session lost');
   });
 });

@@ -7,7 +7,7 @@ import { z } from 'zod';
 export type Scorer = Pick<ServingModel, 'predict' | 'metadata'>;
 
 export interface ScoreOptions {
-  /** Rows held in memory at once, whatever the size of the file. */
+  /** Rows per chunk; two chunks are held at once (one scoring, the next being read), whatever the size of the file. */
   chunkRows: number;
   /** Texts per model call; a chunk goes out as several calls at once so the model never waits for the reader. */
   batchSize: number;
@@ -76,13 +76,20 @@ export async function scoreToFile(model: Scorer, input: DataInput, predictionsPa
   const name = typeof input === 'string' ? input : input.name;
   const file = await open(predictionsPath, 'w');
   let rows = 0;
-  const scoreChunk = async (chunk: Example[]) => {
+  /** Starts the chunk's predictions at once; they are written later, in order. */
+  const predictChunk = (chunk: Example[]) => {
     // Checked in the same tick as predict() starts, so a swap cannot release the session in between.
     if (opts.isCurrent && !opts.isCurrent()) throw new ModelReplacedError(`model ${version} was replaced while scoring ${name}`);
     const calls: Promise<Prediction[]>[] = [];
     for (let i = 0; i < chunk.length; i += opts.batchSize) calls.push(model.predict(chunk.slice(i, i + opts.batchSize).map((e) => e.text)));
-    const predictions = (await Promise.all(calls)).flat();
-    await file.write(chunk.map((e, i) => predictionLine(e, predictions[i]!, version)).join(''));
+    const predictions = Promise.all(calls);
+    // Awaited only after the chunk before it is written: a failure must not go unhandled meanwhile.
+    predictions.catch(() => undefined);
+    return { chunk, predictions };
+  };
+  const writeChunk = async ({ chunk, predictions }: ReturnType<typeof predictChunk>) => {
+    const scored = (await predictions).flat();
+    await file.write(chunk.map((e, i) => predictionLine(e, scored[i]!, version)).join(''));
     rows += chunk.length;
     opts.onProgress?.(rows, 0);
   };
@@ -93,15 +100,21 @@ export async function scoreToFile(model: Scorer, input: DataInput, predictionsPa
     const examples = async function* () {
       report = yield* readExamples(input, READ_OPTIONS);
     };
+    // One chunk ahead: while a chunk's passes run, the next one is read and tokenized.
+    let running: ReturnType<typeof predictChunk> | undefined;
     let chunk: Example[] = [];
     for await (const example of examples()) {
       chunk.push(example);
       if (chunk.length === opts.chunkRows) {
-        await scoreChunk(chunk);
+        const next = predictChunk(chunk);
+        if (running) await writeChunk(running);
+        running = next;
         chunk = [];
       }
     }
-    if (chunk.length > 0) await scoreChunk(chunk);
+    const last = chunk.length > 0 ? predictChunk(chunk) : undefined;
+    if (running) await writeChunk(running);
+    if (last) await writeChunk(last);
     const { bad, badRows } = report!;
     opts.onProgress?.(rows, bad);
     return { rows, bad, badRows, seconds: (performance.now() - started) / 1000 };

@@ -95,8 +95,9 @@ describe('lengthGroups', () => {
   });
 
   it('caps the padded tokens of one pass', () => {
-    const groups = lengthGroups(Array.from({ length: 100 }, () => 512));
-    expect(groups.map((g) => g.length)).toEqual([32, 32, 32, 4]);
+    const groups = lengthGroups(Array.from({ length: 10 }, () => 512));
+    expect(groups.map((g) => g.length)).toEqual([4, 4, 2]);
+    expect(lengthGroups(Array.from({ length: 100 }, () => 20), 0.2, 1_000).map((g) => g.length)).toEqual([50, 50]);
   });
 
   it('gives nothing for nothing', () => {

@@ -37,8 +37,12 @@ export interface PaddedBatch {
  * length and cut into runs whose padding stays under this share of their real tokens.
  */
 const MAX_PADDING_SHARE = 0.2;
-/** Padded tokens in one pass (32 texts of 512): bounds the attention matrices' memory. */
-const MAX_PASS_TOKENS = 16_384;
+/**
+ * Padded tokens in one pass (8 texts of 256). Small passes keep the attention matrices in cache:
+ * scoring 16,000 IMDB reviews here ran 1.4x faster than with passes of 16,384 tokens, and 512 to
+ * 2,048 all did about as well. Short texts still go 64 or more to a pass.
+ */
+const MAX_PASS_TOKENS = 2_048;
 /**
  * Passes are padded to a multiple of this many tokens: onnxruntime's kernels run aligned lengths
  * faster, enough to pay for the padding (IMDB reviews one at a time: 5-15% less time per text).

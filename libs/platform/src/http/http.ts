@@ -56,12 +56,19 @@ export function requestContext(logger: RequestLogger): MiddlewareHandler<Functio
 
 /** Caps the body before anything reads it: 413 with a JSON error past `maxBytes`. */
 export function jsonBodyLimit(maxBytes: number): MiddlewareHandler {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new HttpError(413, `request body larger than ${maxBytes} bytes`);
-    },
-  });
+  const tooLarge = () => {
+    throw new HttpError(413, `request body larger than ${maxBytes} bytes`);
+  };
+  const counted = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return async (c, next) => {
+    // A declared length is enforced by the HTTP parser, so it is checked without touching the body:
+    // Hono's bodyLimit reads `request.body`, which makes the Node adapter build a web stream for every
+    // request instead of reading the socket directly (measured: about a third of the HTTP cost).
+    const length = c.req.header('content-length');
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return counted(c, next);
+    if (Number(length) > maxBytes) return tooLarge();
+    await next();
+  };
 }
 
 /** The body as JSON; 400 when it is not. */
