@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lengthGroups, ModelLoadError, TextClassifier } from './classifier.ts';
+import { lengthGroups, ModelLoadError, neededForInference, TextClassifier } from './classifier.ts';
 import { createTinyModel } from './testing.ts';
 
 describe('TextClassifier', () => {
@@ -77,6 +77,13 @@ describe('TextClassifier', () => {
     await mkdir(join(corrupt, 'onnx'));
     await writeFile(join(corrupt, 'onnx', 'model.onnx'), 'not a protobuf');
     await expect(TextClassifier.load(corrupt)).rejects.toThrow(ModelLoadError);
+  });
+});
+
+describe('neededForInference', () => {
+  it('leaves out only the training frameworks\' weights', () => {
+    const paths = ['config.json', 'tokenizer.json', 'onnx/model.onnx', 'model.onnx', 'onnx/model.onnx_data', 'reference.json', 'pytorch_model.bin', 'model.safetensors', 'sub/model-00001-of-00002.safetensors'];
+    expect(paths.filter(neededForInference)).toEqual(['config.json', 'tokenizer.json', 'onnx/model.onnx', 'model.onnx', 'onnx/model.onnx_data', 'reference.json']);
   });
 });
 

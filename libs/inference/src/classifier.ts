@@ -71,6 +71,12 @@ export function lengthGroups(lengths: readonly number[], maxPadding = MAX_PADDIN
   return groups;
 }
 
+/**
+ * Which files of a model folder inference reads: all but the training frameworks' weights, which
+ * are as large as the ONNX model (a cold start then downloads half the bytes).
+ */
+export const neededForInference = (path: string): boolean => !/(^|\/)(pytorch_model\.bin|[^/]*\.safetensors|tf_model\.h5|flax_model\.msgpack)$/.test(path);
+
 // Optimum exports put model.onnx at the root, transformers.js under onnx/.
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
 

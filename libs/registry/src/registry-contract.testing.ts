@@ -76,6 +76,13 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
       const local = await registry.downloadVersion('v1', join(tmp, 'cache'));
       for (const path of MODEL_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(dir, path)));
       expect((await registry.getAlias('champion'))?.version).toBe('v1');
+
+      // Only the wanted files; a later call that wants everything fetches the rest.
+      const partial = await registry.downloadVersion('v1', join(tmp, 'partial'), (path) => path !== 'pytorch_model.bin');
+      await expect(readFile(join(partial, 'pytorch_model.bin'))).rejects.toThrow(/ENOENT/);
+      expect(await readFile(join(partial, 'onnx/model.onnx'))).toEqual(await readFile(join(dir, 'onnx/model.onnx')));
+      await registry.downloadVersion('v1', join(tmp, 'partial'));
+      expect(await readFile(join(partial, 'pytorch_model.bin'))).toEqual(await readFile(join(dir, 'pytorch_model.bin')));
     });
 
     it('gives concurrent registrations distinct versions and one champion', async () => {

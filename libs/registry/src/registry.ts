@@ -199,12 +199,16 @@ export class ModelRegistry {
     return events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   }
 
-  /** Downloads a version into `<cacheDir>/<model>/<version>/`, skipping files already there intact. */
-  async downloadVersion(version: string, cacheDir: string): Promise<string> {
+  /**
+   * Downloads a version into `<cacheDir>/<model>/<version>/`, skipping files already there intact
+   * and those `wanted` leaves out (serving needs no training weights). A later call that wants
+   * more fetches only what is missing.
+   */
+  async downloadVersion(version: string, cacheDir: string, wanted: (path: string) => boolean = () => true): Promise<string> {
     const info = await this.getVersion(version);
     const dir = join(cacheDir, this.model, info.version);
     await Promise.all(
-      info.files.map(async (file) => {
+      info.files.filter((file) => wanted(file.path)).map(async (file) => {
         const local = join(dir, file.path);
         if (await isIntact(local, file)) return;
         await this.store.downloadFile(this.versionKey(info.version, file.path), local);

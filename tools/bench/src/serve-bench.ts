@@ -21,7 +21,7 @@ import autocannon from 'autocannon';
 import { batchServingOptions, loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
 import { defaultData, loadSettings, REPO_ROOT } from '@mlops/config';
 import { readExamples } from '@mlops/data';
-import { ServingModel, TextClassifier } from '@mlops/inference';
+import { neededForInference, ServingModel, TextClassifier } from '@mlops/inference';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 
@@ -170,7 +170,7 @@ const work = await mkdtemp(join(tmpdir(), 'mlops-serve-bench-'));
 try {
   const cacheDir = join(work, 'cache');
   progress(`downloading ${settings.MLOPS_MODEL} ${champion.version} from ${store.uri}`);
-  const modelDir = await registry.downloadVersion(champion.version, cacheDir);
+  const modelDir = await registry.downloadVersion(champion.version, cacheDir, neededForInference);
   const onnxBytes = (await stat(join(modelDir, 'onnx', 'model.onnx'))).size;
   const sample: string[] = [];
   for await (const example of readExamples(defaultData(settings).eval, { requireLabel: false })) {
