@@ -30,6 +30,7 @@ const RAW_BATCHES = [1, 8, 16, 32, 64];
 /** Batch sizes for sessions side by side (worker threads, one intra-op thread each). */
 const PARALLEL_BATCHES = [1, 8];
 const CONCURRENCY = [1, 16, 64];
+const SHORT_RAW_BATCHES = [1, 64];
 const COLD_START_TIMEOUT_MS = 60_000;
 
 const { values } = parseArgs({
@@ -172,11 +173,17 @@ try {
   progress(`downloading ${settings.MLOPS_MODEL} ${champion.version} from ${store.uri}`);
   const modelDir = await registry.downloadVersion(champion.version, cacheDir, neededForInference);
   const onnxBytes = (await stat(join(modelDir, 'onnx', 'model.onnx'))).size;
-  const sample: string[] = [];
-  for await (const example of readExamples(defaultData(settings).eval, { requireLabel: false })) {
-    sample.push(example.text);
-    if (sample.length === SAMPLE_ROWS) break;
-  }
+  const firstTexts = async (input: string): Promise<string[]> => {
+    const texts: string[] = [];
+    for await (const example of readExamples(input, { requireLabel: false })) {
+      texts.push(example.text);
+      if (texts.length === SAMPLE_ROWS) break;
+    }
+    return texts;
+  };
+  const sample = await firstTexts(defaultData(settings).eval);
+  // Short texts as well: sentences, where a pass costs little per text and batching pays most.
+  const shortSample = await firstTexts(join(settings.MLOPS_DATA_DIR, 'sst2', 'train.jsonl.gz'));
 
   // ---------------------------------------------------------------- 1. raw forward passes, predict()
   // Raw: one session on this thread using every core, no worker hop, as a user of onnxruntime-node
@@ -184,12 +191,13 @@ try {
   const inline = await TextClassifier.load(modelDir, { threads, sessions: 0 });
   const classifier = await TextClassifier.load(modelDir, { sessions: threads, threads: 1 });
   // Raw batches hold texts of similar length (sorted by tokens): the best case a batcher can reach.
-  const { ids: sampleIds } = await classifier.tokenizer.encode(sample);
-  const byLength = [...sampleIds].sort((a, b) => a.length - b.length);
-  const meanTokens = byLength.reduce((n, row) => n + row.length, 0) / byLength.length;
-  const rawPasses = async (model: TextClassifier, size: number, parallel: number): Promise<Speed> => {
+  const sortedIds = async (texts: string[]) => [...(await classifier.tokenizer.encode(texts)).ids].sort((a, b) => a.length - b.length);
+  const byLength = await sortedIds(sample);
+  const shortByLength = await sortedIds(shortSample);
+  const meanTokens = (rows: number[][]) => rows.reduce((n, row) => n + row.length, 0) / rows.length;
+  const rawPasses = async (model: TextClassifier, size: number, parallel: number, sorted = byLength): Promise<Speed> => {
     // pad() per pass: a pass hands its buffers to the worker that runs it.
-    const rows = Array.from({ length: Math.floor(byLength.length / size) }, (_, i) => byLength.slice(i * size, (i + 1) * size));
+    const rows = Array.from({ length: Math.floor(sorted.length / size) }, (_, i) => sorted.slice(i * size, (i + 1) * size));
     return measure(
       rows.length,
       async (i) => {
@@ -204,6 +212,11 @@ try {
   for (const size of RAW_BATCHES) {
     progress(`raw forward passes, batch ${size}`);
     raw.set(size, await rawPasses(inline, size, 1));
+  }
+  const rawShort = new Map<number, Speed>();
+  for (const size of SHORT_RAW_BATCHES) {
+    progress(`raw forward passes, SST-2 sentences, batch ${size}`);
+    rawShort.set(size, await rawPasses(inline, size, 1, shortByLength));
   }
   const rawParallel = new Map<number, Speed>();
   for (const size of PARALLEL_BATCHES) {
@@ -251,22 +264,20 @@ try {
   // ---------------------------------------------------------------- 2. predict over HTTP
   const childEnv = { ...process.env, MLOPS_STORE: settings.MLOPS_STORE, MLOPS_CACHE_DIR: cacheDir, LOG_LEVEL: 'warn', PREDICT_LOG_SAMPLE_RATE: '0' };
   type HttpSpeed = Speed & { non2xx: number; errors: number };
-  /** The default (sessions in worker threads), then one session on the event loop for comparison. */
-  const httpConfigs = [
-    { name: 'default', env: {} },
-    { name: 'one session on the event loop', env: { PREDICT_SESSIONS: '0', PREDICT_THREADS: String(threads) } },
+  /** The default (sessions in worker threads) on reviews and on sentences, then one session on the event loop for comparison. */
+  const httpConfigs: { name: string; env: Record<string, string>; sets: Record<string, string[]> }[] = [
+    { name: 'default', env: {}, sets: { IMDB: sample, 'SST-2': shortSample } },
+    { name: 'one session on the event loop', env: { PREDICT_SESSIONS: '0', PREDICT_THREADS: String(threads) }, sets: { IMDB: sample } },
   ];
+  /** Keyed `<texts>, <config>`. */
   const httpRuns = new Map<string, Map<number, HttpSpeed>>();
   for (const config of httpConfigs) {
-    const results = new Map<number, HttpSpeed>();
-    httpRuns.set(config.name, results);
     const port = await freePort();
     progress(`starting mlops serve predict on port ${port} (${config.name})`);
     const server = startNode([join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'serve', 'predict', '--port', String(port)], { ...childEnv, ...config.env });
     try {
       await until(server, 'ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000);
-      const bodies = sample.map((text) => JSON.stringify({ text }));
-      const load = (connections: number, duration: number) =>
+      const load = (bodies: string[], connections: number, duration: number) =>
         new Promise<HttpSpeed>((resolve, reject) => {
           // autocannon's histograms keep whole milliseconds: latencies are taken from its events instead.
           const latencies: number[] = [];
@@ -295,17 +306,23 @@ try {
             if (status >= 200 && status < 300) latencies.push(ms);
           });
         });
-      progress('HTTP warm-up, 1 s at c=16');
-      await load(16, 1);
-      for (const c of CONCURRENCY) {
-        progress(`HTTP load, c=${c} for ${seconds} s (${config.name})`);
-        results.set(c, await load(c, seconds));
+      for (const [set, texts] of Object.entries(config.sets)) {
+        const bodies = texts.map((text) => JSON.stringify({ text }));
+        const results = new Map<number, HttpSpeed>();
+        httpRuns.set(`${set}, ${config.name}`, results);
+        progress(`HTTP warm-up, 1 s at c=16 (${set})`);
+        await load(bodies, 16, 1);
+        for (const c of CONCURRENCY) {
+          progress(`HTTP load, c=${c} for ${seconds} s (${set}, ${config.name})`);
+          results.set(c, await load(bodies, c, seconds));
+        }
       }
     } finally {
       await stopChild(server);
     }
   }
-  const http = httpRuns.get('default')!;
+  const http = httpRuns.get('IMDB, default')!;
+  const httpShort = httpRuns.get('SST-2, default')!;
 
   // ---------------------------------------------------------------- 4. cold start per host
   const lambdaEvent = {
@@ -431,6 +448,7 @@ console.log('lambda answered ' + result.statusCode);`;
 
   const rows: Row[] = [
     ...RAW_BATCHES.map((size) => ({ name: `raw onnxruntime forward, batch ${size}`, speed: raw.get(size), unit: 'per pass', note: `one session, ${threads} threads, on the event loop; pre-tokenized, length-sorted` })),
+    ...SHORT_RAW_BATCHES.map((size) => ({ name: `raw onnxruntime forward, SST-2, batch ${size}`, speed: rawShort.get(size), unit: 'per pass', note: 'the same, on SST-2 sentences' })),
     ...PARALLEL_BATCHES.map((size) => ({
       name: `raw onnxruntime forward, ${threads} sessions side by side, batch ${size}`,
       speed: rawParallel.get(size),
@@ -444,18 +462,17 @@ console.log('lambda answered ' + result.statusCode);`;
       unit: 'per call',
       note: peerError ? `failed: ${peerError}` : `@huggingface/transformers ${transformersEnv.version}, fp32, ${threads} threads`,
     })),
-    ...httpConfigs.flatMap((config) =>
+    ...[...httpRuns].flatMap(([run, results]) =>
       CONCURRENCY.map((c) => {
-        const s = httpRuns.get(config.name)?.get(c);
-        const how = config.name === 'default' ? '' : ` (${config.name})`;
-        return { name: `HTTP POST /v1/predict, c=${c}${how}`, speed: s, unit: 'per request', note: `1 text/request; non-2xx ${s?.non2xx ?? '—'}, errors ${s?.errors ?? '—'}` };
+        const s = results.get(c);
+        return { name: `HTTP POST /v1/predict, c=${c} (${run})`, speed: s, unit: 'per request', note: `1 text/request; non-2xx ${s?.non2xx ?? '—'}, errors ${s?.errors ?? '—'}` };
       }),
     ),
   ];
   console.log(`\n## Serving benchmark: ${settings.MLOPS_MODEL} ${champion.version}\n`);
   console.log(
     `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}; model.onnx ${(onnxBytes / 1e6).toFixed(1)} MB; ` +
-      `${sample.length} IMDB test texts, ${meanTokens.toFixed(0)} tokens on average; ${seconds} s per measurement\n`,
+      `${sample.length} IMDB test texts (${meanTokens(byLength).toFixed(0)} tokens on average) and ${shortSample.length} SST-2 sentences (${meanTokens(shortByLength).toFixed(0)}); ${seconds} s per measurement\n`,
   );
   console.log('| measurement | texts/s | p50 ms | p99 ms | latency of | notes |\n| --- | ---: | ---: | ---: | --- | --- |');
   for (const r of rows) console.log(`| ${r.name} | ${f(r.speed?.textsPerSecond)} | ${f(r.speed?.p50, 2)} | ${f(r.speed?.p99, 2)} | ${r.unit} | ${r.note} |`);
@@ -478,6 +495,15 @@ console.log('lambda answered ' + result.statusCode);`;
   checks.push(['HTTP c=1 p50 latency / predict() batch-1 p50 (tokenization included in both)', ratio(overTokenized), '(context)', undefined]);
   const scaling = c1 && c64 && c64.textsPerSecond / c1.textsPerSecond;
   add('HTTP throughput c=64 / c=1', scaling, ratio(scaling), '≥ 3x', (v) => v >= 3);
+  // What batching can give at most: the raw passes' own gain from batch 1 to their best batch.
+  const rawGain = rawLimit / raw.get(1)!.textsPerSecond;
+  checks.push(['raw best batch / raw batch 1 (the most any batcher can gain on these texts)', ratio(rawGain), '(context)', undefined]);
+  const shortC1 = httpShort.get(1);
+  const shortC64 = httpShort.get(64);
+  const shortOverhead = shortC1 && shortC1.p50 / rawShort.get(1)!.p50;
+  add('SST-2: HTTP c=1 p50 latency / raw batch-1 p50 latency', shortOverhead, ratio(shortOverhead), '≤ 1.20x', (v) => v <= 1.2);
+  const shortScaling = shortC1 && shortC64 && shortC64.textsPerSecond / shortC1.textsPerSecond;
+  add('SST-2: HTTP throughput c=64 / c=1', shortScaling, ratio(shortScaling), '≥ 3x', (v) => v >= 3);
   for (const size of predictBatches) {
     const r = peer.get(size) && inProcess.get(size)!.textsPerSecond / peer.get(size)!.textsPerSecond;
     add(`predict() in process / transformers.js, batch ${size}`, r, ratio(r), '≥ 1.5x', (v) => v >= 1.5);

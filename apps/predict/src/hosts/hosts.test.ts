@@ -23,7 +23,10 @@ it('the Lambda entry loads the champion at init and answers an API Gateway v2 pr
   vi.stubEnv('PREDICT_LOG_SAMPLE_RATE', '0');
   vi.stubEnv('PREDICT_THREADS', '1');
   vi.stubEnv('LOG_LEVEL', 'silent');
-  const { handler } = await import('./lambda.ts');
+  const { handler, lambdaServingDefaults } = await import('./lambda.ts');
+  // One request per instance: the session on the event loop unless the environment says otherwise.
+  expect(lambdaServingDefaults({})).toMatchObject({ PREDICT_SESSIONS: '0', PREDICT_THREADS: expect.stringMatching(/^[1-9]/) });
+  expect(lambdaServingDefaults({ PREDICT_SESSIONS: '2', PREDICT_THREADS: '1' })).toMatchObject({ PREDICT_SESSIONS: '2', PREDICT_THREADS: '1' });
 
   const result = await handler(httpV2Event);
   expect(result?.statusCode).toBe(200);

@@ -3,10 +3,22 @@
  * model is downloaded and warmed here, not in the first request. Buffered prediction-log records
  * flush on the timer while the instance is thawed; Lambda sends no SIGTERM without an extension.
  */
+import { availableParallelism } from 'node:os';
 import { createLambdaHandler } from '@mlops/platform';
 import { createPredictService } from '../service.ts';
 
-const service = createPredictService();
+/**
+ * A Lambda instance answers one request at a time, so worker sessions would add a thread hop to
+ * every request and their start-up to every cold start: by default the session runs on the event
+ * loop with every core. PREDICT_SESSIONS / PREDICT_THREADS still override it.
+ */
+export const lambdaServingDefaults = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
+  PREDICT_SESSIONS: '0',
+  PREDICT_THREADS: String(availableParallelism()),
+  ...env,
+});
+
+const service = createPredictService(lambdaServingDefaults(process.env));
 await service.start();
 
 export const handler = createLambdaHandler(service.app);
