@@ -65,7 +65,7 @@ export function jsonBodyLimit(maxBytes: number): MiddlewareHandler {
     // Hono's bodyLimit reads `request.body`, which makes the Node adapter build a web stream for every
     // request instead of reading the socket directly (measured: about a third of the HTTP cost).
     const length = c.req.header('content-length');
-    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return counted(c, next);
+    if (length === undefined || !/^\d+$/.test(length) || c.req.header('transfer-encoding') !== undefined) return counted(c, next);
     if (Number(length) > maxBytes) return tooLarge();
     await next();
   };
