@@ -85,6 +85,12 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
       expect(await readFile(join(partial, 'pytorch_model.bin'))).toEqual(await readFile(join(dir, 'pytorch_model.bin')));
     });
 
+    it('refuses a downloaded file whose bytes differ from the sha256 in version.json', async () => {
+      await registry.registerVersion(await modelDir('m1'), who);
+      await server.store(prefix).put('models/sentiment/versions/v1/onnx/model.onnx', 'tampered');
+      await expect(registry.downloadVersion('v1', join(tmp, 'cache'))).rejects.toThrow('onnx/model.onnx of sentiment v1 does not match the sha256 in its version.json');
+    });
+
     it('gives concurrent registrations distinct versions and one champion', async () => {
       const dirs = await Promise.all([1, 2, 3, 4, 5].map((i) => modelDir(`m${i}`)));
       const versions = await Promise.all(dirs.map((dir) => otherClient().registerVersion(dir, who)));
