@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceError, SessionPool, type PassInputs, type PassOutput } from './session-pool.ts';
@@ -22,6 +25,18 @@ describe('SessionPool', () => {
     modelPath = join(dir, 'onnx', 'model.onnx');
   }, 60_000);
   afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('lets the process end while its workers are idle, even one that never ran a pass', async () => {
+    const fixture = fileURLToPath(new URL('./session-pool.exit.fixture.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, modelPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    clearTimeout(timer);
+    expect(stdout).toContain('ran one pass');
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+  });
 
   it('gives the same logits in worker sessions as on the calling thread, for passes run side by side', async () => {
     const inline = await SessionPool.open(modelPath, { sessions: 0, threads: 1 });

@@ -123,7 +123,6 @@ export class SessionPool {
       throw new InferenceError(`cannot load ONNX model ${modelPath}: ${(failed.reason as Error).message}`);
     }
     const [first] = started as PromiseFulfilledResult<string[]>[];
-    for (const worker of workers) worker.unref();
     return new SessionPool(
       workers.map((worker) => ({ worker })),
       undefined,
@@ -175,6 +174,9 @@ export class SessionPool {
       else call.resolve(message.output);
       this.dispatch();
     });
+    // Adding a 'message' listener refs a worker: an idle one (even one that never gets a pass)
+    // must not keep the process alive, or a CLI run would never end.
+    slot.worker.unref();
     const died = (why: string) => this.fail(new InferenceError(`an inference worker stopped: ${why}`));
     slot.worker.on('error', (error) => died(error.message));
     slot.worker.on('exit', (code) => died(`exit code ${code}`));
