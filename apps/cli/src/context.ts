@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { loadSettings, type Settings } from '@mlops/config';
 import { createRegistry, type ModelRegistry, type VersionRef } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
-import { TextClassifier } from '@mlops/inference';
+import { downloadForInference, TextClassifier } from '@mlops/inference';
 
 export interface Context {
   settings: Settings;
@@ -14,10 +14,10 @@ export function createContext(env: NodeJS.ProcessEnv = process.env): Context {
   return { settings, registry: createRegistry(openStore(settings.MLOPS_STORE), settings.MLOPS_MODEL) };
 }
 
-/** Resolves a version or alias (default: champion) and caches its folder on local disk. */
+/** Resolves a version or alias (default: champion) and caches what inference reads of it on local disk. */
 export async function fetchModel(ctx: Context, ref: VersionRef): Promise<{ version: string; dir: string }> {
   const info = await ctx.registry.resolve(ref.version || ref.alias ? ref : { alias: 'champion' });
-  return { version: info.version, dir: await ctx.registry.downloadVersion(info.version, ctx.settings.MLOPS_CACHE_DIR) };
+  return { version: info.version, dir: await downloadForInference(ctx.registry, info.version, ctx.settings.MLOPS_CACHE_DIR) };
 }
 
 /** The same, loaded for inference. */

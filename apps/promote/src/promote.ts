@@ -1,6 +1,6 @@
 import type { Alert, Alerter } from '@mlops/alerts';
 import { loadDataset, stratifiedSplit } from '@mlops/data';
-import { neededForInference, TextClassifier } from '@mlops/inference';
+import { downloadForInference, TextClassifier } from '@mlops/inference';
 import {
   classificationMetrics,
   evaluateRows,
@@ -153,7 +153,7 @@ async function baseSample(deps: PromoteDeps): Promise<LabelledText[]> {
  * taken as the median, so a busy moment on the machine does not count against one of them.
  */
 async function score(deps: PromoteDeps, versions: [string, string], holdout: LabelledText[], base: LabelledText[]): Promise<[ModelScores, ModelScores]> {
-  const classifiers = await Promise.all(versions.map(async (v) => TextClassifier.load(await deps.registry.downloadVersion(v, deps.cacheDir, neededForInference))));
+  const classifiers = await Promise.all(versions.map(async (v) => TextClassifier.load(await downloadForInference(deps.registry, v, deps.cacheDir))));
   try {
     const scores = [];
     for (const classifier of classifiers) {

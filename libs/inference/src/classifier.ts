@@ -1,6 +1,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import type { ModelRegistry } from '@mlops/registry';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { z } from 'zod';
 import { SessionPool, type SessionPoolOptions } from './session-pool.ts';
@@ -76,6 +77,11 @@ export function lengthGroups(lengths: readonly number[], maxPadding = MAX_PADDIN
  * are as large as the ONNX model (a cold start then downloads half the bytes).
  */
 export const neededForInference = (path: string): boolean => !/(^|\/)(pytorch_model\.bin|[^/]*\.safetensors|tf_model\.h5|flax_model\.msgpack)$/.test(path);
+
+/** Downloads what inference reads of a registry version (see `neededForInference`); returns its folder. */
+export function downloadForInference(registry: Pick<ModelRegistry, 'downloadVersion'>, version: string, cacheDir: string): Promise<string> {
+  return registry.downloadVersion(version, cacheDir, neededForInference);
+}
 
 // Optimum exports put model.onnx at the root, transformers.js under onnx/.
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];

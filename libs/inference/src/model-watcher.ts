@@ -1,6 +1,6 @@
 import type { AliasRecord, ModelRegistry } from '@mlops/registry';
 import type { Logger } from 'pino';
-import { neededForInference } from './classifier.ts';
+import { downloadForInference } from './classifier.ts';
 import { ServingModel, type ServingOptions } from './serving-model.ts';
 
 export interface ModelSource {
@@ -89,7 +89,7 @@ export class ModelWatcher implements ModelSource {
     const started = performance.now();
     try {
       const info = await this.registry.getVersion(version);
-      const dir = await this.registry.downloadVersion(version, this.opts.cacheDir, neededForInference);
+      const dir = await downloadForInference(this.registry, version, this.opts.cacheDir);
       const next = await ServingModel.load(dir, { version, created: info.created, metrics: info.metrics }, this.opts.serving);
       const previous = this.model;
       this.model = next;

@@ -21,7 +21,7 @@ import autocannon from 'autocannon';
 import { batchServingOptions, loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
 import { defaultData, loadSettings, REPO_ROOT } from '@mlops/config';
 import { readExamples } from '@mlops/data';
-import { neededForInference, ServingModel, TextClassifier } from '@mlops/inference';
+import { downloadForInference, ServingModel, TextClassifier } from '@mlops/inference';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 
@@ -171,7 +171,7 @@ const work = await mkdtemp(join(tmpdir(), 'mlops-serve-bench-'));
 try {
   const cacheDir = join(work, 'cache');
   progress(`downloading ${settings.MLOPS_MODEL} ${champion.version} from ${store.uri}`);
-  const modelDir = await registry.downloadVersion(champion.version, cacheDir, neededForInference);
+  const modelDir = await downloadForInference(registry, champion.version, cacheDir);
   const onnxBytes = (await stat(join(modelDir, 'onnx', 'model.onnx'))).size;
   const firstTexts = async (input: string): Promise<string[]> => {
     const texts: string[] = [];

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { defaultData, type Settings } from '@mlops/config';
 import { readExamples, shuffled } from '@mlops/data';
-import { neededForInference, TextClassifier } from '@mlops/inference';
+import { downloadForInference, TextClassifier } from '@mlops/inference';
 import { EvaluationRecordSchema, evaluateRows, readEvaluations, type EvaluationRecord } from '@mlops/monitoring';
 import type { ModelRegistry } from '@mlops/registry';
 import { z } from 'zod';
@@ -147,7 +147,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     info('phase 5: both versions on held-out data no traffic ever touched');
     const heldOut = [];
     for (const version of [before, after]) {
-      const classifier = await TextClassifier.load(await registry.downloadVersion(version, ctx.settings.MLOPS_CACHE_DIR, neededForInference));
+      const classifier = await TextClassifier.load(await downloadForInference(registry, version, ctx.settings.MLOPS_CACHE_DIR));
       for (const [dataset, rows] of [['SST-2 held out', data.sstHeldOut], ['IMDB test held out', data.imdbHeldOut]] as const) {
         const m = await evaluateRows(classifier, rows);
         heldOut.push({ version, dataset, n: m.n, accuracy: m.accuracy, ci95: m.accuracy_ci95 });
