@@ -39,14 +39,14 @@ export interface PaddedBatch {
  */
 const MAX_PADDING_SHARE = 0.2;
 /**
- * Padded tokens in one pass (8 texts of 256). Small passes keep the attention matrices in cache:
- * scoring 16,000 IMDB reviews here ran 1.4x faster than with passes of 16,384 tokens, and 512 to
- * 2,048 all did about as well. Short texts still go 64 or more to a pass.
+ * Padded tokens in one pass (8 texts of 256). Small passes keep the attention matrices in cache;
+ * the measurement behind the cap is in docs/benchmarks.md (Serving). Short texts still go 64 or
+ * more to a pass.
  */
 const MAX_PASS_TOKENS = 2_048;
 /**
  * Passes are padded to a multiple of this many tokens: onnxruntime's kernels run aligned lengths
- * faster, enough to pay for the padding (IMDB reviews one at a time: 5-15% less time per text).
+ * faster, enough to pay for the padding (measured: docs/benchmarks.md, Serving).
  */
 const SEQ_ALIGN = 16;
 
@@ -99,9 +99,9 @@ export class TextClassifier {
   }
 
   /**
-   * Default: one single-threaded session per core, each in a worker thread. Measured on this model
-   * (2 cores, HTTP at 16 and 64 concurrent requests): 1.4x the requests per second of one session
-   * on the event loop, and the same latency one request at a time.
+   * Default: one single-threaded session per core, each in a worker thread: under load it serves
+   * more requests per second than one session on the event loop, at the same latency one request
+   * at a time (measured: docs/benchmarks.md, Serving).
    */
   static async load(dir: string, opts: Partial<SessionPoolOptions> = {}): Promise<TextClassifier> {
     const config = await readModelConfig(dir);
