@@ -93,7 +93,7 @@ describe('batch-score app', () => {
     await store.put('inbox/early.jsonl', JSONL);
     const res = await post('/', gcsObject('inbox/early.jsonl'), ceHeaders('inbox/early.jsonl'));
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ error: 'no model loaded yet' });
+    expect(await res.json()).toEqual({ error: 'no model loaded yet', request_id: expect.any(String) });
 
     await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
     await watcher.refresh();
@@ -155,14 +155,14 @@ describe('batch-score app', () => {
   ])('rejects %s with a JSON 4xx', async (_name, path, body, headers, status, message) => {
     const res = await post(path, body, headers);
     expect(res.status).toBe(status);
-    const json = (await res.json()) as { error: string };
-    expect(Object.keys(json)).toEqual(['error']);
-    expect(json.error).toMatch(message);
+    const json = (await res.json()) as Record<string, unknown>;
+    // The functions' one error body; schema failures name each problem in details.
+    expect(json).toEqual({ error: expect.stringMatching(message), request_id: expect.any(String), ...('details' in json && { details: expect.any(Array) }) });
   });
 
   it('answers unknown routes with JSON 404', async () => {
     const res = await app.request('/v1/predict');
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: 'no route GET /v1/predict' });
+    expect(await res.json()).toEqual({ error: 'no route GET /v1/predict', request_id: expect.any(String) });
   });
 });

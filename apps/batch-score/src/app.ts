@@ -1,8 +1,8 @@
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, s3EventSchema, type FunctionEnv } from '@mlops/platform';
+import { handleErrors, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, s3EventSchema, type FunctionEnv } from '@mlops/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { cloudEventHeadersSchema, gcsObjectSchema, handleS3Event, structuredCloudEventSchema } from './events.ts';
-import { NoModelError, scoreObject, type BatchContext } from './job.ts';
+import { scoreObject, type BatchContext } from './job.ts';
 
 /** Event bodies are object metadata, never the data itself. */
 const MAX_BODY_BYTES = 1_000_000;
@@ -17,14 +17,8 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
   const { logger } = ctx;
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(logger));
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json({ error: error.message }, error.status);
-    // 503 makes Eventarc and S3-to-HTTP senders retry once a model is there.
-    if (error instanceof NoModelError) return c.json({ error: error.message }, 503);
-    logger.error({ err: error, request_id: c.get('requestId') }, 'unhandled error');
-    return c.json({ error: 'internal error' }, 500);
-  });
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  // A NoModelError (NO_MODEL) answers 503, which makes Eventarc and S3-to-HTTP senders retry once a model is there.
+  handleErrors(app, { logger });
   const limit = jsonBodyLimit(MAX_BODY_BYTES);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

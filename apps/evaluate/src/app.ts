@@ -1,4 +1,4 @@
-import { HttpError, parseOr400, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import { handleErrors, parseOr400, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { readEvaluations } from '@mlops/monitoring';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -12,12 +12,7 @@ import { evaluateOnce, type EvaluatorDeps } from './evaluation.ts';
 export function createEvaluateApp(deps: EvaluatorDeps & { caller?: CallerPolicy; logger: Logger }) {
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(deps.logger));
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json({ error: error.message, request_id: c.get('requestId') }, error.status);
-    deps.logger.error({ err: error }, 'unhandled error');
-    return c.json({ error: `evaluation failed: ${error.message}`, request_id: c.get('requestId') }, 500);
-  });
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  handleErrors(app, { logger: deps.logger, what: 'evaluation' });
 
   const auth = requireCaller(deps.caller ?? {});
   let running: Promise<unknown> = Promise.resolve();

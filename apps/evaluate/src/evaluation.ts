@@ -16,8 +16,7 @@ import {
   type LabelledPrediction,
   type PredictionRecord,
 } from '@mlops/monitoring';
-import { HttpError } from '@mlops/platform';
-import type { ModelRegistry } from '@mlops/registry';
+import { NoChampionError, type ModelRegistry } from '@mlops/registry';
 import type { ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
 
@@ -50,7 +49,7 @@ export interface EvaluatorDeps {
 export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<EvaluationRecord> {
   const { store, registry } = deps;
   const champion = await registry.getAlias('champion');
-  if (!champion) throw new HttpError(409, `model "${registry.model}" has no champion yet: train one first`);
+  if (!champion) throw new NoChampionError(registry.model, 'train one first');
   const challenger = await registry.getAlias('challenger');
 
   const labels = await readLabels(await registry.downloadVersion(champion.version, deps.cacheDir));

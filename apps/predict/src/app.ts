@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
 import { InferenceError, type ModelSource, type Prediction, type ServingModel } from '@mlops/inference';
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import { handleErrors, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -72,16 +72,8 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(logger));
 
-  const v2 = (path: string) => path.startsWith('/v2/');
-  const errorBody = (c: Context<FunctionEnv>, message: string, details?: HttpError['details']) =>
-    v2(c.req.path) ? { error: message } : { error: message, ...(details ? { details } : {}), request_id: c.get('requestId') };
-
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json(errorBody(c, error.message, error.details), error.status);
-    logger.error({ err: error, request_id: c.get('requestId') }, 'unhandled error');
-    return c.json(errorBody(c, 'internal error'), 500);
-  });
-  app.notFound((c) => c.json(errorBody(c, `no route ${c.req.method} ${c.req.path}`), 404));
+  // The Open Inference Protocol's error body is { error } alone.
+  handleErrors(app, { logger, bareBody: (path) => path.startsWith('/v2/') });
 
   /** Content type, JSON syntax, then the schema; the size cap (jsonBodyLimit) runs before any of it. */
   const readJson = async <T>(c: Context<FunctionEnv>, schema: z.ZodType<T>): Promise<T> => {

@@ -89,6 +89,23 @@ describe('feedback and canary routing', () => {
     expect(written.length).toBe(before);
   });
 
+  it('names each bad item in details', async () => {
+    const items = [{ text: 'x', label: 'neutral' }, { text: 'y', label: 'positive' }, { text: 'z', label: 'meh' }];
+    const labels = await post('/v1/feedback', { items });
+    expect(labels.status).toBe(400);
+    expect(await labels.json()).toEqual({
+      error: 'unknown label: unknown label "neutral"; expected one of negative, positive; unknown label "meh"; expected one of negative, positive',
+      request_id: expect.any(String),
+      details: [
+        { path: 'items.0.label', message: 'unknown label "neutral"; expected one of negative, positive' },
+        { path: 'items.2.label', message: 'unknown label "meh"; expected one of negative, positive' },
+      ],
+    });
+    const ids = await post('/v1/feedback', { items: [{ prediction_id: 'from-other-instance', label: 'positive' }, { prediction_id: 'nope', label: 'positive' }] });
+    expect(ids.status).toBe(404);
+    expect(await ids.json()).toMatchObject({ details: [{ path: 'items.1.prediction_id', message: 'unknown prediction id "nope"' }] });
+  });
+
   it('routes a sticky share of request keys to the challenger during a canary, and stops when it ends', async () => {
     await registry.setAlias('challenger', 'v2', { actor: 'test', reason: 'canary', canaryWeight: 0.5 });
     await challenger.refresh();

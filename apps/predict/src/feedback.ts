@@ -1,6 +1,5 @@
 import { textHash } from '@mlops/data';
 import { feedbackId, type FeedbackRecord } from '@mlops/monitoring';
-import { HttpError } from '@mlops/platform';
 import { z } from 'zod';
 import type { KnownPrediction } from './recent-predictions.ts';
 
@@ -25,9 +24,30 @@ export function feedbackBodySchema(text: z.ZodType<string>, maxItems: number) {
 }
 export type FeedbackItem = { prediction_id?: string | undefined; text?: string | undefined; label: string };
 
+/** One bad item of a feedback request: where (`items.N.field`) and what. */
+export type FeedbackProblem = { path: string; message: string };
+
+/** Items whose label the model does not have. */
+export class UnknownLabelError extends Error {
+  readonly code = 'UNKNOWN_LABEL';
+  constructor(readonly details: FeedbackProblem[]) {
+    super(`unknown label: ${details.map((d) => d.message).join('; ')}`);
+    this.name = 'UnknownLabelError';
+  }
+}
+
+/** Items naming a prediction neither this instance nor the prediction log knows. */
+export class UnknownPredictionError extends Error {
+  readonly code = 'UNKNOWN_PREDICTION';
+  constructor(readonly details: FeedbackProblem[]) {
+    super(`unknown prediction id: ${details.map((d) => d.message).join('; ')}`);
+    this.name = 'UnknownPredictionError';
+  }
+}
+
 /**
  * Checks every item before anything is written: an unknown label or prediction id rejects the
- * whole request (4xx naming each bad item), so a client can fix and resend without double counting.
+ * whole request (an error naming each bad item), so a client can fix and resend without double counting.
  */
 export async function acceptFeedback(
   items: FeedbackItem[],
@@ -36,7 +56,7 @@ export async function acceptFeedback(
   const badLabels = items.flatMap((item, i) =>
     opts.labels.includes(item.label) ? [] : [{ path: `items.${i}.label`, message: `unknown label "${item.label}"; expected one of ${opts.labels.join(', ')}` }],
   );
-  if (badLabels.length > 0) throw new HttpError(400, `unknown label: ${badLabels.map((d) => d.message).join('; ')}`, badLabels);
+  if (badLabels.length > 0) throw new UnknownLabelError(badLabels);
 
   const ids = items.flatMap((i) => (i.prediction_id !== undefined ? [i.prediction_id] : []));
   const known = new Map(ids.flatMap((id) => { const p = opts.recent(id); return p ? [[id, p] as const] : []; }));
@@ -45,7 +65,7 @@ export async function acceptFeedback(
   const unknown = items.flatMap((item, i) =>
     item.prediction_id !== undefined && !known.has(item.prediction_id) ? [{ path: `items.${i}.prediction_id`, message: `unknown prediction id "${item.prediction_id}"` }] : [],
   );
-  if (unknown.length > 0) throw new HttpError(404, `unknown prediction id: ${unknown.map((d) => d.message).join('; ')}`, unknown);
+  if (unknown.length > 0) throw new UnknownPredictionError(unknown);
 
   const time = new Date().toISOString();
   const byId = new Map<string, FeedbackRecord>();

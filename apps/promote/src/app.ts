@@ -1,5 +1,4 @@
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
-import { UnknownVersionError } from '@mlops/registry';
+import { handleErrors, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';
@@ -12,13 +11,7 @@ const rollbackBody = z.object({ version: version.optional(), reason: z.string().
 export function createPromoteApp(deps: PromoteDeps & { caller: CallerPolicy }) {
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(deps.logger));
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json({ error: error.message, request_id: c.get('requestId') }, error.status);
-    if (error instanceof UnknownVersionError) return c.json({ error: error.message, request_id: c.get('requestId') }, 404);
-    deps.logger.error({ err: error }, 'unhandled error');
-    return c.json({ error: `promote failed: ${error.message}`, request_id: c.get('requestId') }, 500);
-  });
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  handleErrors(app, { logger: deps.logger, what: 'promote' });
   const auth = requireCaller(deps.caller);
   const limit = jsonBodyLimit(64_000);
   // Alias moves are read-decide-write: one decision at a time per instance.

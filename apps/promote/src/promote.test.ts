@@ -9,7 +9,7 @@ import { feedbackId, isHoldout, logKey, toJsonl, writeFeedback, type FeedbackRec
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore, type ObjectStore } from '@mlops/storage';
 import pino from 'pino';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createPromoteApp } from './app.ts';
 import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';
 
@@ -158,8 +158,52 @@ describe('rollback', () => {
     expect((await post('/v1/candidates', '{"version":"v9"}')).status).toBe(404);
     expect((await post('/v1/candidates', '{"version":"v1"}')).status).toBe(409);
     expect((await post('/v1/rollback', 'not json')).status).toBe(400);
+    const none = await post('/v1/rollback', '{}');
+    expect(none.status).toBe(409);
+    expect(await none.json()).toMatchObject({ error: expect.stringMatching(/no earlier champion to roll back to from v1/), request_id: expect.any(String) });
     const res = await post('/v1/rollback', '{"version":"v2","reason":"test"}');
     expect(await res.json()).toEqual({ from: 'v1', to: 'v2' });
     expect(await (await post('/v1/canary/review', '')).json()).toMatchObject({ decision: 'none' });
+  });
+});
+
+describe('promote app errors', () => {
+  it('answers 409 when the champion moves while a canary review decides (a racing alias move)', async () => {
+    await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
+    await registry.setAlias('challenger', 'v2', { actor: 't', reason: 'canary', canaryWeight: 0.5 });
+    await served('v1', 100, 70);
+    await served('v2', 100, 90);
+    // Another writer (a person's rollback elsewhere) moves the champion right after the review read it.
+    const read = registry.getAlias.bind(registry);
+    vi.spyOn(registry, 'getAlias').mockImplementation(async (alias) => {
+      const record = await read(alias);
+      if (alias === 'champion') await createRegistry(store).setAlias('champion', 'v3', { actor: 'someone', reason: 'moved meanwhile' });
+      return record;
+    });
+    const app = createPromoteApp({ ...deps, caller: {} });
+    const res = await app.request('/v1/canary/review', { method: 'POST' });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({
+      error: expect.stringMatching(/^Alias "champion" of model "sentiment" is v3, not v1 as expected/),
+      request_id: expect.any(String),
+    });
+    expect(await read('champion')).toMatchObject({ version: 'v3' });
+    expect(await read('challenger')).toMatchObject({ version: 'v2' }); // nothing acted on the stale decision
+  });
+
+  it('answers 409 for a second canary and a model without a champion', async () => {
+    const app = createPromoteApp({ ...deps, caller: {} });
+    const post = (body: string) => app.request('/v1/candidates', { method: 'POST', body });
+    await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
+    await registry.setAlias('challenger', 'v3', { actor: 't', reason: 'canary', canaryWeight: 0.1 });
+    const second = await post('{"version":"v2"}');
+    expect(second.status).toBe(409);
+    expect(await second.json()).toMatchObject({ error: 'a canary of v3 is running; it must finish before v2 can start one' });
+
+    const empty = createRegistry(store, 'empty');
+    await empty.registerVersion(models[0]!, { actor: 't', reason: 'fixture', becomeChampionIfNone: false });
+    const res = await createPromoteApp({ ...deps, registry: empty, caller: {} }).request('/v1/candidates', { method: 'POST', body: '{"version":"v1"}' });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ error: 'Model "empty" has no champion yet: nothing to compare v1 with' });
   });
 });

@@ -12,10 +12,10 @@ import {
   readLogWindow,
   type ClassificationMetrics,
 } from '@mlops/monitoring';
-import { HttpError } from '@mlops/platform';
-import type { ModelRegistry } from '@mlops/registry';
+import { NoChampionError, type ModelRegistry } from '@mlops/registry';
 import type { ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
+import { AlreadyChampionError, CanaryRunningError, NoEarlierChampionError } from './errors.ts';
 import { describeChecks, gate, type GatePolicy, type GateResult, type ModelScores } from './gate.ts';
 
 export interface PromoteDeps {
@@ -42,11 +42,11 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
   const { registry } = deps;
   await registry.getVersion(version); // unknown versions fail here, with the known ones listed
   const champion = await registry.getAlias('champion');
-  if (!champion) throw new HttpError(409, 'there is no champion to compare with');
-  if (champion.version === version) throw new HttpError(409, `${version} is already the champion`);
+  if (!champion) throw new NoChampionError(registry.model, `nothing to compare ${version} with`);
+  if (champion.version === version) throw new AlreadyChampionError(version);
   const running = await registry.getAlias('challenger');
   if (running && running.version !== version && (running.canaryWeight ?? 0) > 0) {
-    throw new HttpError(409, `a canary of ${running.version} is running; it must finish before ${version} can start one`);
+    throw new CanaryRunningError(running.version, version);
   }
 
   const holdout = await heldOutFeedback(deps);
@@ -123,7 +123,7 @@ export async function rollbackChampion(deps: Pick<PromoteDeps, 'registry' | 'ale
   const { registry } = deps;
   const current = (await registry.getAlias('champion'))?.version;
   const to = opts.to ?? (await registry.previousChampion());
-  if (!to) throw new HttpError(409, `no earlier champion to roll back to${current ? ` from ${current}` : ''}; name a version`);
+  if (!to) throw new NoEarlierChampionError(current);
   await registry.getVersion(to);
   await registry.setAlias('champion', to, { actor: deps.actor, reason: `rollback: ${opts.reason}` });
   await registry.clearAlias('challenger', { actor: deps.actor, reason: 'rollback' });

@@ -1,4 +1,4 @@
-import { HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import { handleErrors, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -16,12 +16,7 @@ const triggerBody = z.object({
 export function createRetrainApp(opts: { trigger: RetrainTrigger; caller: CallerPolicy; logger: Logger }) {
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(opts.logger));
-  app.onError((error, c) => {
-    if (error instanceof HttpError) return c.json({ error: error.message, request_id: c.get('requestId') }, error.status);
-    opts.logger.error({ err: error }, 'unhandled error');
-    return c.json({ error: `retrain-trigger failed: ${error.message}`, request_id: c.get('requestId') }, 500);
-  });
-  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  handleErrors(app, { logger: opts.logger, what: 'retrain-trigger' });
   const auth = requireCaller(opts.caller);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

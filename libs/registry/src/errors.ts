@@ -39,6 +39,18 @@ export class AliasConflictError extends Error {
   }
 }
 
+/** The model has no champion alias yet (nothing was trained, or it was never set); `need` says what it was wanted for. */
+export class NoChampionError extends Error {
+  readonly code = 'NO_CHAMPION';
+  constructor(
+    readonly model: string,
+    need: string,
+  ) {
+    super(`Model "${model}" has no champion yet: ${need}`);
+    this.name = 'NoChampionError';
+  }
+}
+
 export class MissingFilesError extends Error {
   readonly code = 'MISSING_FILES';
   constructor(

@@ -1,4 +1,13 @@
 export { callerName, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type Caller, type FunctionEnv, type RequestLogger } from './http.ts';
+export {
+  handleErrors,
+  statusOfError,
+  STATUS_BY_ERROR_CODE,
+  type DomainErrorCode,
+  type ErrorDetail,
+  type ErrorHandlingOptions,
+  type ErrorLogger,
+} from './errors.ts';
 export { isOpenPolicy, requireApiKey, requireCaller, type CallerPolicy, type OidcPolicy } from './auth.ts';
 export {
   callAuthFrom,
