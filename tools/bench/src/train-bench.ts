@@ -11,6 +11,7 @@ import { defaultData, loadSettings } from '@mlops/config';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { trainModel } from '@mlops/trainer';
+import { markdownTable } from './markdown.ts';
 
 const settings = loadSettings();
 const { values } = parseArgs({
@@ -57,9 +58,8 @@ try {
     ['register', t.register ?? 0],
   ];
   const median = speeds.sort((a, b) => a - b)[Math.floor(speeds.length / 2)] ?? 0;
-  console.log(`\n| phase | seconds | share |\n| --- | ---: | ---: |`);
-  for (const [name, s] of rows) console.log(`| ${name} | ${s.toFixed(1)} | ${((100 * s) / total).toFixed(1)}% |`);
-  console.log(`| total | ${total.toFixed(1)} | 100% |`);
+  const phaseCells = rows.map(([name, s]) => [name, s.toFixed(1), `${((100 * s) / total).toFixed(1)}%`]);
+  console.log(`\n${markdownTable([{ title: 'phase' }, { title: 'seconds', align: 'right' }, { title: 'share', align: 'right' }], [...phaseCells, ['total', total.toFixed(1), '100%']])}`);
   const prep = (t.tokenizer ?? 0) + (t.tokenize_and_shard ?? 0);
   console.log(`\ntraining speed: median ${median.toFixed(0)} examples/s over ${steps} steps`);
   console.log(`outside the PyTorch steps: ${(total - pytorchSteps).toFixed(1)}s (${((100 * (total - pytorchSteps)) / total).toFixed(1)}%)`);

@@ -1,0 +1,100 @@
+/**
+ * POST /v1/predict on `mlops serve predict` under autocannon load at several concurrencies: the
+ * default (sessions in worker threads) on reviews and on sentences, then one session on the event
+ * loop on reviews for comparison.
+ */
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { REPO_ROOT } from '@mlops/config';
+import { quantile, type Speed } from '../measure.ts';
+import { speedRow, type Measurement } from '../measurement.ts';
+import { freePort, startNode, stopChild, until } from '../processes.ts';
+
+const CONCURRENCY = [1, 16, 64];
+
+export type HttpSpeed = Speed & { non2xx: number; errors: number };
+
+export interface HttpLoad {
+  /** By `<texts>, <server config>`, then by concurrency. */
+  runs: Map<string, Map<number, HttpSpeed>>;
+  /** The default server on reviews and on sentences. */
+  reviews: Map<number, HttpSpeed>;
+  sentences: Map<number, HttpSpeed>;
+}
+
+const DEFAULT_CONFIG = 'default';
+
+/** `bodies` round-robin at `connections` for `duration` seconds. */
+function load(port: number, bodies: string[], connections: number, duration: number): Promise<HttpSpeed> {
+  return new Promise<HttpSpeed>((resolve, reject) => {
+    // autocannon's histograms keep whole milliseconds: latencies are taken from its events instead.
+    const latencies: number[] = [];
+    let next = 0;
+    const instance = autocannon(
+      {
+        url: `http://127.0.0.1:${port}/v1/predict`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        connections,
+        duration,
+        requests: [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }],
+      },
+      (error: unknown, result) => {
+        if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+        resolve({
+          textsPerSecond: result['2xx'] / result.duration,
+          p50: quantile(latencies, 0.5),
+          p99: quantile(latencies, 0.99),
+          non2xx: result.non2xx,
+          errors: result.errors,
+        });
+      },
+    );
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
+  });
+}
+
+export const httpLoadMeasurement: Measurement<HttpLoad> = {
+  name: 'http',
+  async run({ seconds, threads, reviews, sentences, childEnv, progress }) {
+    const configs: { name: string; env: Record<string, string>; sets: Record<string, string[]> }[] = [
+      { name: DEFAULT_CONFIG, env: {}, sets: { IMDB: reviews, 'SST-2': sentences } },
+      { name: 'one session on the event loop', env: { PREDICT_SESSIONS: '0', PREDICT_THREADS: String(threads) }, sets: { IMDB: reviews } },
+    ];
+    const runs = new Map<string, Map<number, HttpSpeed>>();
+    for (const config of configs) {
+      const port = await freePort();
+      progress(`starting mlops serve predict on port ${port} (${config.name})`);
+      const server = startNode([join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'serve', 'predict', '--port', String(port)], { ...childEnv, ...config.env });
+      try {
+        await until(server, 'ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000);
+        for (const [set, texts] of Object.entries(config.sets)) {
+          const bodies = texts.map((text) => JSON.stringify({ text }));
+          const results = new Map<number, HttpSpeed>();
+          runs.set(`${set}, ${config.name}`, results);
+          progress(`HTTP warm-up, 1 s at c=16 (${set})`);
+          await load(port, bodies, 16, 1);
+          for (const c of CONCURRENCY) {
+            progress(`HTTP load, c=${c} for ${seconds} s (${set}, ${config.name})`);
+            results.set(c, await load(port, bodies, c, seconds));
+          }
+        }
+      } finally {
+        await stopChild(server);
+      }
+    }
+    return { runs, reviews: runs.get(`IMDB, ${DEFAULT_CONFIG}`)!, sentences: runs.get(`SST-2, ${DEFAULT_CONFIG}`)! };
+  },
+  report({ runs }) {
+    return {
+      rows: [...runs].flatMap(([run, results]) =>
+        CONCURRENCY.map((c) => {
+          const speed = results.get(c);
+          return speedRow(`HTTP POST /v1/predict, c=${c} (${run})`, speed, 'per request', `1 text/request; non-2xx ${speed?.non2xx ?? '—'}, errors ${speed?.errors ?? '—'}`);
+        }),
+      ),
+    };
+  },
+};
