@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DeploySettingsError, functionEnvFrom, loadDeploySettings, parseStore } from './config.ts';
+import { DeploySettingsError, functionEnvFrom, parseStore } from './config.ts';
+import { loadDeploySettings } from './providers/index.ts';
 
 describe('loadDeploySettings', () => {
   it('names every missing variable in one error for a real deploy', () => {

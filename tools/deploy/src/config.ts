@@ -1,15 +1,14 @@
 /**
- * Deploy settings from the environment, validated once here. A real deployment needs every setting
- * of its provider and fails with one message naming all that are missing; a dry run fills the gaps
- * with visible placeholders (`PROJECT_ID`, …) and lists them, so its output is never mistaken for
- * a deployable manifest.
+ * The functions and their sizing, and the settings every provider shares, read from the environment
+ * once here. A real deployment needs every setting of its provider and fails with one message naming
+ * all that are missing; a dry run fills the gaps with visible placeholders (`PROJECT_ID`, …) and
+ * lists them, so its output is never mistaken for a deployable manifest. Each provider's own block
+ * (GCP_*, AWS_*, …) comes from its zod schema (providers/<name>/).
  */
 import { z } from 'zod';
 
 export const FUNCTIONS = ['predict', 'batch-score', 'evaluate', 'retrain-trigger', 'promote'] as const;
-export const PROVIDERS = ['cloudrun', 'cloudfunctions', 'lambda'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
-export type Provider = (typeof PROVIDERS)[number];
 
 /** Sizing of one function; the same numbers drive Cloud Run, Cloud Functions and Lambda. */
 export interface FunctionSpec {
@@ -20,7 +19,7 @@ export interface FunctionSpec {
   concurrency: number;
   timeoutSeconds: number;
   maxInstances: number;
-  /** Routes the app serves. Cloud Run / Functions and Lambda Function URLs serve every path; Lambda's HTTP API gets these (lambda.ts). */
+  /** Routes the app serves. Cloud Run / Functions and Lambda Function URLs serve every path; Lambda's HTTP API gets these (providers/lambda). */
   routes: readonly string[];
 }
 
@@ -66,52 +65,17 @@ export const FUNCTION_ENV_PREFIXES = ['MLOPS_', 'PREDICT_', 'BATCH_', 'EVALUATE_
 /** Deploy-only variables that look like function settings but must not be shipped. */
 const NOT_FOR_FUNCTIONS = new Set(['MLOPS_BUCKET', 'MLOPS_CACHE_DIR', 'MLOPS_DATA_DIR', 'MLOPS_PYTHON']);
 
-const optional = () =>
-  z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+/** Unset, empty and blank are the same thing in an environment (`FOO=` in a .env file). */
+const presentValue = (value: string | undefined): string | undefined => (value === undefined || value.trim() === '' ? undefined : value.trim());
 
-const envSchema = z.object({
-  GCP_PROJECT: optional(),
-  GCP_REGION: optional(),
-  GCP_SERVICE_ACCOUNT: optional(),
-  /** Artifact Registry repository the function images are pushed to, e.g. europe-west1-docker.pkg.dev/p/mlops. */
-  GCP_IMAGE_REPO: optional(),
-  /** Bucket the Cloud Functions source zips are uploaded to (default: the store's bucket). */
-  GCP_SOURCE_BUCKET: optional(),
-  /** Image tag to deploy (default latest). */
-  IMAGE_TAG: optional(),
-  /** URL the scheduler calls (default: the evaluate service's URL read after its deploy). */
-  EVALUATE_URL: optional(),
-  /** Cron for evaluate (Cloud Scheduler, unix cron) and its EventBridge equivalent. */
-  EVALUATE_SCHEDULE: optional(),
-  EVALUATE_SCHEDULE_AWS: optional(),
-  SCHEDULER_TIME_ZONE: optional(),
-  AWS_REGION: optional(),
+/** One optional environment variable, trimmed; blank reads as unset. Providers build their schemas from it. */
+export const envValue = () => z.string().optional().transform(presentValue);
+
+const sharedEnvSchema = z.object({
+  MLOPS_STORE: envValue(),
   /** Overrides the bucket taken from MLOPS_STORE (batch-score's trigger bucket and the IAM scope). */
-  MLOPS_BUCKET: optional(),
-  MLOPS_STORE: optional(),
-  ALERT_SNS_TOPIC_ARN: optional(),
-  SERVERLESS_STAGE: optional(),
-  SERVERLESS_SERVICE: optional(),
+  MLOPS_BUCKET: envValue(),
 });
-
-/** Every variable each provider needs for a real deployment. */
-export const REQUIRED: Readonly<Record<Provider, readonly string[]>> = {
-  cloudrun: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO', 'MLOPS_STORE'],
-  cloudfunctions: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'MLOPS_STORE'],
-  lambda: ['AWS_REGION', 'MLOPS_STORE'],
-};
-
-/** Placeholders a dry run uses for a missing setting; each is listed in `placeholders`. */
-export const PLACEHOLDERS: Readonly<Record<string, string>> = {
-  GCP_PROJECT: 'PROJECT_ID',
-  GCP_REGION: 'REGION',
-  GCP_SERVICE_ACCOUNT: 'SERVICE_ACCOUNT@PROJECT_ID.iam.gserviceaccount.com',
-  GCP_IMAGE_REPO: 'REGION-docker.pkg.dev/PROJECT_ID/REPOSITORY',
-  AWS_REGION: 'us-east-1',
-};
 
 export interface StoreLocation {
   scheme: 'gs' | 's3' | 'file';
@@ -120,27 +84,10 @@ export interface StoreLocation {
   prefix: string;
 }
 
+/** What every provider gets; its own block (`gcp`, `aws`, …) is added by its settings schema. */
 export interface DeploySettings {
-  provider: Provider;
+  provider: string;
   dryRun: boolean;
-  gcp: {
-    project: string;
-    region: string;
-    serviceAccount: string;
-    imageRepo: string;
-    imageTag: string;
-    sourceBucket: string;
-    evaluateUrl?: string;
-    schedule: string;
-    timeZone: string;
-  };
-  aws: {
-    region: string;
-    stage: string;
-    service: string;
-    scheduleExpression: string;
-    snsTopicArn?: string;
-  };
   store: string;
   storeLocation: StoreLocation;
   /** Variables passed to every function (store, function settings present in the environment). */
@@ -149,11 +96,22 @@ export interface DeploySettings {
   placeholders: string[];
 }
 
+/** What a provider declares about its settings (part of DeployProvider). */
+export interface ProviderSettings<Block extends object> {
+  readonly name: string;
+  /** The store a function instance on this provider can reach (it has no shared disk). */
+  readonly storeScheme: 'gs' | 's3';
+  /** Variables a real deployment needs besides MLOPS_STORE, in the order the error names them. */
+  readonly requiredEnv: readonly string[];
+  /** Its own variables into its own block; defaults are the placeholders a dry run shows. */
+  readonly settingsSchema: z.ZodType<Block>;
+}
+
 export class DeploySettingsError extends Error {
   override readonly name = 'DeploySettingsError';
   constructor(
     readonly missing: readonly string[],
-    readonly provider: Provider,
+    readonly provider: string,
   ) {
     super(
       `deploy to ${provider} needs ${missing.join(', ')} (missing from the environment); ` +
@@ -179,58 +137,27 @@ export function functionEnvFrom(env: NodeJS.ProcessEnv): Record<string, string> 
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export function loadDeploySettings(env: NodeJS.ProcessEnv, provider: Provider, dryRun: boolean): DeploySettings {
-  const e = envSchema.parse(env);
-  const values = e as Record<string, string | undefined>;
-  const missing = REQUIRED[provider].filter((key) => values[key] === undefined);
-  const storeScheme = e.MLOPS_STORE ? parseStore(e.MLOPS_STORE).scheme : undefined;
-  const wantScheme = provider === 'lambda' ? 's3' : 'gs';
-  if (!dryRun && e.MLOPS_STORE && storeScheme !== wantScheme) {
-    throw new Error(`deploy to ${provider} needs MLOPS_STORE on ${wantScheme}:// (got ${e.MLOPS_STORE}): a function instance has no shared disk`);
+/** The shared settings plus the provider's own block; see providers/index.ts for loading by name. */
+export function loadProviderSettings<Block extends object>(provider: ProviderSettings<Block>, env: NodeJS.ProcessEnv, dryRun: boolean): DeploySettings & Block {
+  const shared = sharedEnvSchema.parse(env);
+  const required = [...provider.requiredEnv, 'MLOPS_STORE'];
+  const missing = required.filter((key) => presentValue(env[key]) === undefined);
+  const storeScheme = shared.MLOPS_STORE ? parseStore(shared.MLOPS_STORE).scheme : undefined;
+  if (!dryRun && shared.MLOPS_STORE && storeScheme !== provider.storeScheme) {
+    throw new Error(`deploy to ${provider.name} needs MLOPS_STORE on ${provider.storeScheme}:// (got ${shared.MLOPS_STORE}): a function instance has no shared disk`);
   }
-  if (!dryRun && missing.length > 0) throw new DeploySettingsError(missing, provider);
+  if (!dryRun && missing.length > 0) throw new DeploySettingsError(missing, provider.name);
 
-  const placeholders: string[] = [];
-  const pick = (key: string, fallback: string): string => {
-    const value = values[key];
-    if (value !== undefined) return value;
-    if (REQUIRED[provider].includes(key)) placeholders.push(key);
-    return fallback;
-  };
-  const project = pick('GCP_PROJECT', PLACEHOLDERS.GCP_PROJECT ?? 'PROJECT_ID');
-  const region = pick('GCP_REGION', provider === 'lambda' ? 'europe-west1' : (PLACEHOLDERS.GCP_REGION ?? 'REGION'));
-  const serviceAccount = pick('GCP_SERVICE_ACCOUNT', `mlops-functions@${project}.iam.gserviceaccount.com`);
-  const imageRepo = pick('GCP_IMAGE_REPO', `${region}-docker.pkg.dev/${project}/mlops`);
-  const store = pick('MLOPS_STORE', provider === 'lambda' ? 's3://MLOPS_BUCKET/mlops' : 'gs://MLOPS_BUCKET/mlops');
+  const store = shared.MLOPS_STORE ?? `${provider.storeScheme}://MLOPS_BUCKET/mlops`;
   const storeLocation = parseStore(store);
-  if (e.MLOPS_BUCKET) storeLocation.bucket = e.MLOPS_BUCKET;
-  const awsRegion = pick('AWS_REGION', PLACEHOLDERS.AWS_REGION ?? 'us-east-1');
-
+  if (shared.MLOPS_BUCKET) storeLocation.bucket = shared.MLOPS_BUCKET;
   return {
-    provider,
+    ...provider.settingsSchema.parse(env),
+    provider: provider.name,
     dryRun,
-    gcp: {
-      project,
-      region,
-      serviceAccount,
-      imageRepo,
-      imageTag: e.IMAGE_TAG ?? 'latest',
-      sourceBucket: e.GCP_SOURCE_BUCKET ?? storeLocation.bucket,
-      ...(e.EVALUATE_URL ? { evaluateUrl: e.EVALUATE_URL } : {}),
-      // Hourly: a window of a day re-read every hour catches a shift within the hour it shows up.
-      schedule: e.EVALUATE_SCHEDULE ?? '0 * * * *',
-      timeZone: e.SCHEDULER_TIME_ZONE ?? 'Etc/UTC',
-    },
-    aws: {
-      region: awsRegion,
-      stage: e.SERVERLESS_STAGE ?? 'prod',
-      service: e.SERVERLESS_SERVICE ?? 'mlops',
-      scheduleExpression: e.EVALUATE_SCHEDULE_AWS ?? 'rate(1 hour)',
-      ...(e.ALERT_SNS_TOPIC_ARN ? { snsTopicArn: e.ALERT_SNS_TOPIC_ARN } : {}),
-    },
     store,
     storeLocation,
     functionEnv: { ...functionEnvFrom(env), MLOPS_STORE: store },
-    placeholders,
+    placeholders: missing,
   };
 }

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { ServicesApi } from './cloudrun.ts';
-import { FUNCTIONS, PROVIDERS } from './config.ts';
+import { FUNCTIONS } from './config.ts';
 import { deploy, REPO_ROOT, writeDeploySpecs } from './deploy.ts';
+import type { ServicesApi } from './providers/cloudrun/service.ts';
+import { PROVIDER_NAMES as PROVIDERS } from './providers/index.ts';
 
 let root: string;
 const functionsDir = () => join(root, 'functions');

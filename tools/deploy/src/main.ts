@@ -1,11 +1,12 @@
 /**
  * The deploy CLI (same code path as `nx deploy`):
- *   tsx tools/deploy/src/main.ts <function|all> --provider cloudrun|cloudfunctions|lambda [--dry-run] [--canary <revision>=<percent>] [--skip-build] [--out dist/deploy]
- *   tsx tools/deploy/src/main.ts specs     (re-writes deploy/gcp/*.yaml and deploy/aws/serverless.yml)
+ *   tsx tools/deploy/src/main.ts <function|all> --provider <name in providers/index.ts> [--dry-run] [--canary <revision>=<percent>] [--skip-build] [--out dist/deploy]
+ *   tsx tools/deploy/src/main.ts specs     (re-writes deploy/gcp/*.yaml, deploy/aws/serverless.yml and tools/deploy/schema.json)
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { deploy, writeDeploySpecs } from './deploy.ts';
+import { deploy, REPO_ROOT, writeDeploySpecs } from './deploy.ts';
+import { writeExecutorSchema } from './executor-schema.ts';
 import { deployOptionsSchema } from './options.ts';
 
 try {
@@ -20,7 +21,7 @@ try {
     },
   });
   if (positionals[0] === 'specs') {
-    for (const file of await writeDeploySpecs()) process.stdout.write(`wrote ${file}\n`);
+    for (const file of [...(await writeDeploySpecs()), await writeExecutorSchema(REPO_ROOT)]) process.stdout.write(`wrote ${file}\n`);
   } else {
     const o = deployOptionsSchema.parse({
       function: positionals[0],

@@ -1,14 +1,21 @@
-/** Options shared by the Nx executor and the CLI, validated once at the edge. */
+/** Options shared by the Nx executor and the CLI, validated once at the edge; schema.json is generated from them. */
 import { z } from 'zod';
-import { FUNCTIONS, PROVIDERS } from './config.ts';
+import { FUNCTIONS } from './config.ts';
+import { PROVIDER_NAMES, PROVIDERS } from './providers/index.ts';
+
+const canaryProviders = PROVIDER_NAMES.filter((name) => PROVIDERS[name].splitsTraffic);
 
 export const deployOptionsSchema = z.object({
-  function: z.enum([...FUNCTIONS, 'all']),
-  provider: z.enum(PROVIDERS),
-  dryRun: z.boolean().default(false),
-  canary: z.string().min(1).optional(),
-  skipBuild: z.boolean().default(false),
-  outDir: z.string().min(1).optional(),
+  function: z.enum([...FUNCTIONS, 'all']).describe('The function to deploy'),
+  provider: z.enum(PROVIDER_NAMES).describe('Where to deploy'),
+  dryRun: z.boolean().default(false).describe('Print and write the requests under dist/deploy/ without sending them (no credentials needed)'),
+  canary: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(`${canaryProviders.join(', ')} only: <revision>=<percent> keeps that share on the named revision, the new revision gets the rest`),
+  skipBuild: z.boolean().default(false).describe('Use the bundles already in dist/functions'),
+  outDir: z.string().min(1).optional().describe('Where dry-run files go (default dist/deploy)'),
 });
 
 export type DeployCommandOptions = z.infer<typeof deployOptionsSchema>;

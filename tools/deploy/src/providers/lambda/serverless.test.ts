@@ -2,12 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FUNCTION_SPECS, FUNCTIONS, loadDeploySettings } from './config.ts';
-import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './lambda.ts';
-import { toYaml } from './yaml.ts';
-import { zipEntries } from './zip.ts';
+import { FUNCTION_SPECS, FUNCTIONS } from '../../config.ts';
+import { toYaml } from '../../yaml.ts';
+import { zipEntries } from '../../zip.ts';
+import { loadDeploySettings } from '../index.ts';
+import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './serverless.ts';
 
-const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..', '..', '..');
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 

@@ -5,8 +5,8 @@
  * (google-auth-library's AuthClient in a deploy, a token-carrying stand-in in tests).
  */
 import { z } from 'zod';
-import { parentOf, serviceId } from './cloudrun.ts';
-import type { DeploySettings } from './config.ts';
+import { parentOf, serviceId } from './resources.ts';
+import type { GcpDeploySettings } from './settings.ts';
 
 export const EVENTARC_API = 'https://eventarc.googleapis.com/v1';
 export const TRIGGER_ID = 'mlops-batch-score-finalize';
@@ -26,7 +26,7 @@ export interface EventarcTrigger {
   };
 }
 
-export function eventarcTrigger(s: DeploySettings): EventarcTrigger {
+export function eventarcTrigger(s: GcpDeploySettings): EventarcTrigger {
   return {
     parent: parentOf(s),
     triggerId: TRIGGER_ID,
@@ -67,6 +67,13 @@ export interface EventarcApi {
   pollMs?: number;
   /** Creating a trigger provisions a Pub/Sub topic and subscription: typically a minute or two. */
   timeoutMs?: number;
+}
+
+/** An AuthClient from Application Default Credentials; only a real deploy asks for one. */
+export async function defaultEventarcApi(): Promise<EventarcApi> {
+  const { GoogleAuth } = await import('google-auth-library');
+  const http: AuthorizedHttp = await new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/cloud-platform' }).getClient();
+  return { http };
 }
 
 const apiError = z.object({ error: z.object({ code: z.number().optional(), message: z.string().optional(), status: z.string().optional() }) });

@@ -7,8 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
-import { FUNCTION_SPECS, FUNCTIONS, type DeploySettings, type FunctionName } from './config.ts';
-import type { Yamlable } from './yaml.ts';
+import { FUNCTION_SPECS, FUNCTIONS, type FunctionName } from '../../config.ts';
+import type { Yamlable } from '../../yaml.ts';
+import type { AwsDeploySettings } from './settings.ts';
 
 export interface IamStatement {
   [key: string]: Yamlable;
@@ -55,7 +56,7 @@ function urlEnvironment(fn: FunctionName, deployed: readonly FunctionName[]): Re
 }
 
 /** S3 statements scoped to the store's bucket and prefix: list under the prefix, read/write objects under it. */
-export function storeStatements(s: DeploySettings): IamStatement[] {
+export function storeStatements(s: AwsDeploySettings): IamStatement[] {
   const { bucket, prefix } = s.storeLocation;
   return [
     {
@@ -69,7 +70,7 @@ export function storeStatements(s: DeploySettings): IamStatement[] {
   ];
 }
 
-export function iamStatementsFor(fn: FunctionName, s: DeploySettings): IamStatement[] {
+export function iamStatementsFor(fn: FunctionName, s: AwsDeploySettings): IamStatement[] {
   const statements = storeStatements(s);
   if (fn === 'retrain-trigger') {
     statements.push({
@@ -88,7 +89,7 @@ export function iamStatementsFor(fn: FunctionName, s: DeploySettings): IamStatem
   return statements;
 }
 
-function roleResource(fn: FunctionName, s: DeploySettings): Yamlable {
+function roleResource(fn: FunctionName, s: AwsDeploySettings): Yamlable {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
@@ -110,7 +111,7 @@ function httpEvents(fn: FunctionName): Yamlable[] {
   });
 }
 
-function eventsFor(fn: FunctionName, s: DeploySettings): Yamlable[] {
+function eventsFor(fn: FunctionName, s: AwsDeploySettings): Yamlable[] {
   if (fn === 'batch-score') {
     const inbox = s.functionEnv.BATCH_INPUT_PREFIX ?? 'inbox/';
     // The store bucket holds models and logs already: `existing: true` adds the notification to it.
@@ -131,7 +132,7 @@ export interface ServerlessOptions {
   functions?: readonly FunctionName[];
 }
 
-export function serverlessConfig(s: DeploySettings, opts: ServerlessOptions): Record<string, Yamlable> {
+export function serverlessConfig(s: AwsDeploySettings, opts: ServerlessOptions): Record<string, Yamlable> {
   const fns = opts.functions ?? FUNCTIONS;
   const functions: Record<string, Yamlable> = {};
   const resources: Record<string, Yamlable> = {};

@@ -4,8 +4,9 @@
  * `functions-framework --target=<name>`, so the entry point is the function's own name.
  */
 import type { protos } from '@google-cloud/functions';
-import { FUNCTION_SPECS, type DeploySettings, type FunctionName } from './config.ts';
-import { memoryLimit, parentOf, serviceId } from './cloudrun.ts';
+import { FUNCTION_SPECS, type FunctionName } from '../../config.ts';
+import { isNotFound, memoryLimit, parentOf, serviceId } from '../gcp/resources.ts';
+import type { CloudFunctionsSettings } from './settings.ts';
 
 export type CloudFunction = protos.google.cloud.functions.v2.IFunction;
 export type CreateFunctionRequest = protos.google.cloud.functions.v2.ICreateFunctionRequest;
@@ -17,12 +18,12 @@ export interface SourceObject {
 }
 
 /** Content-addressed, so a rebuild with no change reuses the object and a change never overwrites a live one. */
-export const sourceObjectFor = (fn: FunctionName, s: DeploySettings, sha256: string): SourceObject => ({
-  bucket: s.gcp.sourceBucket,
+export const sourceObjectFor = (fn: FunctionName, s: CloudFunctionsSettings, sha256: string): SourceObject => ({
+  bucket: s.sourceBucket ?? s.storeLocation.bucket,
   object: `${s.storeLocation.prefix}deploy/functions/${fn}/${sha256.slice(0, 16)}.zip`,
 });
 
-export function cloudFunction(fn: FunctionName, s: DeploySettings, source: SourceObject): CloudFunction {
+export function cloudFunction(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): CloudFunction {
   const spec = FUNCTION_SPECS[fn];
   return {
     name: `${parentOf(s)}/functions/${serviceId(fn)}`,
@@ -62,11 +63,11 @@ export function cloudFunction(fn: FunctionName, s: DeploySettings, source: Sourc
   };
 }
 
-export function createFunctionRequest(fn: FunctionName, s: DeploySettings, source: SourceObject): CreateFunctionRequest {
+export function createFunctionRequest(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): CreateFunctionRequest {
   return { parent: parentOf(s), functionId: serviceId(fn), function: cloudFunction(fn, s, source) };
 }
 
-export function updateFunctionRequest(fn: FunctionName, s: DeploySettings, source: SourceObject): UpdateFunctionRequest {
+export function updateFunctionRequest(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): UpdateFunctionRequest {
   return { function: cloudFunction(fn, s, source) };
 }
 
@@ -77,12 +78,12 @@ export interface FunctionsApi {
   updateFunction(req: UpdateFunctionRequest): Promise<[{ promise(): Promise<[CloudFunction, ...unknown[]]> }, ...unknown[]]>;
 }
 
-export async function deployCloudFunction(client: FunctionsApi, fn: FunctionName, s: DeploySettings, source: SourceObject): Promise<{ action: 'created' | 'updated'; fn: CloudFunction }> {
+export async function deployCloudFunction(client: FunctionsApi, fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): Promise<{ action: 'created' | 'updated'; fn: CloudFunction }> {
   const name = `${parentOf(s)}/functions/${serviceId(fn)}`;
   const exists = await client.getFunction({ name }).then(
     () => true,
     (error: unknown) => {
-      if (typeof error === 'object' && error !== null && 'code' in error && error.code === 5) return false;
+      if (isNotFound(error)) return false;
       throw error;
     },
   );

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ServicesApi } from './cloudrun.ts';
-import { DeploySettingsError, loadDeploySettings } from './config.ts';
-import { deploy } from './deploy.ts';
+import { DeploySettingsError } from '../../config.ts';
+import { deploy } from '../../deploy.ts';
+import type { ServicesApi } from '../cloudrun/service.ts';
+import { loadDeploySettings } from '../index.ts';
 import { deployEventarcTrigger, eventarcTrigger, TRIGGER_UPDATE_MASK, type EventarcApi } from './eventarc.ts';
 
 interface Recorded {

@@ -1,9 +1,10 @@
 /**
- * The GCP resources that are not functions: the trainer's Cloud Run Jobs (CPU and an NVIDIA L4 GPU
- * variant, in the `gcloud run jobs replace` format), and the scheduler / Eventarc specs.
+ * The trainer's Cloud Run Jobs (CPU and an NVIDIA L4 GPU variant, in the `gcloud run jobs replace`
+ * format): not deployed by this tool, handed off in deploy/gcp/ (libs/jobs' Cloud Run launcher runs them).
  */
-import type { DeploySettings } from './config.ts';
-import type { Yamlable } from './yaml.ts';
+import type { Yamlable } from '../../yaml.ts';
+import { imageNamed } from './resources.ts';
+import type { GcpDeploySettings } from './settings.ts';
 
 export interface TrainingJobOptions {
   gpu: boolean;
@@ -11,8 +12,8 @@ export interface TrainingJobOptions {
 
 export const trainerJobName = (gpu: boolean): string => (gpu ? 'mlops-trainer-gpu' : 'mlops-trainer');
 
-export function trainingJob(s: DeploySettings, { gpu }: TrainingJobOptions): Record<string, Yamlable> {
-  const image = `${s.gcp.imageRepo}/mlops-trainer-${gpu ? 'gpu' : 'cpu'}:${s.gcp.imageTag}`;
+export function trainingJob(s: GcpDeploySettings, { gpu }: TrainingJobOptions): Record<string, Yamlable> {
+  const image = imageNamed(`mlops-trainer-${gpu ? 'gpu' : 'cpu'}`, s);
   return {
     apiVersion: 'run.googleapis.com/v1',
     kind: 'Job',

@@ -1,0 +1,20 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FUNCTIONS } from './config.ts';
+import { REPO_ROOT } from './deploy.ts';
+import { EXECUTOR_SCHEMA_PATH, executorSchemaJson } from './executor-schema.ts';
+import { PROVIDERS } from './providers/index.ts';
+
+describe('tools/deploy/schema.json', () => {
+  it('is the one generated from the options (regenerate with: npx tsx tools/deploy/src/main.ts specs)', async () => {
+    expect(await readFile(join(REPO_ROOT, EXECUTOR_SCHEMA_PATH), 'utf8')).toBe(executorSchemaJson());
+  });
+
+  it('offers exactly the PROVIDERS table and the functions', () => {
+    const schema = JSON.parse(executorSchemaJson()) as { properties: Record<'provider' | 'function', { enum: string[] }>; required: string[] };
+    expect(schema.properties.provider.enum).toEqual(Object.keys(PROVIDERS));
+    expect(schema.properties.function.enum).toEqual([...FUNCTIONS, 'all']);
+    expect(schema.required).toEqual(['function', 'provider']);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * Cloud Functions (2nd gen): per function the `cloud-function` bundle zipped and uploaded as a
+ * content-addressed object, then a v2 Function built from it; evaluate gets the scheduler job.
+ * batch-score's GCS trigger is part of its Function (eventTrigger), so no Eventarc call here.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FunctionName } from '../../config.ts';
+import { json } from '../../output.ts';
+import { zipFolder } from '../../zip.ts';
+import { applySchedulerJob, planSchedulerJob } from '../gcp/scheduler.ts';
+import type { DeployProvider, DeployRun } from '../types.ts';
+import { createFunctionRequest, deployCloudFunction, sourceObjectFor, updateFunctionRequest, type FunctionsApi, type SourceObject } from './function.ts';
+import { cloudFunctionsSettingsSchema, type CloudFunctionsBlock, type CloudFunctionsSettings } from './settings.ts';
+
+export interface CloudFunctionsClients {
+  functions: FunctionsApi;
+}
+
+type CloudFunctionsRun = DeployRun<CloudFunctionsSettings, CloudFunctionsClients>;
+
+interface PackagedFunction {
+  dir: string;
+  zipFile: string;
+  zip: Buffer;
+  source: SourceObject;
+}
+
+/** Zips the bundle, names its object after its hash, writes create-function.json (printed) and update-function.json. */
+async function packageFunction(run: CloudFunctionsRun, fn: FunctionName): Promise<PackagedFunction> {
+  const bundleDir = await run.bundle(fn);
+  const zipFile = join(run.functionsDir, fn, 'cloud-function.zip');
+  await zipFolder(bundleDir, zipFile);
+  const zip = await readFile(zipFile);
+  const source = sourceObjectFor(fn, run.settings, createHash('sha256').update(zip).digest('hex'));
+  const dir = join(run.outDir, fn);
+  await run.write(join(dir, 'create-function.json'), json(createFunctionRequest(fn, run.settings, source)));
+  await run.write(join(dir, 'update-function.json'), json(updateFunctionRequest(fn, run.settings, source)), { show: false });
+  return { dir, zipFile, zip, source };
+}
+
+export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunctionsBlock, CloudFunctionsClients> = {
+  name: 'cloudfunctions',
+  bundleHost: 'cloud-function',
+  splitsTraffic: false,
+  storeScheme: 'gs',
+  requiredEnv: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT'],
+  settingsSchema: cloudFunctionsSettingsSchema,
+
+  async plan(run) {
+    for (const fn of run.functions) {
+      const { dir, zipFile, source } = await packageFunction(run, fn);
+      run.log(`would upload ${zipFile} to gs://${source.bucket}/${source.object}, then FunctionServiceClient.getFunction → createFunction (above) or updateFunction (${join(dir, 'update-function.json')})`);
+      run.action(`cloudfunctions ${fn}: upload, get → create|update`);
+      if (fn === 'evaluate') await planSchedulerJob(run, dir);
+    }
+  },
+
+  async apply(run) {
+    for (const fn of run.functions) {
+      const { dir, zip, source } = await packageFunction(run, fn);
+      const { openStore } = await import('@mlops/storage');
+      await openStore(`gs://${source.bucket}`).put(source.object, zip);
+      const { v2 } = await import('@google-cloud/functions');
+      const client: FunctionsApi = run.clients.functions ?? (new v2.FunctionServiceClient() as unknown as FunctionsApi);
+      const { action, fn: deployed } = await deployCloudFunction(client, fn, run.settings, source);
+      run.log(`${fn}: ${action} ${deployed.name ?? ''} ${deployed.url ?? ''}`);
+      run.action(`cloudfunctions ${fn}: ${action}`);
+      if (fn === 'evaluate') await applySchedulerJob(run, dir);
+    }
+  },
+};

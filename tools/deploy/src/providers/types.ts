@@ -1,0 +1,48 @@
+/**
+ * What a deploy target is to deploy.ts: one DeployProvider per folder here, chosen by name from the
+ * PROVIDERS table (index.ts). deploy.ts does everything that is the same for all of them (settings,
+ * bundles, writing and printing files, the report); a provider only says what it writes and sends.
+ */
+import type { DeploySettings, FunctionName, ProviderSettings } from '../config.ts';
+
+/** tools/build's `--host`: which entry the function bundle gets. */
+export type BundleHost = 'node' | 'cloud-function' | 'lambda';
+
+/** One deploy to one provider, as deploy.ts hands it over. */
+export interface DeployRun<Settings extends DeploySettings = DeploySettings, Clients extends object = object> {
+  readonly settings: Settings;
+  /** The function named on the command line, or 'all'. */
+  readonly target: FunctionName | 'all';
+  /** The target's functions, in FUNCTIONS order. */
+  readonly functions: readonly FunctionName[];
+  /** `--canary <revision>=<percent>`; only ever set for a provider that splits traffic. */
+  readonly canary: string | undefined;
+  /** `<out>/<provider>`: where the requests and manifests go. */
+  readonly outDir: string;
+  /** Where the bundles are (`<fn>/<host>/`, and the zips made from them). */
+  readonly functionsDir: string;
+  readonly repoRoot: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Clients the caller injected (tests); a provider creates the real ones on demand. */
+  readonly clients: Partial<Clients>;
+  /** The function's bundle folder for this provider's host: built by tools/build unless --skip-build. */
+  bundle(fn: FunctionName): Promise<string>;
+  /** Writes a file and lists it in the report; it is printed unless `show` is false. */
+  write(path: string, text: string, options?: { show?: boolean }): Promise<void>;
+  log(line: string): void;
+  /** Records what was done (or, in a dry run, what would be). */
+  action(text: string): void;
+}
+
+export interface DeployProvider<Name extends string = string, Block extends object = object, Clients extends object = object> extends ProviderSettings<Block> {
+  readonly name: Name;
+  readonly bundleHost: BundleHost;
+  /** Whether `--canary` can split traffic between revisions of one function. */
+  readonly splitsTraffic: boolean;
+  /** Dry run: writes and prints exactly what apply would send, sends nothing, needs no credentials. */
+  plan(run: DeployRun<DeploySettings & Block, Clients>): Promise<void>;
+  /** Writes the same files as plan, then sends them. */
+  apply(run: DeployRun<DeploySettings & Block, Clients>): Promise<void>;
+  /** Its hand-off files in deploy/ (path relative to the repository root → text), from dry-run settings. */
+  referenceSpecs?(settings: DeploySettings & Block, repoRoot: string): Record<string, string>;
+}
