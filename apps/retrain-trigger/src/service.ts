@@ -7,6 +7,7 @@ import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
 import { createRetrainApp } from './app.ts';
+import { fineTuneHyperparameters } from './job-args.ts';
 import { loadRetrainSettings } from './settings.ts';
 import { RetrainTrigger } from './trigger.ts';
 
@@ -34,8 +35,7 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
     training: {
       baseData: retrain.RETRAIN_BASE_DATA ?? defaultData(settings).train,
       baseRows: retrain.RETRAIN_BASE_ROWS,
-      epochs: retrain.RETRAIN_EPOCHS,
-      lr: retrain.RETRAIN_LR,
+      hyperparameters: fineTuneHyperparameters(retrain),
       gpu: retrain.RETRAIN_GPU,
       labels: ['negative', 'positive'],
     },

@@ -60,7 +60,7 @@ beforeEach(async () => {
     registry,
     launcher,
     policy: { mode: 'performance', cooldownMinutes: 0, dailyCap: 10, minNewLabels: 50 },
-    training: { baseData: base, baseRows: 20, epochs: 2, lr: 5e-4, gpu: false, labels: ['negative', 'positive'] },
+    training: { baseData: base, baseRows: 20, hyperparameters: { epochs: 2, lr: 5e-4 }, gpu: false, labels: ['negative', 'positive'] },
     alerter: { notify: async (a) => (alerts.push(a), []) },
     promote: async (c) => (promoted.push(c), { decision: 'canary' }),
     logger: pino({ level: 'silent' }),

@@ -6,6 +6,7 @@ import type { ModelRegistry } from '@mlops/registry';
 import type { ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
 import { buildTrainingSet } from './dataset.ts';
+import { trainingJobArgs, type FineTuneHyperparameters } from './job-args.ts';
 import { decide, type RetrainPolicy, type TriggerKind } from './policy.ts';
 import { RunStore, type RunRecord } from './runs.ts';
 
@@ -14,7 +15,7 @@ export interface RetrainDeps {
   registry: ModelRegistry;
   launcher: JobLauncher;
   policy: RetrainPolicy;
-  training: { baseData: string | undefined; baseRows: number; epochs: number; lr: number; gpu: boolean; labels: readonly string[] };
+  training: { baseData: string | undefined; baseRows: number; hyperparameters: FineTuneHyperparameters; gpu: boolean; labels: readonly string[] };
   alerter: Pick<Alerter, 'notify'>;
   /** promote, told about each registered candidate. */
   promote?: (candidate: { version: string; run_id: string }) => Promise<unknown>;
@@ -64,15 +65,13 @@ export class RetrainTrigger {
     let run: RunRecord | undefined;
     try {
       const dataset = await buildTrainingSet(this.deps.store, { runId, baseData: training.baseData, baseRows: training.baseRows, labels: training.labels });
-      const args = [
-        '--data', `store:${dataset.key}`,
-        '--eval', 'none',
-        '--base-version', champion.version,
-        '--run-id', runId,
-        '--epochs', String(training.epochs),
-        '--lr', String(training.lr),
-        '--reason', `retrain ${runId}: ${request.reason}`.slice(0, 500),
-      ];
+      const args = trainingJobArgs({
+        dataKey: dataset.key,
+        baseVersion: champion.version,
+        runId,
+        reason: `retrain ${runId}: ${request.reason}`.slice(0, 500),
+        hyperparameters: training.hyperparameters,
+      });
       const job = await this.deps.launcher.launch({ runId, args, gpu: training.gpu });
       run = {
         run_id: runId,

@@ -48,14 +48,5 @@ export const coreEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('error'), kind: z.string(), message: z.string() }),
 ]);
 
-/** job.json, read by python/mlops_trainer/train.py. */
-export interface CoreJob {
-  work: string;
-  out: string;
-  base: string | null;
-  model: Partial<Record<'dim' | 'n_layers' | 'n_heads' | 'hidden_dim' | 'dropout' | 'attention_dropout', number>>;
-  train: { epochs: number; batch_size: number; lr: number; patience: number; seed: number };
-}
-
 export type CoreEvent = z.infer<typeof coreEventSchema>;
 export type DoneEvent = Extract<CoreEvent, { event: 'done' }>;

@@ -1,6 +1,7 @@
 /**
  * The training job's own entry, as a container or a local child process runs it:
  *   tsx apps/trainer/src/main.ts --data URI|store:KEY [--eval URI|none] [--base-version V] [--run-id ID] [--epochs N] …
+ * (every hyperparameter of TRAINING_SETTINGS is a flag: --max-length, --weight-decay, --warmup-ratio, …).
  * Progress goes to stdout as one JSON object per line; the last line is the result or the error.
  * With --run-id the result is also written to the store (runs/<id>/result.json), where
  * retrain-trigger reads it whichever launcher ran the job.
@@ -8,24 +9,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadSettings } from '@mlops/config';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { z } from 'zod';
+import { parseJobArgs } from './job-args.ts';
 import { trainModel, type TrainProgress } from './train-job.ts';
-
-const argsSchema = z.object({
-  data: z.string().min(1),
-  eval: z.string().min(1).optional(),
-  base: z.string().min(1).optional(),
-  'base-version': z.string().regex(/^v[1-9][0-9]*$/).optional(),
-  'run-id': z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
-  reason: z.string().optional(),
-  epochs: z.coerce.number().int().positive().optional(),
-  'max-length': z.coerce.number().int().positive().optional(),
-  lr: z.coerce.number().positive().optional(),
-});
 
 const print = (record: object) => process.stdout.write(`${JSON.stringify(record)}\n`);
 const settings = loadSettings();
@@ -47,15 +36,12 @@ async function finish(record: Record<string, unknown>): Promise<void> {
 }
 
 try {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(argsSchema.shape).map((name) => [name, { type: 'string' as const }])),
-  });
-  const args = argsSchema.parse(values);
-  runId = args['run-id'];
+  const args = parseJobArgs(process.argv.slice(2));
+  runId = args.runId;
   const registry = createRegistry(store, settings.MLOPS_MODEL);
   const abort = new AbortController();
   process.once('SIGTERM', () => abort.abort()).once('SIGINT', () => abort.abort());
-  const baseVersion = args['base-version'];
+  const baseVersion = args.baseVersion;
   // Fine-tuning from a registered version: its folder comes from the store, and it becomes the parent.
   const base = baseVersion ? await registry.downloadVersion(baseVersion, settings.MLOPS_CACHE_DIR) : args.base;
   let lastStep = 0;
@@ -65,11 +51,7 @@ try {
     ...(base ? { base } : {}),
     ...(baseVersion ? { parentVersion: baseVersion } : {}),
     reason: args.reason ?? `trained on ${args.data}`,
-    hyper: {
-      ...(args.epochs ? { epochs: args.epochs } : {}),
-      ...(args['max-length'] ? { maxLength: args['max-length'] } : {}),
-      ...(args.lr ? { lr: args.lr } : {}),
-    },
+    hyper: args.hyper,
     registry,
     python: settings.MLOPS_PYTHON,
     actor: settings.MLOPS_ACTOR,

@@ -10,7 +10,8 @@ import { openStore } from '@mlops/storage';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { fakePython, generatedReviews, writeJsonl } from './fixtures.test-helpers.ts';
 import { TrainingCoreError } from './python-core.ts';
-import { trainModel, type Hyperparameters, type TrainProgress } from './train-job.ts';
+import type { Hyperparameters } from './hyperparameters.ts';
+import { trainModel, type TrainProgress } from './train-job.ts';
 
 const PYTHON = loadSettings().MLOPS_PYTHON;
 const TINY: Partial<Hyperparameters> = {
@@ -21,7 +22,10 @@ const TINY: Partial<Hyperparameters> = {
   lr: 3e-3,
   patience: 3,
   validationRatio: 0.1,
-  model: { dim: 32, n_layers: 1, n_heads: 2, hidden_dim: 64, dropout: 0.1, attention_dropout: 0 },
+  dim: 32,
+  nLayers: 1,
+  nHeads: 2,
+  hiddenDim: 64,
 };
 
 describe('trainModel', () => {

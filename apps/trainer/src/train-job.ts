@@ -8,45 +8,12 @@ import { TextClassifier } from '@mlops/inference';
 import { buildReference, classificationMetrics, evaluateOnDataset, predictAll, type DatasetEvaluation } from '@mlops/monitoring';
 import type { ModelRegistry, VersionInfo } from '@mlops/registry';
 import { TextTokenizer } from '@mlops/tokenizer';
-import type { CoreEvent, CoreJob, DoneEvent } from './events.ts';
+import { coreJob } from './core-job.ts';
+import type { CoreEvent, DoneEvent } from './events.ts';
+import { hyperparametersSchema, type Hyperparameters } from './hyperparameters.ts';
 import { checkOnnxParity } from './parity.ts';
 import { checkPythonCore, runPythonCore } from './python-core.ts';
 import { writeShards } from './shards.ts';
-
-export interface ModelShape {
-  dim: number;
-  n_layers: number;
-  n_heads: number;
-  hidden_dim: number;
-  dropout: number;
-  attention_dropout: number;
-}
-
-export interface Hyperparameters {
-  epochs: number;
-  maxLength: number;
-  vocabSize: number;
-  batchSize: number;
-  lr: number;
-  patience: number;
-  seed: number;
-  validationRatio: number;
-  /** Ignored when fine-tuning: the base checkpoint fixes the shape. */
-  model: ModelShape;
-}
-
-/** Chosen by profiling on 2 CPU cores (see README): about 17 minutes on IMDB train, 0.878 on IMDB test. */
-export const DEFAULT_HYPERPARAMETERS: Hyperparameters = {
-  epochs: 2,
-  maxLength: 512,
-  vocabSize: 16_000,
-  batchSize: 32,
-  lr: 1e-3,
-  patience: 1,
-  seed: 42,
-  validationRatio: 0.05,
-  model: { dim: 64, n_layers: 2, n_heads: 4, hidden_dim: 256, dropout: 0.1, attention_dropout: 0 },
-};
 
 export type TrainProgress =
   | { phase: 'prepare'; message: string }
@@ -61,6 +28,7 @@ export interface TrainOptions {
   base?: string;
   /** The registry version `base` was downloaded from, for lineage. */
   parentVersion?: string;
+  /** Missing ones take their defaults (TRAINING_SETTINGS); a base model keeps its own max length unless one is given. */
   hyper?: Partial<Hyperparameters>;
   registry: ModelRegistry;
   python: string;
@@ -84,7 +52,7 @@ export interface TrainResult {
  * core, check ONNX against PyTorch, evaluate, and register. Nothing is registered unless every step passes.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
-  const hyper: Hyperparameters = { ...DEFAULT_HYPERPARAMETERS, ...opts.hyper, model: { ...DEFAULT_HYPERPARAMETERS.model, ...opts.hyper?.model } };
+  const hyper: Hyperparameters = hyperparametersSchema.parse(opts.hyper ?? {});
   const labels = opts.labels ?? ['negative', 'positive'];
   const say = (message: string) => opts.onProgress?.({ phase: 'prepare', message });
   const timings: Record<string, number> = {};
@@ -134,14 +102,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     say(`shards written in ${timings.tokenize_and_shard}s`);
 
     const jobPath = join(work, 'job.json');
-    const job: CoreJob = {
-      work,
-      out,
-      base: opts.base ?? null,
-      model: opts.base ? {} : hyper.model,
-      train: { epochs: hyper.epochs, batch_size: hyper.batchSize, lr: hyper.lr, patience: hyper.patience, seed: hyper.seed },
-    };
-    await writeFile(jobPath, JSON.stringify(job, null, 2));
+    await writeFile(jobPath, JSON.stringify(coreJob(hyper, { work, out, base: opts.base ?? null }), null, 2));
     const done: DoneEvent = await timed('train_and_export', () =>
       runPythonCore(opts.python, jobPath, (event) => opts.onProgress?.({ phase: 'core', event }), opts.signal),
     );

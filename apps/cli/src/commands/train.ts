@@ -5,14 +5,11 @@ import { createOutput, pct, table } from '../output.ts';
 import { trainingProgress } from '../progress.ts';
 
 export interface TrainFlags {
-  data?: string;
-  eval?: string;
-  base?: string;
-  epochs?: number;
-  maxLength?: number;
-  vocabSize?: number;
-  batchSize?: number;
-  lr?: number;
+  data?: string | undefined;
+  eval?: string | undefined;
+  base?: string | undefined;
+  /** Only the training flags given: the trainer fills in its own defaults. */
+  hyper?: Partial<Hyperparameters>;
   json: boolean;
 }
 
@@ -22,12 +19,6 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
   const defaults = defaultData(ctx.settings);
   const data = dataPath(flags.data ?? defaults.train);
   const evalData = flags.eval === 'none' ? undefined : dataPath(flags.eval ?? defaults.eval);
-  const hyper: Partial<Hyperparameters> = {};
-  if (flags.epochs !== undefined) hyper.epochs = flags.epochs;
-  if (flags.maxLength !== undefined) hyper.maxLength = flags.maxLength;
-  if (flags.vocabSize !== undefined) hyper.vocabSize = flags.vocabSize;
-  if (flags.batchSize !== undefined) hyper.batchSize = flags.batchSize;
-  if (flags.lr !== undefined) hyper.lr = flags.lr;
 
   out.info(`training on ${data}${evalData ? `, evaluating on ${evalData}` : ''}; registry ${ctx.registry.store.uri}`);
   const progress = trainingProgress(out.info);
@@ -40,7 +31,7 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
       data,
       ...(evalData ? { eval: evalData } : {}),
       ...(flags.base ? { base: flags.base } : {}),
-      hyper,
+      hyper: flags.hyper,
       registry: ctx.registry,
       python: ctx.settings.MLOPS_PYTHON,
       actor: ctx.settings.MLOPS_ACTOR,

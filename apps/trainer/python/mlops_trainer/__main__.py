@@ -5,7 +5,8 @@ import sys
 import traceback
 
 from .events import emit
-from .train import TrainingError, run
+from .job import TrainingError
+from .train import run
 
 
 def main() -> int:

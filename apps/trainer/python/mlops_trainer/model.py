@@ -1,33 +1,36 @@
 """A DistilBERT sequence classifier whose parameter names and config match Hugging Face's
 `DistilBertForSequenceClassification`, so checkpoints load both ways without conversion."""
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, List
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DistilBertConfig:
+    # Defaults would be a second source of training settings: every value comes from the job file
+    # (train.fresh_config) or a base model's config.json (from_hf). The five defaults left exist only
+    # for libs/inference/src/testing.ts, whose fixture model does not name them; never add one.
     vocab_size: int
-    dim: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    hidden_dim: int = 256
+    dim: int
+    n_layers: int
+    n_heads: int
+    hidden_dim: int
     dropout: float = 0.1
     attention_dropout: float = 0.0
     seq_classif_dropout: float = 0.2
-    max_position_embeddings: int = 256
+    max_position_embeddings: int
     initializer_range: float = 0.02
     pad_token_id: int = 0
-    labels: List[str] = field(default_factory=lambda: ["negative", "positive"])
+    labels: List[str]
 
     def to_hf(self) -> Dict[str, object]:
         """The `config.json` Hugging Face transformers reads for this model."""
-        fields = asdict(self)
-        labels = fields.pop("labels")
+        values = asdict(self)
+        labels = values.pop("labels")
         return {
             "architectures": ["DistilBertForSequenceClassification"],
             "model_type": "distilbert",
@@ -39,20 +42,21 @@ class DistilBertConfig:
             "torch_dtype": "float32",
             "id2label": {str(i): label for i, label in enumerate(labels)},
             "label2id": {label: i for i, label in enumerate(labels)},
-            **fields,
+            **values,
         }
 
     @staticmethod
-    def from_hf(hf: Dict[str, object], labels: Optional[List[str]] = None) -> "DistilBertConfig":
+    def from_hf(hf: Dict[str, object], labels: List[str]) -> "DistilBertConfig":
+        """A base model's own config; `labels` are the new task's (the head is trained afresh if they differ)."""
         if hf.get("model_type") != "distilbert":
             raise ValueError(f"base model_type is {hf.get('model_type')!r}; only 'distilbert' is supported")
         if hf.get("sinusoidal_pos_embds"):
             raise ValueError("base models with sinusoidal position embeddings are not supported")
-        id2label = hf.get("id2label") or {}
-        base_labels = [id2label[k] for k in sorted(id2label, key=int)] if isinstance(id2label, dict) else []
-        known = {f for f in DistilBertConfig.__dataclass_fields__ if f != "labels"}
-        values = {k: v for k, v in hf.items() if k in known}
-        return DistilBertConfig(**values, labels=labels or base_labels or ["negative", "positive"])
+        known = [f.name for f in fields(DistilBertConfig) if f.name != "labels"]
+        missing = [k for k in known if k not in hf]
+        if missing:
+            raise ValueError(f"base config.json lacks {', '.join(missing)}")
+        return DistilBertConfig(**{k: hf[k] for k in known}, labels=labels)
 
 
 class Embeddings(nn.Module):

@@ -67,7 +67,7 @@ def load_manifest(work: str) -> Manifest:
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
-                           pool_batches: int = 50) -> List[np.ndarray]:
+                           pool_batches: int) -> List[np.ndarray]:
     """Shuffled batches of similar lengths: shuffle, sort within pools of `pool_batches` batches,
     cut, shuffle the batches. Most padding disappears while batch order stays random."""
     order = rng.permutation(len(lengths))

@@ -5,7 +5,6 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -14,26 +13,9 @@ from torch.nn import functional as F
 
 from .events import emit
 from .export import export_onnx, save_hf, write_parity
+from .job import Job, ModelParams, TrainingError, load_job
 from .model import DistilBertConfig, DistilBertForSequenceClassification, load_base_weights
 from .shards import Manifest, Split, length_grouped_batches, load_manifest, sorted_batches, to_tensors
-
-
-class TrainingError(Exception):
-    """A failure the orchestrator should report as is (exit code 3)."""
-
-
-@dataclass
-class TrainParams:
-    epochs: int = 3
-    batch_size: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    max_grad_norm: float = 1.0
-    patience: int = 1
-    seed: int = 42
-    parity_rows: int = 64
-    log_every: int = 10
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -42,12 +24,21 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def build_model(job: dict, manifest: Manifest) -> Tuple[DistilBertForSequenceClassification, List[str]]:
-    base = job.get("base")
-    if not base:
-        config = DistilBertConfig(vocab_size=manifest.vocab_size, max_position_embeddings=manifest.max_length,
-                                  pad_token_id=manifest.pad_id, labels=manifest.labels, **job.get("model", {}))
-        return DistilBertForSequenceClassification(config), []
+def fresh_config(model: ModelParams, manifest: Manifest) -> DistilBertConfig:
+    """Every field named, so none falls back to a DistilBertConfig default."""
+    return DistilBertConfig(
+        vocab_size=manifest.vocab_size, dim=model.dim, n_layers=model.n_layers, n_heads=model.n_heads,
+        hidden_dim=model.hidden_dim, dropout=model.dropout, attention_dropout=model.attention_dropout,
+        seq_classif_dropout=model.classifier_dropout, max_position_embeddings=manifest.max_length,
+        initializer_range=model.initializer_range, pad_token_id=manifest.pad_id, labels=manifest.labels,
+    )
+
+
+def build_model(job: Job, manifest: Manifest) -> Tuple[DistilBertForSequenceClassification, List[str]]:
+    base = job.base
+    if base is None:
+        assert job.model is not None  # load_job: a model section unless fine-tuning
+        return DistilBertForSequenceClassification(fresh_config(job.model, manifest)), []
     with open(os.path.join(base, "config.json"), encoding="utf-8") as f:
         config = DistilBertConfig.from_hf(json.load(f), labels=manifest.labels)
     if manifest.vocab_size > config.vocab_size:
@@ -82,7 +73,7 @@ def warmup_linear(total: int, warmup: int):
 
 @torch.no_grad()
 def evaluate(model: DistilBertForSequenceClassification, split: Split, device: torch.device,
-             batch_size: int = 128) -> Dict[str, float]:
+             batch_size: int) -> Dict[str, float]:
     model.eval()
     loss_sum, correct = 0.0, 0
     for index in sorted_batches(split.lengths, batch_size):
@@ -94,8 +85,9 @@ def evaluate(model: DistilBertForSequenceClassification, split: Split, device: t
     return {"loss": loss_sum / len(split), "accuracy": correct / len(split)}
 
 
-def run(job: dict) -> None:
-    params = TrainParams(**job.get("train", {}))
+def run(raw_job: object) -> None:
+    job = load_job(raw_job)
+    params = job.train
     threads = int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
     torch.set_num_threads(threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -103,7 +95,7 @@ def run(job: dict) -> None:
     rng = seed_everything(params.seed)
 
     t0 = time.monotonic()
-    manifest = load_manifest(job["work"])
+    manifest = load_manifest(job.work)
     model, fresh = build_model(job, manifest)
     model.to(device).train()
     steps_per_epoch = math.ceil(len(manifest.train) / params.batch_size)
@@ -111,7 +103,7 @@ def run(job: dict) -> None:
     emit("start", device=device.type, threads=threads, amp=amp, torch=torch.__version__,
          params=sum(p.numel() for p in model.parameters()), train_rows=len(manifest.train),
          validation_rows=len(manifest.validation), epochs=params.epochs, steps_total=total_steps,
-         fresh_from_base=fresh if job.get("base") else None, load_seconds=round(time.monotonic() - t0, 3))
+         fresh_from_base=fresh if job.base else None, load_seconds=round(time.monotonic() - t0, 3))
 
     optimizer = torch.optim.AdamW(param_groups(model, params.weight_decay), lr=params.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps, int(total_steps * params.warmup_ratio)))
@@ -123,7 +115,7 @@ def run(job: dict) -> None:
     for epoch in range(1, params.epochs + 1):
         epoch_start = time.monotonic()
         window_start, window_examples, window_loss, window_steps = time.monotonic(), 0, 0.0, 0
-        for index in length_grouped_batches(manifest.train.lengths, params.batch_size, rng):
+        for index in length_grouped_batches(manifest.train.lengths, params.batch_size, rng, params.length_pool_batches):
             ids, mask, labels = to_tensors(manifest.train, index, device)
             with torch.cuda.amp.autocast(enabled=amp):
                 loss = F.cross_entropy(model(ids, mask).float(), labels)
@@ -147,7 +139,7 @@ def run(job: dict) -> None:
                      lr=schedule.get_last_lr()[0], examples_per_second=round(window_examples / max(seconds, 1e-9), 1))
                 window_start, window_examples, window_loss, window_steps = time.monotonic(), 0, 0.0, 0
         train_seconds += time.monotonic() - epoch_start
-        metrics = evaluate(model, manifest.validation, device)
+        metrics = evaluate(model, manifest.validation, device, params.eval_batch_size)
         improved = best is None or metrics["accuracy"] > best["accuracy"] or (
             metrics["accuracy"] == best["accuracy"] and metrics["loss"] < best["loss"])
         if improved:
@@ -165,10 +157,10 @@ def run(job: dict) -> None:
     assert best is not None and best_state is not None
     model.load_state_dict(best_state)
     export_start = time.monotonic()
-    out = job["out"]
+    out = job.out
     save_hf(model, out)
     onnx_path = export_onnx(model, out)
-    write_parity(model, manifest.validation, params.parity_rows, os.path.join(job["work"], "parity.json"))
+    write_parity(model, manifest.validation, params.parity_rows, os.path.join(job.work, "parity.json"))
     emit("export", onnx=onnx_path, seconds=round(time.monotonic() - export_start, 2))
     emit("done", best_epoch=best["epoch"], validation_accuracy=round(float(best["accuracy"]), 5),
          validation_loss=round(float(best["loss"]), 5), steps=step, train_seconds=round(train_seconds, 2),

@@ -41,9 +41,26 @@ def work(tmp_path):
     return tmp_path
 
 
-def tiny_job(work, out, **train) -> dict:
+TINY_MODEL = {"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 64, "dropout": 0.1, "attention_dropout": 0.0,
+              "classifier_dropout": 0.2, "initializer_range": 0.02}
+TINY_TRAIN = {"epochs": 4, "batch_size": 16, "lr": 3e-3, "weight_decay": 0.01, "warmup_ratio": 0.06, "max_grad_norm": 1.0,
+              "patience": 2, "seed": 42, "length_pool_batches": 50, "eval_batch_size": 128, "log_every": 10,
+              "parity_rows": 20}
+
+
+def tiny_job(work, out, base=None, **train) -> dict:
+    """A complete job.json, as the TypeScript side writes it (the core has no defaults to fill gaps with)."""
     return {
-        "work": str(work), "out": str(out), "base": None,
-        "model": {"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 64},
-        "train": {"epochs": 4, "batch_size": 16, "lr": 3e-3, "patience": 2, "parity_rows": 20, **train},
+        "work": str(work), "out": str(out), "base": None if base is None else str(base),
+        "model": None if base is not None else dict(TINY_MODEL),
+        "train": {**TINY_TRAIN, **train},
     }
+
+
+def tiny_config(**fields):
+    """A DistilBertConfig with every field named."""
+    from mlops_trainer.model import DistilBertConfig
+    values = {"vocab_size": 30, "dim": 16, "n_layers": 1, "n_heads": 2, "hidden_dim": 32, "dropout": 0.1,
+              "attention_dropout": 0.0, "seq_classif_dropout": 0.2, "max_position_embeddings": 8,
+              "initializer_range": 0.02, "pad_token_id": 0, "labels": ["negative", "positive"], **fields}
+    return DistilBertConfig(**values)

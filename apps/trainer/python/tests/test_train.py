@@ -6,9 +6,15 @@ import sys
 import numpy as np
 import torch
 
-from conftest import tiny_job
+import dataclasses
+
+import pytest
+
+from conftest import tiny_config, tiny_job
+from mlops_trainer.job import Job, ModelParams, TrainingError, TrainParams, load_job
 from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassification, load_base_weights
-from mlops_trainer.shards import length_grouped_batches
+from mlops_trainer.shards import Manifest, length_grouped_batches
+from mlops_trainer.train import fresh_config
 
 PYTHONPATH = os.path.join(os.path.dirname(__file__), "..")
 
@@ -51,8 +57,7 @@ def test_trains_exports_and_reports_progress(work, tmp_path):
 def test_fine_tunes_from_a_base_checkpoint(work, tmp_path):
     base = tmp_path / "base"
     assert run_job(tmp_path, tiny_job(work, base, epochs=1))[0] == 0
-    job = tiny_job(work, tmp_path / "tuned", epochs=1, lr=1e-3)
-    job["base"] = str(base)
+    job = tiny_job(work, tmp_path / "tuned", base=base, epochs=1, lr=1e-3)
     code, events, stderr = run_job(tmp_path, job)
     assert code == 0, stderr
     assert events[0]["fresh_from_base"] == []
@@ -75,7 +80,7 @@ def test_corrupt_shard_is_a_clear_error(work, tmp_path):
 
 
 def test_base_weights_load_with_or_without_prefix_and_head():
-    config = DistilBertConfig(vocab_size=30, dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=8)
+    config = tiny_config()
     source = DistilBertForSequenceClassification(config)
     encoder_only = {k[len("distilbert."):]: v for k, v in source.state_dict().items() if k.startswith("distilbert.")}
     target = DistilBertForSequenceClassification(config)
@@ -86,8 +91,7 @@ def test_base_weights_load_with_or_without_prefix_and_head():
 
 def test_padding_does_not_change_logits():
     torch.manual_seed(0)
-    model = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=30, dim=16, n_layers=2, n_heads=2,
-                                                                 hidden_dim=32, max_position_embeddings=12)).eval()
+    model = DistilBertForSequenceClassification(tiny_config(n_layers=2, max_position_embeddings=12)).eval()
     ids = torch.tensor([[2, 7, 8, 9, 3]])
     padded = torch.tensor([[2, 7, 8, 9, 3, 0, 0, 0]])
     with torch.no_grad():
@@ -103,3 +107,52 @@ def test_length_grouped_batches_cover_every_row_once_and_group_lengths():
     assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
     spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
     assert spread < 60  # random batches of 10 would spread ~400
+
+
+def test_a_missing_or_unknown_job_key_is_an_error_naming_it(work, tmp_path):
+    job = tiny_job(work, tmp_path / "model")
+    del job["train"]["weight_decay"]
+    job["train"]["warmup"] = 0.1
+    code, events, _ = run_job(tmp_path, job)
+    assert code == 3
+    assert events[-1]["message"] == "job.json: train: missing weight_decay; unknown warmup"
+
+    no_dropout = tiny_job(work, tmp_path / "model")
+    del no_dropout["model"]["dropout"]
+    with pytest.raises(TrainingError, match="model: missing dropout"):
+        load_job(no_dropout)
+    with pytest.raises(TrainingError, match="the job: missing base"):
+        load_job({k: v for k, v in tiny_job(work, tmp_path).items() if k != "base"})
+    with pytest.raises(TrainingError, match=r"train.epochs must be an integer, got 2.5"):
+        load_job(tiny_job(work, tmp_path, epochs=2.5))
+    fine_tune_with_shape = {**tiny_job(work, tmp_path, base=tmp_path), "model": tiny_job(work, tmp_path)["model"]}
+    with pytest.raises(TrainingError, match="model must be null when fine-tuning"):
+        load_job(fine_tune_with_shape)
+
+
+def test_python_keeps_no_training_defaults():
+    # The TypeScript table (apps/trainer/src/hyperparameters.ts) is the one source: a default here would be a second.
+    for cls in (Job, TrainParams, ModelParams):
+        defaulted = [f.name for f in dataclasses.fields(cls)
+                     if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
+        assert defaulted == [], f"{cls.__name__} has defaults for {defaulted}"
+    defaulted = {f.name for f in dataclasses.fields(DistilBertConfig) if f.default is not dataclasses.MISSING}
+    # Kept only for libs/inference/src/testing.ts's fixture model; this set may shrink, never grow.
+    assert defaulted <= {"dropout", "attention_dropout", "seq_classif_dropout", "initializer_range", "pad_token_id"}
+
+
+def test_a_fresh_model_takes_every_value_from_the_job_and_the_shards():
+    model = ModelParams(dim=24, n_layers=3, n_heads=3, hidden_dim=48, dropout=0.25, attention_dropout=0.15,
+                        classifier_dropout=0.35, initializer_range=0.05)
+    manifest = Manifest(max_length=40, vocab_size=77, pad_id=1, labels=["a", "b", "c"], train=None, validation=None)
+    config = dataclasses.asdict(fresh_config(model, manifest))
+    assert config == {"vocab_size": 77, "dim": 24, "n_layers": 3, "n_heads": 3, "hidden_dim": 48, "dropout": 0.25,
+                      "attention_dropout": 0.15, "seq_classif_dropout": 0.35, "max_position_embeddings": 40,
+                      "initializer_range": 0.05, "pad_token_id": 1, "labels": ["a", "b", "c"]}
+
+
+def test_a_base_config_missing_a_field_is_refused_not_filled_in():
+    hf = tiny_config().to_hf()
+    del hf["seq_classif_dropout"]
+    with pytest.raises(ValueError, match="base config.json lacks seq_classif_dropout"):
+        DistilBertConfig.from_hf(hf, labels=["negative", "positive"])
