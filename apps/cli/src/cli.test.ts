@@ -81,6 +81,9 @@ describe('mlops CLI', () => {
     expect((await registry.audit()).at(-1)).toMatchObject({ action: 'rollback', from: 'v2', to: 'v1', reason: 'bad outputs' });
     const named = await mlops(store, 'registry', 'rollback', 'v9', '--json');
     expect(named.json).toMatchObject({ ok: false, code: 'UNKNOWN_VERSION' });
+    // Promote's refusals reach the CLI as domain errors with their code.
+    const none = await mlops(join(await mkdtemp(join(tmpdir(), 'cli-empty-')), 'store'), 'registry', 'rollback', '--json');
+    expect(none).toMatchObject({ code: 1, json: { ok: false, code: 'NO_EARLIER_CHAMPION', error: 'no earlier champion to roll back to; name a version' } });
   });
 
   it('fails clearly on unknown versions, missing data and bad flags', async () => {
