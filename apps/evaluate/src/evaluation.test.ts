@@ -45,7 +45,6 @@ beforeEach(async () => {
   deps = {
     store,
     registry,
-    cacheDir: join(root, 'cache'),
     windowMinutes: 60,
     policy: { accuracyThreshold: 0.8 },
     feedbackPrefix: 'feedback/incoming/',
@@ -92,6 +91,15 @@ describe('evaluateOnce', () => {
     expect(alerts).toEqual([]);
     expect(retrains).toEqual([]);
     expect(await store.list('evaluations/sentiment/')).toHaveLength(1);
+  });
+
+  it('reads labels and the reference from the registry, and measures no drift for a version without one', async () => {
+    await registry.registerVersion(await createTinyModel(), { actor: 't', reason: 'fixture' });
+    await traffic('v1', 100, 95);
+    const record = await evaluateOnce(deps);
+    expect(record.champion.accuracy).toMatchObject({ n: 100, accuracy: 0.95 });
+    expect(record.champion.drift).toBeNull();
+    expect(record.reasons).toContain('v1 has no reference.json: drift not measured');
   });
 
   it('calls a confidently inaccurate model stale: one alert per change of state, a retrain request per run', async () => {

@@ -1,22 +1,23 @@
 import type { Alert, Alerter } from '@mlops/alerts';
 import {
   assessVersion,
+  ConfigLabelsSchema,
   FeedbackRecordSchema,
   importFeedbackFiles,
   joinFeedback,
   latestEvaluation,
   PredictionRecordSchema,
-  readLabels,
   readLogWindow,
-  readReference,
+  ReferenceSchema,
   summarizeHealth,
   writeEvaluation,
   type EvaluationRecord,
   type HealthPolicy,
   type LabelledPrediction,
   type PredictionRecord,
+  type Reference,
 } from '@mlops/monitoring';
-import { NoChampionError, type ModelRegistry } from '@mlops/registry';
+import { NoChampionError, UnknownFileError, type ModelRegistry } from '@mlops/registry';
 import type { ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
 
@@ -29,7 +30,6 @@ export interface RetrainRequest {
 export interface EvaluatorDeps {
   store: ObjectStore;
   registry: ModelRegistry;
-  cacheDir: string;
   windowMinutes: number;
   policy: HealthPolicy;
   feedbackPrefix: string;
@@ -52,7 +52,7 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
   if (!champion) throw new NoChampionError(registry.model, 'train one first');
   const challenger = await registry.getAlias('challenger');
 
-  const labels = await readLabels(await registry.downloadVersion(champion.version, deps.cacheDir));
+  const labels = await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema);
   const imported = await importFeedbackFiles(store, { prefix: deps.feedbackPrefix, labels });
   const now = at ?? new Date(); // after the import, so the window holds what it just imported
   const window = { since: new Date(now.getTime() - deps.windowMinutes * 60_000), until: now };
@@ -67,7 +67,7 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
         labels,
         predictions: predictions.records.filter((p: PredictionRecord) => p.model_version === version),
         labelled: labelled.filter((r: LabelledPrediction) => r.version === version),
-        reference: await readReference(await registry.downloadVersion(version, deps.cacheDir)),
+        reference: await referenceOf(registry, version),
       },
       deps.policy,
     );
@@ -113,6 +113,16 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
   await writeEvaluation(store, record);
   deps.logger.info({ status, champion: champion.version, challenger: challenger?.version, predictions: predictions.records.length, labelled: labelled.length }, 'evaluation done');
   return record;
+}
+
+/** A version's training reference, or undefined for versions trained before references existed. */
+async function referenceOf(registry: ModelRegistry, version: string): Promise<Reference | undefined> {
+  try {
+    return await registry.readVersionJson(version, 'reference.json', ReferenceSchema);
+  } catch (error) {
+    if (error instanceof UnknownFileError) return undefined;
+    throw error;
+  }
 }
 
 function alertFor(record: EvaluationRecord, status: 'stale' | 'drifting'): Alert {

@@ -24,7 +24,6 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
   const app = createEvaluateApp({
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),
-    cacheDir: settings.MLOPS_CACHE_DIR,
     windowMinutes: evaluate.EVALUATE_WINDOW_MINUTES,
     policy: { accuracyThreshold: evaluate.EVALUATE_ACCURACY_THRESHOLD, drift: { alpha: evaluate.EVALUATE_DRIFT_ALPHA } },
     feedbackPrefix: evaluate.EVALUATE_FEEDBACK_PREFIX,

@@ -3,11 +3,11 @@ import { loadDataset, stratifiedSplit } from '@mlops/data';
 import { downloadForInference, TextClassifier } from '@mlops/inference';
 import {
   classificationMetrics,
+  ConfigLabelsSchema,
   evaluateRows,
   FeedbackRecordSchema,
   feedbackTexts,
   joinFeedback,
-  readLabels,
   PredictionRecordSchema,
   readLogWindow,
   type ClassificationMetrics,
@@ -84,7 +84,7 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
   const predictions = await readLogWindow(deps.store, 'predictions', PredictionRecordSchema, window);
   const feedback = await readLogWindow(deps.store, 'feedback', FeedbackRecordSchema, window);
   const rows = joinFeedback(predictions.records, feedback.records);
-  const labels = await readLabels(await registry.downloadVersion(champion.version, deps.cacheDir));
+  const labels = await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema);
   const metricsOf = (version: string) => {
     const mine = rows.filter((r) => r.version === version);
     return mine.length > 0 ? classificationMetrics(mine.map((r) => r.label), mine.map((r) => r.predicted), labels) : undefined;

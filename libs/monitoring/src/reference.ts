@@ -53,13 +53,16 @@ function round(x: number): number {
   return Math.round(x * 1e5) / 1e5;
 }
 
-const configSchema = z.object({ id2label: z.record(z.string(), z.string()) });
-
-/** Label names in class order, from a version folder's HF config.json (no model session needed). */
-export async function readLabels(versionDir: string): Promise<string[]> {
-  const parsed = configSchema.safeParse(JSON.parse(await readFile(join(versionDir, 'config.json'), 'utf8')));
-  if (!parsed.success) throw new Error(`${versionDir}/config.json has no usable id2label: ${z.prettifyError(parsed.error)}`);
-  return Object.entries(parsed.data.id2label)
+/** An HF config.json read as its label names in class order (no model session needed). */
+export const ConfigLabelsSchema = z.object({ id2label: z.record(z.string(), z.string()) }).transform(({ id2label }) =>
+  Object.entries(id2label)
     .sort(([a], [b]) => Number(a) - Number(b))
-    .map(([, label]) => label);
+    .map(([, label]) => label),
+);
+
+/** Label names in class order, from a version folder's HF config.json. */
+export async function readLabels(versionDir: string): Promise<string[]> {
+  const parsed = ConfigLabelsSchema.safeParse(JSON.parse(await readFile(join(versionDir, 'config.json'), 'utf8')));
+  if (!parsed.success) throw new Error(`${versionDir}/config.json has no usable id2label: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }

@@ -39,6 +39,20 @@ export class AliasConflictError extends Error {
   }
 }
 
+/** A version has no file at that path (e.g. reference.json of a version trained before references existed). */
+export class UnknownFileError extends Error {
+  readonly code = 'UNKNOWN_FILE';
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    readonly path: string,
+    readonly known: string[],
+  ) {
+    super(`Version ${version} of model "${model}" has no file "${path}"; its files: ${known.join(', ')}`);
+    this.name = 'UnknownFileError';
+  }
+}
+
 /** The model has no champion alias yet (nothing was trained, or it was never set); `need` says what it was wanted for. */
 export class NoChampionError extends Error {
   readonly code = 'NO_CHAMPION';

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '@mlops/storage';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AliasConflictError } from './errors.ts';
+import { z } from 'zod';
+import { AliasConflictError, UnknownFileError, UnknownVersionError } from './errors.ts';
 import { createRegistry, type ModelRegistry } from './registry.ts';
 import { MODEL_FILES } from './schemas.ts';
 
@@ -89,6 +90,27 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
       await registry.registerVersion(await modelDir('m1'), who);
       await server.store(prefix).put('models/sentiment/versions/v1/onnx/model.onnx', 'tampered');
       await expect(registry.downloadVersion('v1', join(tmp, 'cache'))).rejects.toThrow('onnx/model.onnx of sentiment v1 does not match the sha256 in its version.json');
+    });
+
+    it('reads one file of a version from the store, checked against version.json', async () => {
+      const dir = await modelDir('m1');
+      await registry.registerVersion(dir, who);
+      expect(await registry.readVersionFile('v1', 'onnx/model.onnx')).toEqual(await readFile(join(dir, 'onnx/model.onnx')));
+      const config = z.object({ id2label: z.record(z.string(), z.string()) });
+      expect(await registry.readVersionJson('v1', 'config.json', config)).toEqual({ id2label: { 0: 'negative', 1: 'positive' } });
+      await expect(registry.readVersionJson('v1', 'config.json', z.object({ labels: z.array(z.string()) }))).rejects.toThrow(
+        /^models\/sentiment\/versions\/v1\/config.json in .* is malformed/,
+      );
+
+      const missing = await registry.readVersionFile('v1', 'reference.json').catch((e: unknown) => e);
+      expect(missing).toBeInstanceOf(UnknownFileError);
+      expect(missing).toMatchObject({ code: 'UNKNOWN_FILE', message: expect.stringMatching(/^Version v1 of model "sentiment" has no file "reference.json"; its files: config.json, /) });
+      await expect(registry.readVersionFile('v2', 'config.json')).rejects.toBeInstanceOf(UnknownVersionError);
+
+      // Same size, other bytes: only the hash tells.
+      const original = await readFile(join(dir, 'tokenizer_config.json'), 'utf8');
+      await server.store(prefix).put('models/sentiment/versions/v1/tokenizer_config.json', original.replace('{', '['));
+      await expect(registry.readVersionFile('v1', 'tokenizer_config.json')).rejects.toThrow('tokenizer_config.json of sentiment v1 does not match the sha256 in its version.json');
     });
 
     it('gives concurrent registrations distinct versions and one champion', async () => {

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, PreconditionFailedError, sha256OfFile, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
-import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
+import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownFileError, UnknownVersionError } from './errors.ts';
 import {
   AliasRecordSchema,
   AuditEventSchema,
@@ -16,6 +16,7 @@ import {
   type VersionFile,
   type VersionInfo,
 } from './schemas.ts';
+import { VerifiedCache } from './verified-cache.ts';
 
 export interface RegisterOptions {
   actor: string;
@@ -200,24 +201,41 @@ export class ModelRegistry {
   }
 
   /**
+   * One file of a version, read from the store (no cache folder, nothing else of the version) and
+   * checked against the sha256 in its version.json. UnknownFileError when the version has no such file.
+   */
+  async readVersionFile(version: string, path: string): Promise<Buffer> {
+    const info = await this.getVersion(version);
+    const file = info.files.find((f) => f.path === path);
+    if (!file) throw new UnknownFileError(this.model, info.version, path, info.files.map((f) => f.path));
+    const { body } = await this.store.get(this.versionKey(info.version, path));
+    if (body.length !== file.size || createHash('sha256').update(body).digest('hex') !== file.sha256) throw this.notAsRegistered(info.version, path);
+    return body;
+  }
+
+  /** A JSON file of a version (as readVersionFile reads it), validated by `schema`. */
+  async readVersionJson<T>(version: string, path: string, schema: z.ZodType<T>): Promise<T> {
+    return this.parse(schema, await this.readVersionFile(version, path), this.versionKey(version, path));
+  }
+
+  /**
    * Downloads a version into `<cacheDir>/<model>/<version>/`, skipping files already there intact
    * and those `wanted` leaves out (serving needs no training weights). A later call that wants
-   * more fetches only what is missing.
+   * more fetches only what is missing. A cached file is hashed once, not on every call (VerifiedCache).
    */
   async downloadVersion(version: string, cacheDir: string, wanted: (path: string) => boolean = () => true): Promise<string> {
     const info = await this.getVersion(version);
     const dir = join(cacheDir, this.model, info.version);
+    const cache = await VerifiedCache.open(dir);
     await Promise.all(
       info.files.filter((file) => wanted(file.path)).map(async (file) => {
-        const local = join(dir, file.path);
-        if (await isIntact(local, file)) return;
-        const fetched = await this.store.downloadFile(this.versionKey(info.version, file.path), local);
+        if (await cache.holds(file)) return;
+        const fetched = await this.store.downloadFile(this.versionKey(info.version, file.path), join(dir, file.path));
         // A store whose etag is the sha256 of the bytes it wrote (the file store) has checked them already.
-        if (fetched.etag !== file.sha256 && !(await isIntact(local, file))) {
-          throw new Error(`${file.path} of ${this.model} ${info.version} does not match the sha256 in its version.json`);
-        }
+        if (fetched.etag !== file.sha256 && !(await cache.holds(file))) throw this.notAsRegistered(info.version, file.path);
       }),
     );
+    await cache.save();
     const tmp = join(dir, `.version.json.${randomHex()}.tmp`);
     await writeFile(tmp, toJson(info));
     await rename(tmp, join(dir, 'version.json'));
@@ -270,6 +288,10 @@ export class ModelRegistry {
     await this.store.putIfAbsent(key, toJson({ time, model: this.model, ...event }));
   }
 
+  private notAsRegistered(version: string, path: string): Error {
+    return new Error(`${path} of ${this.model} ${version} does not match the sha256 in its version.json`);
+  }
+
   private versionKey(version: string, path: string): string {
     return `${this.root}/versions/${version}/${path}`;
   }
@@ -306,11 +328,6 @@ async function missingFiles(dir: string): Promise<string[]> {
 async function describeFile(dir: string, path: string): Promise<VersionFile> {
   const local = join(dir, path);
   return { path, size: (await stat(local)).size, sha256: await sha256OfFile(local) };
-}
-
-async function isIntact(local: string, file: VersionFile): Promise<boolean> {
-  const size = await stat(local).then((s) => s.size, () => undefined);
-  return size === file.size && (await sha256OfFile(local)) === file.sha256;
 }
 
 async function readLocalJson(path: string): Promise<unknown> {
