@@ -1,69 +1,30 @@
 /**
- * A minimal zip writer (deflate, no zip64) over node:zlib, enough for a Lambda deployment package:
- * Lambda unpacks standard zips and keeps the unix mode bits stored in the central directory.
+ * A deployment package zip written by yazl, streamed: one file is read at a time and the archive
+ * goes straight to disk, zip64 where sizes or counts need it. Lambda and Cloud Functions unpack
+ * standard zips and keep the unix mode bits (yazl stores each file's mode).
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ZipFile } from 'yazl';
 
-export interface ZipEntry {
-  name: string;
-  data: Buffer;
-  mode?: number;
+/**
+ * 1980-01-01 00:00, the first DOS date, in local time since DOS times have no zone; the same folder
+ * then gives the same bytes (and hash) on any machine. forceDosTimestamp leaves out the unix
+ * mtime field, which would differ between time zones.
+ */
+const FIXED_ENTRY_OPTIONS = { mtime: new Date(1980, 0, 1), forceDosTimestamp: true, compressionLevel: 9 } as const;
+
+export interface ZipResult {
+  bytes: number;
+  /** Hex sha256 of the archive, computed while it was written. */
+  sha256: string;
 }
 
-// 1980-01-01 00:00: fixed timestamps make the same folder give the same zip (and the same hash).
-const DOS_TIME = 0;
-const DOS_DATE = (0 << 9) | (1 << 5) | 1;
-
-export function zipEntries(entries: readonly ZipEntry[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const entry of entries) {
-    const name = Buffer.from(entry.name, 'utf8');
-    const compressed = deflateRawSync(entry.data, { level: 9 });
-    const crc = crc32(entry.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(8, 8);
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(compressed.length, 18);
-    local.writeUInt32LE(entry.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, name, compressed);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by unix, so the external attributes carry the mode
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt16LE(DOS_TIME, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(compressed.length, 20);
-    central.writeUInt32LE(entry.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE((((entry.mode ?? 0o644) | 0o100000) << 16) >>> 0, 38);
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += local.length + name.length + compressed.length;
-  }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
-}
-
+/** Regular files under `dir`, sorted (symlinks are left out, as a deployment package would not resolve them). */
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const dirent of await readdir(dir, { withFileTypes: true })) {
@@ -74,14 +35,31 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Zips every file under `dir` (paths relative to it) into `zipFile`; returns its size in bytes. */
-export async function zipFolder(dir: string, zipFile: string): Promise<number> {
-  const entries: ZipEntry[] = [];
-  for (const path of await filesUnder(dir)) {
-    const { mode } = await stat(path);
-    entries.push({ name: relative(dir, path).split(sep).join('/'), data: await readFile(path), mode: mode & 0o777 });
+/** Zips every file under `dir` (names relative to it) into `zipFile`. */
+export async function zipFolder(dir: string, zipFile: string): Promise<ZipResult> {
+  const zip = new ZipFile();
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const measure = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  // yazl reports a file it cannot read on the ZipFile, not on its output stream: stop the pipeline with it.
+  const abort = new AbortController();
+  let zipError: unknown;
+  zip.on('error', (error: unknown) => {
+    zipError = error;
+    abort.abort(error);
+  });
+  for (const path of await filesUnder(dir)) zip.addFile(path, relative(dir, path).split(sep).join('/'), FIXED_ENTRY_OPTIONS);
+  zip.end();
+  try {
+    await pipeline(zip.outputStream, measure, createWriteStream(zipFile), { signal: abort.signal });
+  } catch (error) {
+    throw zipError ?? error;
   }
-  const zip = zipEntries(entries);
-  await writeFile(zipFile, zip);
-  return zip.length;
+  return { bytes, sha256: hash.digest('hex') };
 }

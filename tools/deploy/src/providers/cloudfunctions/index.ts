@@ -3,8 +3,6 @@
  * content-addressed object, then a v2 Function built from it; evaluate gets the scheduler job.
  * batch-score's GCS trigger is part of its Function (eventTrigger), so no Eventarc call here.
  */
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FunctionName } from '../../config.ts';
 import { json } from '../../output.ts';
@@ -23,7 +21,6 @@ type CloudFunctionsRun = DeployRun<CloudFunctionsSettings, CloudFunctionsClients
 interface PackagedFunction {
   dir: string;
   zipFile: string;
-  zip: Buffer;
   source: SourceObject;
 }
 
@@ -31,13 +28,12 @@ interface PackagedFunction {
 async function packageFunction(run: CloudFunctionsRun, fn: FunctionName): Promise<PackagedFunction> {
   const bundleDir = await run.bundle(fn);
   const zipFile = join(run.functionsDir, fn, 'cloud-function.zip');
-  await zipFolder(bundleDir, zipFile);
-  const zip = await readFile(zipFile);
-  const source = sourceObjectFor(fn, run.settings, createHash('sha256').update(zip).digest('hex'));
+  const { sha256 } = await zipFolder(bundleDir, zipFile);
+  const source = sourceObjectFor(fn, run.settings, sha256);
   const dir = join(run.outDir, fn);
   await run.write(join(dir, 'create-function.json'), json(createFunctionRequest(fn, run.settings, source)));
   await run.write(join(dir, 'update-function.json'), json(updateFunctionRequest(fn, run.settings, source)), { show: false });
-  return { dir, zipFile, zip, source };
+  return { dir, zipFile, source };
 }
 
 export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunctionsBlock, CloudFunctionsClients> = {
@@ -59,9 +55,9 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
 
   async apply(run) {
     for (const fn of run.functions) {
-      const { dir, zip, source } = await packageFunction(run, fn);
+      const { dir, zipFile, source } = await packageFunction(run, fn);
       const { openStore } = await import('@mlops/storage');
-      await openStore(`gs://${source.bucket}`).put(source.object, zip);
+      await openStore(`gs://${source.bucket}`).uploadFile(source.object, zipFile);
       const { v2 } = await import('@google-cloud/functions');
       const client: FunctionsApi = run.clients.functions ?? (new v2.FunctionServiceClient() as unknown as FunctionsApi);
       const { action, fn: deployed } = await deployCloudFunction(client, fn, run.settings, source);

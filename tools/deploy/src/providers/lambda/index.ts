@@ -19,7 +19,7 @@ async function packageFunctions(run: LambdaRun, { withExternals }: { withExterna
     const dir = await run.bundle(fn);
     if (withExternals) await installExternals(dir, run.repoRoot);
     const zipFile = join(run.functionsDir, fn, 'lambda.zip');
-    const bytes = await zipFolder(dir, zipFile);
+    const { bytes } = await zipFolder(dir, zipFile);
     run.log(`${fn}: ${zipFile} (${bytes} bytes${withExternals ? '' : ', externals not installed in a dry run'})`);
   }
 }

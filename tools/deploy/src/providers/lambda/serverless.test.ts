@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FUNCTION_SPECS, FUNCTIONS } from '../../config.ts';
 import { toYaml } from '../../yaml.ts';
-import { zipEntries } from '../../zip.ts';
+import { zipFolder } from '../../zip.ts';
 import { loadDeploySettings } from '../index.ts';
 import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './serverless.ts';
 
@@ -61,8 +61,9 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
     dirs.push(root);
     const functionsDir = join(root, 'functions');
     for (const fn of FUNCTIONS) {
-      await mkdir(join(functionsDir, fn), { recursive: true });
-      await writeFile(join(functionsDir, fn, 'lambda.zip'), zipEntries([{ name: 'index.mjs', data: Buffer.from('export const handler = async () => ({});\n') }]));
+      await mkdir(join(functionsDir, fn, 'lambda'), { recursive: true });
+      await writeFile(join(functionsDir, fn, 'lambda', 'index.mjs'), 'export const handler = async () => ({});\n');
+      await zipFolder(join(functionsDir, fn, 'lambda'), join(functionsDir, fn, 'lambda.zip'));
     }
     const env = { AWS_REGION: 'eu-west-1', MLOPS_STORE: 's3://mlops-bucket/prod', ALERT_SNS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:mlops', SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/trainer' };
     const settings = loadDeploySettings(env, 'lambda', false);
