@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataError } from '@mlops/data';
 import type { ModelSource, ServingModel } from '@mlops/inference';
-import { NotFoundError, type ObjectInfo, type ObjectStore } from '@mlops/storage';
+import { NotFoundError, putJson, type ObjectInfo, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
 import { errorLines, ModelReplacedError, scoreToFile, summarize, summarySchema, type BatchSummary, type ScoreCounts, type ScoreOptions } from './score.ts';
 
@@ -103,7 +103,7 @@ async function scoreWith(
       // The file itself is unreadable: record that verdict for this etag, so re-deliveries stop here.
       const zero = { rows: 0, bad: 0, badRows: [], seconds: 0 };
       const summary = { ...summarize(zero, { input: input.key, inputEtag: input.etag, output: null, errors: null }, version), error: error.message };
-      await store.put(keys.summaryKey, `${JSON.stringify(summary, null, 2)}\n`);
+      await putJson(store, keys.summaryKey, summary);
       opts.log.warn({ error: error.message }, 'cannot read the input; recorded in its summary');
       return { status: 'failed', summary };
     }
@@ -112,7 +112,7 @@ async function scoreWith(
     if (counts.bad > 0) await store.put(errors, errorLines(counts.badRows));
     else await store.delete(errors);
     const summary = summarize(counts, { input: input.key, inputEtag: input.etag, output, errors: counts.bad > 0 ? errors : null }, version);
-    await store.put(keys.summaryKey, `${JSON.stringify(summary, null, 2)}\n`);
+    await putJson(store, keys.summaryKey, summary);
     opts.log.info({ version, rows: summary.rows, bad_rows: summary.bad_rows, seconds: summary.seconds, rows_per_second: summary.rows_per_second }, 'scored');
     return { status: 'scored', summary };
   } finally {

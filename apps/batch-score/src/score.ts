@@ -1,6 +1,7 @@
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { readExamples, type DataInput, type DataReport, type Example } from '@mlops/data';
 import type { Prediction, ServingModel } from '@mlops/inference';
+import { jsonText } from '@mlops/storage';
 import { z } from 'zod';
 
 /** What scoring needs from a model (a ServingModel: its micro-batcher runs concurrent calls back to back). */
@@ -169,7 +170,7 @@ export async function scoreLocalFile(
     if (counts.bad > 0) await writeFile(paths.errors, errorLines(counts.badRows));
     else await rm(paths.errors, { force: true });
     const summary = summarize(counts, { input, inputEtag: null, output: paths.predictions, errors: counts.bad > 0 ? paths.errors : null }, model.metadata.version);
-    await writeFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    await writeFile(paths.summary, jsonText(summary));
     return summary;
   } finally {
     await rm(tmp, { force: true });

@@ -27,8 +27,9 @@ export function fail(error: unknown, json: boolean): never {
   process.exit(1);
 }
 
-export function pct(x: number | undefined): string {
-  return x === undefined ? '-' : `${(x * 100).toFixed(2)}%`;
+/** A share as a percentage, e.g. 0.8781 → "87.81%"; '-' when there is none. */
+export function pct(x: number | undefined, decimals = 2): string {
+  return x === undefined ? '-' : `${(x * 100).toFixed(decimals)}%`;
 }
 
 export function table(rows: (string | number)[][]): string {

@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { TrainProgress } from '@mlops/trainer';
+import { pct } from './output.ts';
 
 /** Renders training events as a progress bar with ETA on stderr (periodic lines when not a TTY). */
 export function trainingProgress(info: (message: string) => void): { onProgress: (p: TrainProgress) => void; stop: () => void } {
@@ -39,7 +40,7 @@ export function trainingProgress(info: (message: string) => void): { onProgress:
       } else if (e.event === 'eval') {
         trainBar.updateETA();
         process.stderr.write('\n');
-        info(`epoch ${e.epoch}: validation accuracy ${(e.validation_accuracy * 100).toFixed(2)}%, loss ${e.validation_loss.toFixed(4)} (${e.epoch_seconds}s)${e.best ? ' *best' : ''}`);
+        info(`epoch ${e.epoch}: validation accuracy ${pct(e.validation_accuracy)}, loss ${e.validation_loss.toFixed(4)} (${e.epoch_seconds}s)${e.best ? ' *best' : ''}`);
       } else if (e.event === 'early_stop') {
         stop();
         info(`early stop after epoch ${e.epoch}: no improvement (best epoch ${e.best_epoch})`);

@@ -1,4 +1,4 @@
-import { NotFoundError, PreconditionFailedError, type ObjectStore } from '@mlops/storage';
+import { NotFoundError, PreconditionFailedError, putJson, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 
 export const RunRecordSchema = z.object({
@@ -35,7 +35,7 @@ export class RunStore {
   }
 
   async save(run: RunRecord): Promise<void> {
-    await this.store.put(runKey(run.run_id), `${JSON.stringify(run, null, 2)}\n`);
+    await putJson(this.store, runKey(run.run_id), run);
   }
 
   /** Takes the lock for `id`; false when another run holds it. */

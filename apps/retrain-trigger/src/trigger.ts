@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Alert, Alerter } from '@mlops/alerts';
 import type { JobLauncher } from '@mlops/jobs';
 import { FeedbackRecordSchema, feedbackTexts, readLogAll } from '@mlops/monitoring';
 import type { ModelRegistry } from '@mlops/registry';
-import type { ObjectStore } from '@mlops/storage';
+import { randomHex, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
 import { buildTrainingSet } from './dataset.ts';
 import { trainingJobArgs, type FineTuneHyperparameters } from './job-args.ts';
@@ -58,7 +57,7 @@ export class RetrainTrigger {
 
     const champion = await registry.getAlias('champion');
     if (!champion) return { started: false, reason: 'no champion to fine-tune from' };
-    const runId = `r-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(2).toString('hex')}`;
+    const runId = `r-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomHex(2)}`;
     if (!(await this.runs.lock(runId))) return { started: false, reason: 'another run started a moment ago' };
 
     const { training } = this.deps;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadSettings } from '@mlops/config';
 import { createRegistry } from '@mlops/registry';
-import { openStore } from '@mlops/storage';
+import { openStore, putJson } from '@mlops/storage';
 import { z } from 'zod';
 import { parseJobArgs } from './job-args.ts';
 import { trainModel, type TrainProgress } from './train-job.ts';
@@ -32,7 +32,7 @@ async function localData(uri: string): Promise<string> {
 
 async function finish(record: Record<string, unknown>): Promise<void> {
   print({ phase: 'result', ...record });
-  if (runId) await store.put(`runs/${runId}/result.json`, `${JSON.stringify({ run_id: runId, time: new Date().toISOString(), ...record }, null, 2)}\n`);
+  if (runId) await putJson(store, `runs/${runId}/result.json`, { run_id: runId, time: new Date().toISOString(), ...record });
 }
 
 try {

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { jsonText } from '@mlops/storage';
 
 /** Token shards the PyTorch core reads with numpy: little-endian int32, ids padded to maxLength. */
 export const SHARD_FORMAT = 'mlops-shards/v1';
@@ -65,6 +66,6 @@ export async function writeShards(
       manifest.splits[name].rows += rows;
     }
   }
-  await writeFile(join(workDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(join(workDir, 'manifest.json'), jsonText(manifest));
   return manifest;
 }

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataError, fingerprint, loadDataset, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
 import { TextClassifier } from '@mlops/inference';
-import { buildReference, classificationMetrics, evaluateOnDataset, predictAll, type DatasetEvaluation } from '@mlops/monitoring';
+import { buildReference, classificationMetrics, evaluateOnDataset, predictAll, roundTo, type DatasetEvaluation } from '@mlops/monitoring';
 import type { ModelRegistry, VersionInfo } from '@mlops/registry';
+import { jsonText } from '@mlops/storage';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { coreJob } from './core-job.ts';
 import type { CoreEvent, DoneEvent } from './events.ts';
@@ -61,7 +62,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     try {
       return await work();
     } finally {
-      timings[name] = round((performance.now() - start) / 1000);
+      timings[name] = roundTo((performance.now() - start) / 1000, 2);
     }
   };
   const jobStart = performance.now();
@@ -102,7 +103,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     say(`shards written in ${timings.tokenize_and_shard}s`);
 
     const jobPath = join(work, 'job.json');
-    await writeFile(jobPath, JSON.stringify(coreJob(hyper, { work, out, base: opts.base ?? null }), null, 2));
+    await writeFile(jobPath, jsonText(coreJob(hyper, { work, out, base: opts.base ?? null })));
     const done: DoneEvent = await timed('train_and_export', () =>
       runPythonCore(opts.python, jobPath, (event) => opts.onProgress?.({ phase: 'core', event }), opts.signal),
     );
@@ -132,7 +133,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         }
       });
 
-      await writeFile(join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+      await writeFile(join(out, 'metrics.json'), jsonText(metrics));
       const lineage = {
         data: {
           train: dataLineage(report, train),
@@ -154,7 +155,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
           cores: availableParallelism(),
         },
       };
-      await writeFile(join(out, 'lineage.json'), `${JSON.stringify(lineage, null, 2)}\n`);
+      await writeFile(join(out, 'lineage.json'), jsonText(lineage));
 
       const version = await timed('register', () =>
         opts.registry.registerVersion(out, {
@@ -164,7 +165,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         }),
       );
       const champion = (await opts.registry.getAlias('champion'))?.version === version.version;
-      timings.total = round((performance.now() - jobStart) / 1000);
+      timings.total = roundTo((performance.now() - jobStart) / 1000, 2);
       return { version, champion, metrics, parity, timings };
     } finally {
       await classifier.release();
@@ -186,10 +187,6 @@ function dataLineage(report: DataReport, train: Example[]) {
     train_rows: train.length,
     train_fingerprint: fingerprint(train),
   };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 async function gitRevision(): Promise<string> {

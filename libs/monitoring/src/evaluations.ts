@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import type { ObjectStore } from '@mlops/storage';
+import { randomHex, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import type { VersionHealth } from './health.ts';
 
@@ -46,7 +45,7 @@ const prefix = (model: string) => `evaluations/${model}/`;
 
 export async function writeEvaluation(store: ObjectStore, record: EvaluationRecord): Promise<string> {
   const time = new Date(record.time);
-  const key = `${prefix(record.model)}date=${record.time.slice(0, 10)}/${time.getTime()}-${randomBytes(4).toString('hex')}.json`;
+  const key = `${prefix(record.model)}date=${record.time.slice(0, 10)}/${time.getTime()}-${randomHex(4)}.json`;
   await store.putIfAbsent(key, `${JSON.stringify(record)}\n`);
   return key;
 }

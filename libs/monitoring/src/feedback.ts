@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readExamples, textHash } from '@mlops/data';
-import { NotFoundError, type ObjectStore } from '@mlops/storage';
+import { NotFoundError, randomHex, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import { logKey, readLogObject, toJsonl } from './logs.ts';
 import { PredictionRecordSchema, type PredictionRecord } from './prediction-log.ts';
@@ -26,7 +26,7 @@ export function feedbackId(input: { prediction_id?: string; text_hash: string })
 }
 
 /** Written in the request that carries it (one object per write), so an accepted label is never lost. */
-export async function writeFeedback(store: ObjectStore, records: readonly FeedbackRecord[], instance = randomUUID().slice(0, 8)): Promise<string> {
+export async function writeFeedback(store: ObjectStore, records: readonly FeedbackRecord[], instance = randomHex(4)): Promise<string> {
   const key = logKey('feedback', new Date(), instance, 0);
   await store.putIfAbsent(key, toJsonl(records));
   return key;

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
-import type { ObjectStore } from '@mlops/storage';
+import { randomHex, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import { logKey, toJsonl } from './logs.ts';
 
@@ -53,7 +52,7 @@ export class PredictionLog {
     private readonly store: ObjectStore,
     private readonly opts: PredictionLogOptions,
   ) {
-    this.instance = opts.instance ?? randomUUID().slice(0, 8);
+    this.instance = opts.instance ?? randomHex(4);
     this.timer = setInterval(() => void this.flush(), opts.flushMs);
     this.timer.unref();
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Prediction } from '@mlops/inference';
 import { z } from 'zod';
 import type { PredictionRecord } from './prediction-log.ts';
+import { roundTo } from './rounding.ts';
 
 /** reference.json: what the model saw and said on its validation set, the baseline for drift. */
 export const ReferenceSchema = z.object({
@@ -19,9 +20,9 @@ export function buildReference(source: string, texts: readonly string[], predict
   return {
     source,
     n: texts.length,
-    scores: predictions.map((p) => round(p.score)),
+    scores: predictions.map((p) => roundTo(p.score, 5)),
     lengths: texts.map((t) => t.length),
-    unkRatios: predictions.map((p) => round(p.tokens > 0 ? p.unknownTokens / p.tokens : 0)),
+    unkRatios: predictions.map((p) => roundTo(p.tokens > 0 ? p.unknownTokens / p.tokens : 0, 5)),
     labels: predictions.map((p) => p.label),
   };
 }
@@ -47,10 +48,6 @@ export async function readReference(versionDir: string): Promise<Reference | und
   const parsed = ReferenceSchema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new Error(`${versionDir}/reference.json is malformed: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
-}
-
-function round(x: number): number {
-  return Math.round(x * 1e5) / 1e5;
 }
 
 /** An HF config.json read as its label names in class order (no model session needed). */

@@ -2,3 +2,5 @@ export { openStore } from './open-store.ts';
 export { NotFoundError, PreconditionFailedError } from './types.ts';
 export type { ObjectInfo, ObjectStore } from './types.ts';
 export { sha256OfFile } from './file/file-store.ts';
+export { jsonText, putJson } from './json.ts';
+export { randomHex } from './random-hex.ts';

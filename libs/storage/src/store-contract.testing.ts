@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { incrementCounter } from './file/increment-worker.ts';
+import { randomHex } from './random-hex.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from './types.ts';
 
 export interface StoreUnderTest {
@@ -15,6 +16,9 @@ export interface StoreUnderTest {
   reopen(): ObjectStore;
   cleanup?(): Promise<void>;
 }
+
+/** A key prefix of a test's own, for tests sharing one bucket. */
+export const uniquePrefix = (label: string): string => `${label}-${randomHex(4)}`;
 
 /** `{ key, size, etag }`: what any two reads of an unchanged object agree on (`updated` may differ in precision). */
 const identity = ({ key, size, etag }: ObjectInfo) => ({ key, size, etag });

@@ -4,11 +4,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { createTinyModel } from '@mlops/inference/testing';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFunction, FUNCTIONS, HOSTS, installedVersion, REPO_ROOT, type BundleResult } from './bundle.ts';
+import { bundleFunction, FUNCTIONS, HOSTS, installedVersion, type BundleResult } from './bundle.ts';
 
 // Inside the repo, so `onnxruntime-node` and `tokenizers` resolve from /work/main/node_modules as
 // they would from the function folder's own node_modules after `npm install --omit=dev`.

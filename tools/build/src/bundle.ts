@@ -3,7 +3,9 @@
  * packages left outside the bundle, so `npm install --omit=dev` beside it gives a runnable function.
  */
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
+import { jsonText } from '@mlops/storage';
 import { build, type Metafile } from 'esbuild';
 import { z } from 'zod';
 
@@ -11,9 +13,6 @@ export const FUNCTIONS = ['predict', 'batch-score', 'evaluate', 'retrain-trigger
 export const HOSTS = ['node', 'cloud-function', 'lambda'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 export type Host = (typeof HOSTS)[number];
-
-/** tools/build/src → the repository root. */
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
 /**
  * Packages never bundled, with the reason a reader could not guess from the import alone. Each is
@@ -151,7 +150,7 @@ export async function bundleFunction(name: FunctionName, host: Host, outDir: str
   });
   const externals: Record<string, string> = {};
   for (const pkg of importedExternals(result.metafile, candidates)) externals[pkg] = await installedVersion(pkg, repoRoot);
-  await writeFile(join(outDir, 'package.json'), `${JSON.stringify(functionPackageJson(name, host, externals), null, 2)}\n`);
+  await writeFile(join(outDir, 'package.json'), jsonText(functionPackageJson(name, host, externals)));
   return {
     name,
     host,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './bundle.ts';
 import { copySources, envOf, parseDockerfile, type Dockerfile, type Stage } from './dockerfile.ts';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');

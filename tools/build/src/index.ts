@@ -8,7 +8,6 @@ export {
   HOST_EXTERNALS,
   HOSTS,
   installedVersion,
-  REPO_ROOT,
   type BundleOptions,
   type BundleResult,
   type FunctionName,

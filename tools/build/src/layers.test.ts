@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './bundle.ts';
 import { functionImagePlan, layerTar, measureLayer } from './layers.ts';
 
 const dirs: string[] = [];

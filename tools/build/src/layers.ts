@@ -10,8 +10,9 @@ import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { REPO_ROOT } from '@mlops/config';
 import { create } from 'tar';
-import { bundleFunction, REPO_ROOT, type FunctionName } from './bundle.ts';
+import { bundleFunction, type FunctionName } from './bundle.ts';
 import { envOf, parseDockerfile } from './dockerfile.ts';
 import { LINUX_X64, pruneNativeBinaries, sizeOf } from './prune.ts';
 

@@ -8,6 +8,7 @@ import { downloadForInference, TextClassifier } from '@mlops/inference';
 import { EvaluationRecordSchema, evaluateRows, readEvaluations, type EvaluationRecord } from '@mlops/monitoring';
 import type { ModelRegistry } from '@mlops/registry';
 import { z } from 'zod';
+import { pct } from '../output.ts';
 import { loopChart } from './chart.ts';
 import { startStack, type Stack } from './stack.ts';
 import { accuracyTable, replay, type LabelledText, type Served } from './traffic.ts';
@@ -100,7 +101,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
       });
       served.push(...out);
       const seconds = (performance.now() - t0) / 1000;
-      info(`  ${phase}: ${rows.length} texts in ${seconds.toFixed(1)} s (${(rows.length / seconds).toFixed(0)}/s), live accuracy ${pct(out.filter((s) => s.predicted === s.truth).length / out.length)}`);
+      info(`  ${phase}: ${rows.length} texts in ${seconds.toFixed(1)} s (${(rows.length / seconds).toFixed(0)}/s), live accuracy ${pct(out.filter((s) => s.predicted === s.truth).length / out.length, 1)}`);
     };
     const nextEvaluation = () => {
       const seen = evaluations.length;
@@ -225,13 +226,9 @@ async function scenarioData(ctx: Context) {
 function describe(e: EvaluationRecord): string {
   const acc = e.champion.accuracy;
   const drift = e.champion.drift?.measures.filter((m) => m.drifting).map((m) => `${m.name} ${m.value.toFixed(3)} > ${m.threshold.toFixed(3)}`);
-  const challenger = e.challenger?.accuracy ? `; challenger ${e.challenger.version} ${pct(e.challenger.accuracy.accuracy)} (n=${e.challenger.accuracy.n})` : '';
+  const challenger = e.challenger?.accuracy ? `; challenger ${e.challenger.version} ${pct(e.challenger.accuracy.accuracy, 1)} (n=${e.challenger.accuracy.n})` : '';
   const actions = e.actions.map((a) => `${a.kind}${a.ok ? '' : ' FAILED'}`).join(', ');
-  return `${e.champion.version} ${e.status}: ${acc ? `accuracy ${pct(acc.accuracy)} (95% CI ${pct(acc.accuracy_ci95[0])}–${pct(acc.accuracy_ci95[1])}, n=${acc.n})` : 'no labels'}${drift?.length ? `; drift ${drift.join(', ')}` : ''}${challenger}${actions ? ` → ${actions}` : ''}`;
-}
-
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
+  return `${e.champion.version} ${e.status}: ${acc ? `accuracy ${pct(acc.accuracy, 1)} (95% CI ${pct(acc.accuracy_ci95[0], 1)}–${pct(acc.accuracy_ci95[1], 1)}, n=${acc.n})` : 'no labels'}${drift?.length ? `; drift ${drift.join(', ')}` : ''}${challenger}${actions ? ` → ${actions}` : ''}`;
 }
 
 /** Polls until `check` gives a value; past the deadline, fails with `message`. Ticks every 10 s for progress. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type BigIntStats } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix } from '../keys.ts';
+import { randomHex } from '../random-hex.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 /**
@@ -92,7 +93,7 @@ export class FileStore implements ObjectStore {
 
   async downloadFile(key: string, localPath: string): Promise<ObjectInfo> {
     const handle = await this.openForRead(key);
-    const tmp = `${localPath}.${randomHex()}.tmp`;
+    const tmp = `${localPath}.${randomHex(6)}.tmp`;
     try {
       const st = await handle.stat({ bigint: true });
       await mkdir(dirname(localPath), { recursive: true });
@@ -133,7 +134,7 @@ export class FileStore implements ObjectStore {
   private async write(key: string, condition: Condition, fill: (tmp: string) => Promise<string>): Promise<ObjectInfo> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
-    const tmp = internalPath(path, `${randomHex()}.tmp`);
+    const tmp = internalPath(path, `${randomHex(6)}.tmp`);
     try {
       const sha256 = await fill(tmp);
       return await this.withLock(path, () => this.commit(key, path, tmp, sha256, condition));
@@ -233,7 +234,7 @@ export async function sha256OfFile(path: string): Promise<string> {
 }
 
 async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${randomHex()}.tmp`;
+  const tmp = `${path}.${randomHex(6)}.tmp`;
   try {
     await writeFile(tmp, data, { flag: 'wx' });
     await rename(tmp, path);
@@ -263,10 +264,6 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-function randomHex(): string {
-  return randomBytes(6).toString('hex');
 }
 
 function errorCode(err: unknown): unknown {

@@ -1,16 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../open-store.ts';
-import { describeStoreContract } from '../store-contract.testing.ts';
+import { describeStoreContract, uniquePrefix } from '../store-contract.testing.ts';
 import { PreconditionFailedError } from '../types.ts';
 import { parseGcsUri } from '../keys.ts';
 import { GcsStore } from './gcs-store.ts';
 import { startLocalGcs, type LocalGcs } from './local-gcs.testing.ts';
 
-const uniquePrefix = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
 /** What the SDK reads by itself: no apiEndpoint, no credentials, only STORAGE_EMULATOR_HOST. */
 const emulatorClient = () => new Storage({ retryOptions: { autoRetry: false } });
 

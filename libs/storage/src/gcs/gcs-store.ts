@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ApiError, Storage, type File, type FileMetadata, type StorageOptions } from '@google-cloud/storage';
 import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseGcsUri } from '../keys.ts';
+import { randomHex } from '../random-hex.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 /** Reads of a pinned generation that lose a race with a writer start over this many times. */
@@ -164,7 +164,7 @@ export class GcsStore implements ObjectStore {
 
   downloadFile(key: string, localPath: string): Promise<ObjectInfo> {
     return this.readPinned(`downloadFile to ${localPath}`, key, async (file, info) => {
-      const tmp = `${localPath}.${randomBytes(6).toString('hex')}.tmp`;
+      const tmp = `${localPath}.${randomHex(6)}.tmp`;
       try {
         await mkdir(dirname(localPath), { recursive: true });
         await pipeline(file.createReadStream(), createWriteStream(tmp, { flags: 'wx' }));

@@ -8,9 +8,9 @@
 //  - requests on one key run one at a time (the check and the write are one atomic step, and
 //    reads never see a partial write), and a bucket listing never overlaps a write or delete.
 // Everything else is forwarded byte for byte, so the SDK's SigV4 signatures stay valid.
-import { randomBytes } from 'node:crypto';
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { randomHex } from '../random-hex.ts';
 
 export interface ConditionalProxy {
   /** http://127.0.0.1:<port> */
@@ -142,7 +142,7 @@ function preconditionFailed(condition: string): S3ErrorReply {
 async function reply(req: IncomingMessage, res: ServerResponse, error: S3ErrorReply): Promise<void> {
   req.resume();
   if (!req.readableEnded) await new Promise((resolve) => req.once('end', resolve).once('close', resolve));
-  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const requestId = randomHex(8).toUpperCase();
   const fields = { Code: error.code, Message: error.message, ...error.detail, RequestId: requestId, HostId: requestId };
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${Object.entries(fields)
     .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)

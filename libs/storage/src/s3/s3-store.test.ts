@@ -1,17 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openStore } from '../open-store.ts';
-import { describeStoreContract } from '../store-contract.testing.ts';
+import { describeStoreContract, uniquePrefix } from '../store-contract.testing.ts';
 import { PreconditionFailedError } from '../types.ts';
 import { startLocalS3, testS3ClientConfig, type LocalS3 } from './local-s3.testing.ts';
 import { parseS3Uri } from '../keys.ts';
 import { S3Store } from './s3-store.ts';
 
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
-const uniquePrefix = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
 
 let s3: LocalS3;
 beforeAll(async () => {

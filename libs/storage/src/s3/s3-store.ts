@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -17,6 +16,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseS3Uri } from '../keys.ts';
+import { randomHex } from '../random-hex.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 export type S3Location = BucketLocation;
@@ -181,7 +181,7 @@ export class S3Store implements ObjectStore {
     const objectKey = this.objectKey(key);
     const out = await this.getObject('downloadFile', key);
     const body = this.readBody(out, key);
-    const tmp = `${localPath}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = `${localPath}.${randomHex(6)}.tmp`;
     try {
       await mkdir(dirname(localPath), { recursive: true });
       await pipeline(body, createWriteStream(tmp, { flags: 'wx' }));
