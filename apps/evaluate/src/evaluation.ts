@@ -8,6 +8,7 @@ import {
   latestEvaluation,
   PredictionRecordSchema,
   readLogWindow,
+  roundTo,
   ReferenceSchema,
   summarizeHealth,
   writeEvaluation,
@@ -136,13 +137,9 @@ function alertFor(record: EvaluationRecord, status: 'stale' | 'drifting'): Alert
     reasons: record.reasons,
     facts: {
       predictions: champion.predictions,
-      ...(champion.accuracy && { accuracy: round(champion.accuracy.accuracy), labelled: champion.accuracy.n }),
-      ...Object.fromEntries((champion.drift?.measures ?? []).map((m) => [m.name, `${round(m.value)} (threshold ${round(m.threshold)})`])),
+      ...(champion.accuracy && { accuracy: roundTo(champion.accuracy.accuracy, 3), labelled: champion.accuracy.n }),
+      ...Object.fromEntries((champion.drift?.measures ?? []).map((m) => [m.name, `${roundTo(m.value, 3)} (threshold ${roundTo(m.threshold, 3)})`])),
     },
     time: record.time,
   };
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

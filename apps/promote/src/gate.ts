@@ -1,4 +1,4 @@
-import type { ClassificationMetrics } from '@mlops/monitoring';
+import { roundTo, type ClassificationMetrics } from '@mlops/monitoring';
 
 /** One model measured for the gate: metrics per evaluation set, and time per text. */
 export interface ModelScores {
@@ -39,8 +39,7 @@ export function gate(candidate: ModelScores, champion: ModelScores, policy: Gate
   const cand = candidate.sets[primary];
   const champ = champion.sets[primary];
   if (!cand || !champ) throw new Error(`no ${primary} evaluation to decide on: configure base evaluation data or wait for held-out feedback`);
-  const round = (x: number) => Math.round(x * 10_000) / 10_000;
-  const check = (name: string, c: number, ch: number, rule: string, pass: boolean): GateCheck => ({ name, candidate: round(c), champion: round(ch), rule, pass });
+  const check = (name: string, c: number, ch: number, rule: string, pass: boolean): GateCheck => ({ name, candidate: roundTo(c, 4), champion: roundTo(ch, 4), rule, pass });
 
   const checks: GateCheck[] = [check(`${primary} accuracy (n=${cand.n})`, cand.accuracy, champ.accuracy, `≥ champion + ${policy.margin}`, cand.accuracy >= champ.accuracy + policy.margin)];
   for (const [label, metrics] of Object.entries(cand.per_class)) {

@@ -5,11 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { loadSettings } from '@mlops/config';
+import { join } from 'node:path';
+import { loadSettings, REPO_ROOT } from '@mlops/config';
 import { TextTokenizer } from '@mlops/tokenizer';
 
-const TRAINER_PYTHON = resolve(import.meta.dirname, '../../../apps/trainer/python');
+const TRAINER_PYTHON = join(REPO_ROOT, 'apps', 'trainer', 'python');
 
 /** `leaning`: a class index every prediction is pushed towards (a model that always says that class). */
 export async function createTinyModel(opts: { seed?: number; labels?: string[]; maxLength?: number; leaning?: number } = {}): Promise<string> {
@@ -23,7 +23,8 @@ from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassific
 from mlops_trainer.export import save_hf, export_onnx
 torch.manual_seed(${opts.seed ?? 0})
 m = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${tokenizer.vocabSize}, dim=16, n_layers=1, n_heads=2,
-    hidden_dim=32, max_position_embeddings=${maxLength}, labels=${JSON.stringify(opts.labels ?? ['negative', 'positive'])}))
+    hidden_dim=32, dropout=0.1, attention_dropout=0.0, seq_classif_dropout=0.2, initializer_range=0.02, pad_token_id=0,
+    max_position_embeddings=${maxLength}, labels=${JSON.stringify(opts.labels ?? ['negative', 'positive'])}))
 ${opts.leaning === undefined ? '' : `with torch.no_grad(): m.classifier.bias[${opts.leaning}] += 100.0`}
 save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
   execFileSync(loadSettings().MLOPS_PYTHON, ['-c', script], { env: { ...process.env, PYTHONPATH: TRAINER_PYTHON }, stdio: 'pipe' });

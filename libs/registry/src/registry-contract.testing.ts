@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ObjectStore } from '@mlops/storage';
+import { uniquePrefix } from '@mlops/storage/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AliasConflictError, UnknownFileError, UnknownVersionError } from './errors.ts';
@@ -52,7 +53,7 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
   beforeEach(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'registry-store-'));
     // A fresh prefix per test: an empty registry without restarting the server.
-    prefix = `registry-${randomBytes(4).toString('hex')}`;
+    prefix = uniquePrefix('registry');
     registry = createRegistry(server.store(prefix));
   });
   afterEach(() => rm(tmp, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError, PreconditionFailedError, sha256OfFile, type ObjectStore } from '@mlops/storage';
+import { jsonText, NotFoundError, PreconditionFailedError, randomHex, sha256OfFile, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownFileError, UnknownVersionError } from './errors.ts';
 import {
@@ -81,7 +81,7 @@ export class ModelRegistry {
       ...(opts.parent !== undefined && { parent: opts.parent }),
     };
     // Written last: its presence is what makes the version exist.
-    await this.store.putIfAbsent(this.versionKey(version, 'version.json'), toJson(info));
+    await this.store.putIfAbsent(this.versionKey(version, 'version.json'), jsonText(info));
     await this.appendAudit({ actor: opts.actor, action: 'register', version, reason: opts.reason });
 
     if (opts.becomeChampionIfNone ?? true) {
@@ -146,8 +146,8 @@ export class ModelRegistry {
         ...(opts.canaryWeight !== undefined && { canaryWeight: opts.canaryWeight }),
       };
       try {
-        if (current) await this.store.putIfMatch(key, toJson(record), current.etag);
-        else await this.store.putIfAbsent(key, toJson(record));
+        if (current) await this.store.putIfMatch(key, jsonText(record), current.etag);
+        else await this.store.putIfAbsent(key, jsonText(record));
       } catch (err) {
         if (err instanceof PreconditionFailedError) continue; // moved meanwhile: re-read and check again
         throw err;
@@ -236,8 +236,8 @@ export class ModelRegistry {
       }),
     );
     await cache.save();
-    const tmp = join(dir, `.version.json.${randomHex()}.tmp`);
-    await writeFile(tmp, toJson(info));
+    const tmp = join(dir, `.version.json.${randomHex(6)}.tmp`);
+    await writeFile(tmp, jsonText(info));
     await rename(tmp, join(dir, 'version.json'));
     return dir;
   }
@@ -247,7 +247,7 @@ export class ModelRegistry {
     const taken = (await this.store.list(`${this.root}/versions/`)).map((o) => this.versionNumberOf(o.key) ?? 0);
     for (let n = Math.max(0, ...taken) + 1; ; n++) {
       try {
-        await this.store.putIfAbsent(this.versionKey(`v${n}`, '.claim'), toJson({ actor, time: new Date().toISOString() }));
+        await this.store.putIfAbsent(this.versionKey(`v${n}`, '.claim'), jsonText({ actor, time: new Date().toISOString() }));
         return `v${n}`;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
@@ -284,8 +284,8 @@ export class ModelRegistry {
   private async appendAudit(event: AuditEntry): Promise<void> {
     const time = auditTime();
     // No colons in the key: they are not allowed in file names on Windows.
-    const key = `${this.root}/audit/${time.replaceAll(':', '')}-${randomHex()}.json`;
-    await this.store.putIfAbsent(key, toJson({ time, model: this.model, ...event }));
+    const key = `${this.root}/audit/${time.replaceAll(':', '')}-${randomHex(6)}.json`;
+    await this.store.putIfAbsent(key, jsonText({ time, model: this.model, ...event }));
   }
 
   private notAsRegistered(version: string, path: string): Error {
@@ -344,14 +344,6 @@ let lastAuditMs = 0;
 function auditTime(): string {
   lastAuditMs = Math.max(Date.now(), lastAuditMs + 1);
   return new Date(lastAuditMs).toISOString();
-}
-
-function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-function randomHex(): string {
-  return randomBytes(6).toString('hex');
 }
 
 function ifNotFound<T>(fallback: T): (err: unknown) => T {

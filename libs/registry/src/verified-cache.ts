@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256OfFile } from '@mlops/storage';
+import { randomHex, sha256OfFile } from '@mlops/storage';
 import { z } from 'zod';
 import type { VersionFile } from './schemas.ts';
 
@@ -72,7 +71,7 @@ export class VerifiedCache {
   /** Writes the stamps, atomically, when they changed. */
   async save(): Promise<void> {
     if (!this.changed) return;
-    const tmp = join(this.dir, `${STAMPS_FILE}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(this.dir, `${STAMPS_FILE}.${randomHex(6)}.tmp`);
     await writeFile(tmp, `${JSON.stringify(this.stamps, null, 2)}\n`);
     await rename(tmp, join(this.dir, STAMPS_FILE));
     this.changed = false;

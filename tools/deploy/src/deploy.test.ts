@@ -1,10 +1,11 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FUNCTIONS } from './config.ts';
-import { deploy, REPO_ROOT, writeDeploySpecs } from './deploy.ts';
+import { deploy, writeDeploySpecs } from './deploy.ts';
 import type { ServicesApi } from './providers/cloudrun/service.ts';
 import { PROVIDER_NAMES as PROVIDERS } from './providers/index.ts';
 

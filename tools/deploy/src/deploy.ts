@@ -6,12 +6,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { bundle } from './bundle.ts';
 import { FUNCTIONS, loadProviderSettings, type DeploySettings, type FunctionName } from './config.ts';
 import { PROVIDER_NAMES, providerNamed, type DeployClients, type DeployProvider, type DeployRun, type ProviderName } from './providers/index.ts';
-
-/** tools/deploy/src → the repository root. */
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
 export interface DeployOptions {
   target: FunctionName | 'all';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { describe, expect, it } from 'vitest';
 import { FUNCTIONS } from './config.ts';
-import { REPO_ROOT } from './deploy.ts';
 import { EXECUTOR_SCHEMA_PATH, executorSchemaJson } from './executor-schema.ts';
 import { PROVIDERS } from './providers/index.ts';
 

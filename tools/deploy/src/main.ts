@@ -4,8 +4,9 @@
  *   tsx tools/deploy/src/main.ts specs     (re-writes deploy/gcp/*.yaml, deploy/aws/serverless.yml and tools/deploy/schema.json)
  */
 import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '@mlops/config';
 import { z } from 'zod';
-import { deploy, REPO_ROOT, writeDeploySpecs } from './deploy.ts';
+import { deploy, writeDeploySpecs } from './deploy.ts';
 import { writeExecutorSchema } from './executor-schema.ts';
 import { deployOptionsSchema } from './options.ts';
 

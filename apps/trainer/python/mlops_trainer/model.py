@@ -11,20 +11,19 @@ from torch.nn import functional as F
 
 @dataclass(kw_only=True)
 class DistilBertConfig:
-    # Defaults would be a second source of training settings: every value comes from the job file
-    # (train.fresh_config) or a base model's config.json (from_hf). The five defaults left exist only
-    # for libs/inference/src/testing.ts, whose fixture model does not name them; never add one.
+    # No defaults: they would be a second source of training settings. Every value comes from the job
+    # file (train.fresh_config) or a base model's config.json (from_hf).
     vocab_size: int
     dim: int
     n_layers: int
     n_heads: int
     hidden_dim: int
-    dropout: float = 0.1
-    attention_dropout: float = 0.0
-    seq_classif_dropout: float = 0.2
+    dropout: float
+    attention_dropout: float
+    seq_classif_dropout: float
     max_position_embeddings: int
-    initializer_range: float = 0.02
-    pad_token_id: int = 0
+    initializer_range: float
+    pad_token_id: int
     labels: List[str]
 
     def to_hf(self) -> Dict[str, object]:

@@ -136,9 +136,8 @@ def test_python_keeps_no_training_defaults():
         defaulted = [f.name for f in dataclasses.fields(cls)
                      if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
         assert defaulted == [], f"{cls.__name__} has defaults for {defaulted}"
-    defaulted = {f.name for f in dataclasses.fields(DistilBertConfig) if f.default is not dataclasses.MISSING}
-    # Kept only for libs/inference/src/testing.ts's fixture model; this set may shrink, never grow.
-    assert defaulted <= {"dropout", "attention_dropout", "seq_classif_dropout", "initializer_range", "pad_token_id"}
+    defaulted = [f.name for f in dataclasses.fields(DistilBertConfig) if f.default is not dataclasses.MISSING]
+    assert defaulted == [], f"DistilBertConfig has defaults for {defaulted}"
 
 
 def test_a_fresh_model_takes_every_value_from_the_job_and_the_shards():

@@ -4,8 +4,8 @@
  * batch-score's GCS trigger is part of its Function (eventTrigger), so no Eventarc call here.
  */
 import { join } from 'node:path';
+import { jsonText } from '@mlops/storage';
 import type { FunctionName } from '../../config.ts';
-import { json } from '../../output.ts';
 import { zipFolder } from '../../zip.ts';
 import { applySchedulerJob, planSchedulerJob } from '../gcp/scheduler.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
@@ -31,8 +31,8 @@ async function packageFunction(run: CloudFunctionsRun, fn: FunctionName): Promis
   const { sha256 } = await zipFolder(bundleDir, zipFile);
   const source = sourceObjectFor(fn, run.settings, sha256);
   const dir = join(run.outDir, fn);
-  await run.write(join(dir, 'create-function.json'), json(createFunctionRequest(fn, run.settings, source)));
-  await run.write(join(dir, 'update-function.json'), json(updateFunctionRequest(fn, run.settings, source)), { show: false });
+  await run.write(join(dir, 'create-function.json'), jsonText(createFunctionRequest(fn, run.settings, source)));
+  await run.write(join(dir, 'update-function.json'), jsonText(updateFunctionRequest(fn, run.settings, source)), { show: false });
   return { dir, zipFile, source };
 }
 

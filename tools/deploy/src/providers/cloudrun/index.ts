@@ -3,8 +3,8 @@
  * scheduler job and batch-score's Eventarc trigger. Also owns the GCP hand-off specs in deploy/gcp/.
  */
 import { join } from 'node:path';
+import { jsonText } from '@mlops/storage';
 import type { FunctionName } from '../../config.ts';
-import { json } from '../../output.ts';
 import { toYaml, type Yamlable } from '../../yaml.ts';
 import { createTriggerUrl, defaultEventarcApi, deployEventarcTrigger, eventarcTrigger, updateTriggerUrl, type EventarcApi } from '../gcp/eventarc.ts';
 import { imageOf } from '../gcp/resources.ts';
@@ -26,21 +26,21 @@ async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, canary: 
   const dir = join(run.outDir, fn);
   const image = imageOf(fn, run.settings);
   await run.write(join(dir, 'build.sh'), `docker build -f deploy/functions.Dockerfile --build-arg FUNCTION=${fn} -t ${image} . && docker push ${image}\n`);
-  await run.write(join(dir, 'create-service.json'), json(createServiceRequest(fn, run.settings, canary)));
-  await run.write(join(dir, 'update-service.json'), json(updateServiceRequest(fn, run.settings, canary)), { show: false });
+  await run.write(join(dir, 'create-service.json'), jsonText(createServiceRequest(fn, run.settings, canary)));
+  await run.write(join(dir, 'update-service.json'), jsonText(updateServiceRequest(fn, run.settings, canary)), { show: false });
   return dir;
 }
 
 async function planEventarcTrigger(run: CloudRunRun, dir: string): Promise<void> {
   const trigger = eventarcTrigger(run.settings);
-  await run.write(join(dir, 'eventarc-trigger.json'), json(trigger));
+  await run.write(join(dir, 'eventarc-trigger.json'), jsonText(trigger));
   run.log(`would POST ${createTriggerUrl(trigger)} with .trigger (above), or PATCH ${updateTriggerUrl(trigger)} when it exists, then poll the operation`);
   run.action('eventarc batch-score: create|update');
 }
 
 async function applyEventarcTrigger(run: CloudRunRun, dir: string): Promise<void> {
   const trigger = eventarcTrigger(run.settings);
-  await run.write(join(dir, 'eventarc-trigger.json'), json(trigger));
+  await run.write(join(dir, 'eventarc-trigger.json'), jsonText(trigger));
   const { action } = await deployEventarcTrigger(run.clients.eventarc ?? (await defaultEventarcApi()), trigger);
   run.log(`Eventarc trigger: ${action} ${trigger.trigger.name}`);
   run.action(`eventarc batch-score: ${action}`);

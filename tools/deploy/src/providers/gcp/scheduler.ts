@@ -4,9 +4,9 @@
  */
 import { join } from 'node:path';
 import type { protos as schedulerProtos } from '@google-cloud/scheduler';
+import { jsonText } from '@mlops/storage';
 import { FUNCTION_SPECS } from '../../config.ts';
 import type { DeployRun } from '../types.ts';
-import { json } from '../../output.ts';
 import { parentOf, serviceId } from './resources.ts';
 import type { GcpDeploySettings } from './settings.ts';
 
@@ -42,7 +42,7 @@ export function schedulerJobRequest(s: GcpDeploySettings, serviceUri?: string): 
 
 /** Dry run: writes `<dir>/scheduler-job.json` and says what would be sent. */
 export async function planSchedulerJob(run: DeployRun<GcpDeploySettings>, dir: string): Promise<void> {
-  await run.write(join(dir, 'scheduler-job.json'), json(schedulerJobRequest(run.settings)));
+  await run.write(join(dir, 'scheduler-job.json'), jsonText(schedulerJobRequest(run.settings)));
   run.log('would call CloudSchedulerClient.createJob (above), or updateJob when it exists');
   run.action(`scheduler evaluate: ${run.settings.gcp.schedule}`);
 }
@@ -50,7 +50,7 @@ export async function planSchedulerJob(run: DeployRun<GcpDeploySettings>, dir: s
 /** Writes the job aimed at `serviceUri` (when known), then creates it or updates the existing one. */
 export async function applySchedulerJob(run: DeployRun<GcpDeploySettings>, dir: string, serviceUri?: string): Promise<void> {
   const request = schedulerJobRequest(run.settings, serviceUri);
-  await run.write(join(dir, 'scheduler-job.json'), json(request));
+  await run.write(join(dir, 'scheduler-job.json'), jsonText(request));
   const { CloudSchedulerClient } = await import('@google-cloud/scheduler');
   const client = new CloudSchedulerClient();
   const name = request.job?.name ?? '';

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@mlops/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FUNCTION_SPECS, FUNCTIONS } from '../../config.ts';
 import { toYaml } from '../../yaml.ts';
@@ -8,7 +9,6 @@ import { zipFolder } from '../../zip.ts';
 import { loadDeploySettings } from '../index.ts';
 import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './serverless.ts';
 
-const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..', '..', '..');
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
