@@ -35,8 +35,8 @@ export type BatchSettings = z.infer<typeof schema>;
 
 /**
  * How batch-score runs its model: like predict, one single-threaded session per core by default,
- * with no batching wait (whole chunks make full batches). 16,000 IMDB unsup rows here: 751-756
- * rows/s against 678-679 with one session using both cores.
+ * with no batching wait (whole chunks make full batches): more rows/s than one session using every
+ * core (docs/benchmarks.md).
  */
 export function batchServingOptions(settings: BatchSettings): ServingOptions {
   return {

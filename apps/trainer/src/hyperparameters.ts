@@ -56,7 +56,7 @@ export const TRAINING_SETTINGS = {
   nHeads: { type: positiveInteger, default: 4, section: 'model', description: 'attention heads, dividing --dim (from scratch only)' },
   hiddenDim: { type: positiveInteger, default: 256, section: 'model', description: 'feed-forward size (from scratch only)' },
   dropout: { type: dropoutRate, default: 0.1, section: 'model', description: 'dropout on embeddings and feed-forward outputs (from scratch only)' },
-  // Dropout on the attention matrix costs about a third of a CPU step (README): off by default.
+  // Dropout on the attention matrix slows a CPU step markedly (docs/benchmarks.md): off by default.
   attentionDropout: { type: dropoutRate, default: 0, section: 'model', description: 'dropout on attention weights, 0 skips it (from scratch only)' },
   classifierDropout: { type: dropoutRate, default: 0.2, section: 'model', description: 'dropout before the classification head (from scratch only)' },
   initializerRange: { type: positiveNumber, default: 0.02, section: 'model', description: 'standard deviation of the initial weights (from scratch only)' },

@@ -174,7 +174,7 @@ const PROBES = [
 
 /**
  * Serving-path encoder: Hugging Face's tokenizers.js on the same tokenizer.json. It is synchronous
- * and about twice as fast per text as the Rust binding, whose every call hops to a thread pool and
+ * and faster per text than the Rust binding (docs/benchmarks.md), whose every call hops to a thread pool and
  * back, which matters at batch 1. It has no truncation, so that is done here the way the Rust
  * binding does it: the text's tokens are cut, the special tokens around them kept.
  */

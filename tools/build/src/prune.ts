@@ -1,7 +1,7 @@
 /**
  * Deletes other platforms' native binaries from an installed node_modules folder, so an image or a
- * Lambda zip carries only its target's: onnxruntime-node installs every platform (~288 MB) where
- * linux-x64 needs bin/napi-v*\/linux/x64 (~44 MB), and tokenizers ships a .node per platform.
+ * Lambda zip carries only its target's: onnxruntime-node installs every platform where linux-x64
+ * needs only bin/napi-v*\/linux/x64 (sizes in docs/benchmarks.md), and tokenizers ships a .node per platform.
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';

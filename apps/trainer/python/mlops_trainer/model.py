@@ -84,7 +84,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.k_lin = nn.Linear(c.dim, c.dim)
         self.v_lin = nn.Linear(c.dim, c.dim)
         self.out_lin = nn.Linear(c.dim, c.dim)
-        # Dropout on the [batch, heads, seq, seq] matrix costs about a third of a CPU step: skipped at 0.
+        # Dropout on the [batch, heads, seq, seq] matrix slows a CPU step markedly (docs/benchmarks.md): skipped at 0.
         self.attention_dropout = nn.Dropout(c.attention_dropout) if c.attention_dropout > 0 else None
 
     def forward(self, x: torch.Tensor, mask_bias: torch.Tensor) -> torch.Tensor:
