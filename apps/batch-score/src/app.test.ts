@@ -77,8 +77,23 @@ describe('batch-score app', () => {
     store = openStore(join(root, 'store'));
     registry = createRegistry(store);
     const logger = pino({ level: 'silent' });
-    watcher = new ModelWatcher(registry, { alias: 'champion', cacheDir: join(root, 'cache'), pollMs: 3_600_000, serving: { threads: 1, maxBatchSize: 8, maxWaitMs: 0 }, logger });
-    app = createBatchScoreApp({ store, models: watcher, logger, inputPrefix: 'inbox/', outputPrefix: 'scored/', bucket: 'reviews', chunkRows: 256, batchSize: 8 });
+    watcher = new ModelWatcher(registry, {
+      alias: 'champion',
+      cacheDir: join(root, 'cache'),
+      pollMs: 3_600_000,
+      serving: { threads: 1, maxBatchSize: 8, maxWaitMs: 0 },
+      logger,
+    });
+    app = createBatchScoreApp({
+      store,
+      models: watcher,
+      logger,
+      inputPrefix: 'inbox/',
+      outputPrefix: 'scored/',
+      bucket: 'reviews',
+      chunkRows: 256,
+      batchSize: 8,
+    });
   }, 60_000);
   afterAll(() => watcher.stop());
 
@@ -105,7 +120,10 @@ describe('batch-score app', () => {
     const res = await post('/', gcsObject('inbox/binary.jsonl'), ceHeaders('inbox/binary.jsonl'));
     expect(res.status).toBe(200);
     const body = (await res.json()) as { status: string; summary: { finished: string } };
-    expect(body).toMatchObject({ status: 'scored', summary: { input: 'inbox/binary.jsonl', input_etag: etag, rows: 4, bad_rows: 3, output: 'scored/binary.v1.predictions.jsonl' } });
+    expect(body).toMatchObject({
+      status: 'scored',
+      summary: { input: 'inbox/binary.jsonl', input_etag: etag, rows: 4, bad_rows: 3, output: 'scored/binary.v1.predictions.jsonl' },
+    });
     expect(await store.head('scored/binary.v1.predictions.jsonl')).toBeDefined();
 
     const again = await post('/', gcsObject('inbox/binary.jsonl'), ceHeaders('inbox/binary.jsonl'));
@@ -123,9 +141,15 @@ describe('batch-score app', () => {
     await store.put('inbox/my reviews+1.jsonl', JSONL);
     const res = await post('/s3', s3Event('inbox/my+reviews%2B1.jsonl'), { 'content-type': 'application/json' });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ results: [{ status: 'scored', summary: { input: 'inbox/my reviews+1.jsonl', output: 'scored/my reviews+1.v1.predictions.jsonl' } }] });
-    const removed = await post('/s3', s3Event('inbox/my+reviews%2B1.jsonl', 'ObjectRemoved:Delete'), { 'content-type': 'application/json' });
-    expect(await removed.json()).toEqual({ results: [{ status: 'ignored', reason: 'ObjectRemoved:Delete is not an ObjectCreated event' }] });
+    expect(await res.json()).toMatchObject({
+      results: [{ status: 'scored', summary: { input: 'inbox/my reviews+1.jsonl', output: 'scored/my reviews+1.v1.predictions.jsonl' } }],
+    });
+    const removed = await post('/s3', s3Event('inbox/my+reviews%2B1.jsonl', 'ObjectRemoved:Delete'), {
+      'content-type': 'application/json',
+    });
+    expect(await removed.json()).toEqual({
+      results: [{ status: 'ignored', reason: 'ObjectRemoved:Delete is not an ObjectCreated event' }],
+    });
   });
 
   it('answers 200 "ignored" for our own outputs, other prefixes and other buckets', async () => {
@@ -140,16 +164,65 @@ describe('batch-score app', () => {
 
   it.each([
     ['malformed JSON (binary)', '/', '{"name": "inbox/', ceHeaders('x'), 400, /malformed JSON body/],
-    ['no ce-* headers', '/', gcsObject('inbox/binary.jsonl'), { 'content-type': 'application/json' }, 400, /invalid CloudEvent headers: ce-specversion must be 1.0 \(is this a CloudEvent\?\)/],
-    ['another event type (binary)', '/', gcsObject('inbox/binary.jsonl'), { ...ceHeaders('x'), 'ce-type': 'google.cloud.storage.object.v1.deleted' }, 400, /invalid CloudEvent headers: ce-type must be google.cloud.storage.object.v1.finalized/],
+    [
+      'no ce-* headers',
+      '/',
+      gcsObject('inbox/binary.jsonl'),
+      { 'content-type': 'application/json' },
+      400,
+      /invalid CloudEvent headers: ce-specversion must be 1.0 \(is this a CloudEvent\?\)/,
+    ],
+    [
+      'another event type (binary)',
+      '/',
+      gcsObject('inbox/binary.jsonl'),
+      { ...ceHeaders('x'), 'ce-type': 'google.cloud.storage.object.v1.deleted' },
+      400,
+      /invalid CloudEvent headers: ce-type must be google.cloud.storage.object.v1.finalized/,
+    ],
     ['data without a name', '/', { bucket: 'reviews' }, ceHeaders('x'), 400, /invalid GCS object data: name/],
-    ['another event type (structured)', '/', structured('inbox/a.jsonl', 'google.cloud.pubsub.topic.v1.messagePublished'), structuredHeaders, 400, /invalid CloudEvent: type must be google.cloud.storage.object.v1.finalized/],
-    ['a structured event without data', '/', { ...structured('inbox/a.jsonl'), data: undefined }, structuredHeaders, 400, /invalid CloudEvent: data/],
+    [
+      'another event type (structured)',
+      '/',
+      structured('inbox/a.jsonl', 'google.cloud.pubsub.topic.v1.messagePublished'),
+      structuredHeaders,
+      400,
+      /invalid CloudEvent: type must be google.cloud.storage.object.v1.finalized/,
+    ],
+    [
+      'a structured event without data',
+      '/',
+      { ...structured('inbox/a.jsonl'), data: undefined },
+      structuredHeaders,
+      400,
+      /invalid CloudEvent: data/,
+    ],
     ['malformed JSON (structured)', '/', '{', structuredHeaders, 400, /malformed JSON body/],
     ['a wrong content type', '/', 'name=inbox/a.jsonl', { 'content-type': 'text/plain' }, 415, /content-type must be/],
-    ['an S3 body without records', '/s3', { Records: [] }, { 'content-type': 'application/json' }, 400, /invalid S3 event notification: Records/],
-    ['a non-S3 record', '/s3', { Records: [{ ...s3Event('a').Records[0], eventSource: 'aws:sqs' }] }, { 'content-type': 'application/json' }, 400, /Records.0.eventSource/],
-    ['a badly encoded S3 key', '/s3', s3Event('inbox/%E0%A4%A.jsonl'), { 'content-type': 'application/json' }, 400, /is not a URL-encoded key/],
+    [
+      'an S3 body without records',
+      '/s3',
+      { Records: [] },
+      { 'content-type': 'application/json' },
+      400,
+      /invalid S3 event notification: Records/,
+    ],
+    [
+      'a non-S3 record',
+      '/s3',
+      { Records: [{ ...s3Event('a').Records[0], eventSource: 'aws:sqs' }] },
+      { 'content-type': 'application/json' },
+      400,
+      /Records.0.eventSource/,
+    ],
+    [
+      'a badly encoded S3 key',
+      '/s3',
+      s3Event('inbox/%E0%A4%A.jsonl'),
+      { 'content-type': 'application/json' },
+      400,
+      /is not a URL-encoded key/,
+    ],
     ['malformed JSON (S3)', '/s3', '[', { 'content-type': 'application/json' }, 400, /malformed JSON body/],
     ['a body over the size limit', '/s3', { pad: 'x'.repeat(1_000_001) }, { 'content-type': 'application/json' }, 413, /larger than/],
   ])('rejects %s with a JSON 4xx', async (_name, path, body, headers, status, message) => {
@@ -157,7 +230,11 @@ describe('batch-score app', () => {
     expect(res.status).toBe(status);
     const json = (await res.json()) as Record<string, unknown>;
     // The functions' one error body; schema failures name each problem in details.
-    expect(json).toEqual({ error: expect.stringMatching(message), request_id: expect.any(String), ...('details' in json && { details: expect.any(Array) }) });
+    expect(json).toEqual({
+      error: expect.stringMatching(message),
+      request_id: expect.any(String),
+      ...('details' in json && { details: expect.any(Array) }),
+    });
   });
 
   it('answers unknown routes with JSON 404', async () => {

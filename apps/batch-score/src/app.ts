@@ -1,4 +1,13 @@
-import { handleErrors, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, s3EventSchema, type FunctionEnv } from '@mlops/platform';
+import {
+  handleErrors,
+  HttpError,
+  jsonBodyLimit,
+  parseOr400,
+  readJsonBody,
+  requestContext,
+  s3EventSchema,
+  type FunctionEnv,
+} from '@mlops/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { cloudEventHeadersSchema, gcsObjectSchema, handleS3Event, structuredCloudEventSchema } from './events.ts';
@@ -36,7 +45,10 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
       parseOr400(cloudEventHeadersSchema, c.req.header(), 'CloudEvent headers');
       object = parseOr400(gcsObjectSchema, await readJsonBody(c), 'GCS object data');
     } else {
-      throw new HttpError(415, `content-type must be application/json (binary CloudEvent) or application/cloudevents+json (got "${type || 'none'}")`);
+      throw new HttpError(
+        415,
+        `content-type must be application/json (binary CloudEvent) or application/cloudevents+json (got "${type || 'none'}")`,
+      );
     }
     return c.json(await scoreObject(ctx, { key: object.name, bucket: object.bucket }));
   });

@@ -23,7 +23,13 @@ describe('scoreObject', () => {
     const registry = createRegistry(store);
     await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
     const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
-    watcher = new ModelWatcher(registry, { alias: 'champion', cacheDir: join(root, 'cache'), pollMs: 3_600_000, serving: { threads: 1, maxBatchSize: 4, maxWaitMs: 0 }, logger });
+    watcher = new ModelWatcher(registry, {
+      alias: 'champion',
+      cacheDir: join(root, 'cache'),
+      pollMs: 3_600_000,
+      serving: { threads: 1, maxBatchSize: 4, maxWaitMs: 0 },
+      logger,
+    });
     await watcher.start();
     ctx = { store, models: watcher, logger, inputPrefix: 'inbox/', outputPrefix: 'scored/', bucket: 'reviews', chunkRows: 2, batchSize: 2 };
   }, 60_000);
@@ -32,7 +38,11 @@ describe('scoreObject', () => {
   it('scores an object: predictions, errors with line numbers, then the summary', async () => {
     const input = await store.put('inbox/2024/reviews.jsonl', JSONL);
     const progress: number[] = [];
-    const outcome = await scoreObject(ctx, { key: 'inbox/2024/reviews.jsonl', bucket: 'reviews' }, { onProgress: (rows) => progress.push(rows) });
+    const outcome = await scoreObject(
+      ctx,
+      { key: 'inbox/2024/reviews.jsonl', bucket: 'reviews' },
+      { onProgress: (rows) => progress.push(rows) },
+    );
     expect(outcome).toMatchObject({
       status: 'scored',
       summary: {
@@ -91,12 +101,17 @@ describe('scoreObject', () => {
     await store.put('inbox/broken.jsonl.gz', 'not gzip at all');
     const failed = await scoreObject(ctx, { key: 'inbox/broken.jsonl.gz' });
     expect(failed).toMatchObject({ status: 'failed', summary: { output: null, rows: 0, error: expect.stringMatching(/corrupt gzip/) } });
-    expect(await scoreObject(ctx, { key: 'inbox/broken.jsonl.gz' })).toMatchObject({ status: 'already_scored', summary: { error: expect.any(String) } });
+    expect(await scoreObject(ctx, { key: 'inbox/broken.jsonl.gz' })).toMatchObject({
+      status: 'already_scored',
+      summary: { error: expect.any(String) },
+    });
   });
 
   it('throws NoModelError before a model is loaded', async () => {
     await store.put('inbox/early.jsonl', JSONL);
-    await expect(scoreObject({ ...ctx, models: { current: () => undefined } }, { key: 'inbox/early.jsonl' })).rejects.toBeInstanceOf(NoModelError);
+    await expect(scoreObject({ ...ctx, models: { current: () => undefined } }, { key: 'inbox/early.jsonl' })).rejects.toBeInstanceOf(
+      NoModelError,
+    );
   });
 
   it('starts over with the new model when the champion moves mid-file', async () => {
@@ -112,7 +127,10 @@ describe('scoreObject', () => {
       { key: 'inbox/swap.jsonl' },
       { onProgress: () => (current = v2) },
     );
-    expect(outcome).toMatchObject({ status: 'scored', summary: { model_version: 'v2', rows: 6, output: 'scored/swap.v2.predictions.jsonl' } });
+    expect(outcome).toMatchObject({
+      status: 'scored',
+      summary: { model_version: 'v2', rows: 6, output: 'scored/swap.v2.predictions.jsonl' },
+    });
     expect(jsonLines((await store.get('scored/swap.v2.predictions.jsonl')).body.toString())).toHaveLength(6);
     await Promise.all([v1.retire(), v2.retire()]);
   });
@@ -121,7 +139,10 @@ describe('scoreObject', () => {
     const inbox = watchInbox({ ...ctx, inputPrefix: 'drop/', outputPrefix: 'drop-scored/' }, { pollMs: 20 });
     try {
       await store.put('drop/day1.jsonl', JSONL);
-      const summary = await eventually(async () => (await store.head('drop-scored/day1.summary.json')) && (await store.get('drop-scored/day1.summary.json')).body.toString());
+      const summary = await eventually(
+        async () =>
+          (await store.head('drop-scored/day1.summary.json')) && (await store.get('drop-scored/day1.summary.json')).body.toString(),
+      );
       await new Promise((r) => setTimeout(r, 100)); // several polls
       expect((await store.get('drop-scored/day1.summary.json')).body.toString()).toBe(summary);
 

@@ -5,7 +5,16 @@ import { DataError } from '@mlops/data';
 import type { ModelSource, ServingModel } from '@mlops/inference';
 import { NotFoundError, putJson, type ObjectInfo, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
-import { errorLines, ModelReplacedError, scoreToFile, summarize, summarySchema, type BatchSummary, type ScoreCounts, type ScoreOptions } from './score.ts';
+import {
+  errorLines,
+  ModelReplacedError,
+  scoreToFile,
+  summarize,
+  summarySchema,
+  type BatchSummary,
+  type ScoreCounts,
+  type ScoreOptions,
+} from './score.ts';
 
 export interface BatchContext {
   store: ObjectStore;
@@ -22,8 +31,7 @@ export interface BatchContext {
 }
 
 export type ScoreOutcome =
-  | { status: 'ignored'; reason: string }
-  | { status: 'scored' | 'already_scored' | 'failed'; summary: BatchSummary };
+  { status: 'ignored'; reason: string } | { status: 'scored' | 'already_scored' | 'failed'; summary: BatchSummary };
 
 /** No model is loaded yet: the event should be retried later. */
 export class NoModelError extends Error {
@@ -102,7 +110,10 @@ async function scoreWith(
       if (!(error instanceof DataError)) throw error;
       // The file itself is unreadable: record that verdict for this etag, so re-deliveries stop here.
       const zero = { rows: 0, bad: 0, badRows: [], seconds: 0 };
-      const summary = { ...summarize(zero, { input: input.key, inputEtag: input.etag, output: null, errors: null }, version), error: error.message };
+      const summary = {
+        ...summarize(zero, { input: input.key, inputEtag: input.etag, output: null, errors: null }, version),
+        error: error.message,
+      };
       await putJson(store, keys.summaryKey, summary);
       opts.log.warn({ error: error.message }, 'cannot read the input; recorded in its summary');
       return { status: 'failed', summary };
@@ -113,7 +124,10 @@ async function scoreWith(
     else await store.delete(errors);
     const summary = summarize(counts, { input: input.key, inputEtag: input.etag, output, errors: counts.bad > 0 ? errors : null }, version);
     await putJson(store, keys.summaryKey, summary);
-    opts.log.info({ version, rows: summary.rows, bad_rows: summary.bad_rows, seconds: summary.seconds, rows_per_second: summary.rows_per_second }, 'scored');
+    opts.log.info(
+      { version, rows: summary.rows, bad_rows: summary.bad_rows, seconds: summary.seconds, rows_per_second: summary.rows_per_second },
+      'scored',
+    );
     return { status: 'scored', summary };
   } finally {
     await rm(dir, { recursive: true, force: true });

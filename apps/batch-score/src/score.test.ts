@@ -66,7 +66,11 @@ describe('scoring a local file', () => {
     await writeFile(join(dir, 'out.errors.jsonl'), 'stale\n');
     const summary = await scoreLocalFile(model, clean, output, opts);
     expect(summary).toMatchObject({ output, errors: null, rows: 2, bad_rows: 0 });
-    expect(localOutputPaths(clean, output)).toEqual({ predictions: output, errors: join(dir, 'out.errors.jsonl'), summary: join(dir, 'out.summary.json') });
+    expect(localOutputPaths(clean, output)).toEqual({
+      predictions: output,
+      errors: join(dir, 'out.errors.jsonl'),
+      summary: join(dir, 'out.summary.json'),
+    });
     await expect(readFile(join(dir, 'out.errors.jsonl'))).rejects.toThrow(/ENOENT/);
     expect(JSON.parse(await readFile(join(dir, 'out.summary.json'), 'utf8'))).toEqual(summary);
     await expect(scoreLocalFile(model, clean, clean, opts)).rejects.toThrow(/overwrite the input/);
@@ -74,7 +78,10 @@ describe('scoring a local file', () => {
 
   it('stops when the model is replaced mid-file', async () => {
     let chunks = 0;
-    const run = scoreToFile(model, inputs.jsonl, join(tmpdir(), `replaced-${process.pid}.jsonl`), { ...opts, isCurrent: () => chunks++ === 0 });
+    const run = scoreToFile(model, inputs.jsonl, join(tmpdir(), `replaced-${process.pid}.jsonl`), {
+      ...opts,
+      isCurrent: () => chunks++ === 0,
+    });
     await expect(run).rejects.toBeInstanceOf(ModelReplacedError);
   });
 

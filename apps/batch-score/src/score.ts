@@ -154,12 +154,7 @@ export function localOutputPaths(input: string, output?: string): { predictions:
  * Scores a local file with the same core as store objects. The predictions appear complete or not
  * at all (written beside, then renamed); the summary is written last.
  */
-export async function scoreLocalFile(
-  model: Scorer,
-  input: string,
-  output: string | undefined,
-  opts: ScoreOptions,
-): Promise<BatchSummary> {
+export async function scoreLocalFile(model: Scorer, input: string, output: string | undefined, opts: ScoreOptions): Promise<BatchSummary> {
   const paths = localOutputPaths(input, output);
   if (paths.predictions === input) throw new Error(`the output would overwrite the input ${input}`);
   const tmp = `${paths.predictions}.${process.pid}.tmp`;
@@ -169,7 +164,11 @@ export async function scoreLocalFile(
     // No bad rows: drop an errors file left by an earlier run, so the outputs describe this one.
     if (counts.bad > 0) await writeFile(paths.errors, errorLines(counts.badRows));
     else await rm(paths.errors, { force: true });
-    const summary = summarize(counts, { input, inputEtag: null, output: paths.predictions, errors: counts.bad > 0 ? paths.errors : null }, model.metadata.version);
+    const summary = summarize(
+      counts,
+      { input, inputEtag: null, output: paths.predictions, errors: counts.bad > 0 ? paths.errors : null },
+      model.metadata.version,
+    );
     await writeFile(paths.summary, jsonText(summary));
     return summary;
   } finally {

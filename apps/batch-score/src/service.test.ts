@@ -26,10 +26,18 @@ it('wires batch-score from the environment: a file dropped in the local inbox is
     await writeFile(join(storeDir, 'inbox', 'may', 'reviews.jsonl'), JSONL);
     const summaryPath = join(storeDir, 'scored', 'may', 'reviews.summary.json');
     const summary = await eventually(() => readFile(summaryPath, 'utf8').then(JSON.parse, () => undefined));
-    expect(summary).toMatchObject({ input: 'inbox/may/reviews.jsonl', output: 'scored/may/reviews.v1.predictions.jsonl', rows: 4, bad_rows: 3, model_version: 'v1' });
+    expect(summary).toMatchObject({
+      input: 'inbox/may/reviews.jsonl',
+      output: 'scored/may/reviews.v1.predictions.jsonl',
+      rows: 4,
+      bad_rows: 3,
+      model_version: 'v1',
+    });
 
     // The Lambda adapter's path: S3 notifications with keys already decoded.
-    const [outcome] = await service.handleS3Event({ Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'any' }, object: { key: 'inbox/may/reviews.jsonl' } } }] });
+    const [outcome] = await service.handleS3Event({
+      Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'any' }, object: { key: 'inbox/may/reviews.jsonl' } } }],
+    });
     expect(outcome).toEqual({ status: 'already_scored', summary });
   } finally {
     await service.stop();

@@ -16,7 +16,10 @@ const schema = z
     BATCH_CHUNK_ROWS: z.coerce.number().int().positive().default(256),
     /** Seconds between inbox listings; default 5 on a file:// store, off on cloud stores (events arrive instead). 0 turns it off. */
     BATCH_WATCH_SECONDS: z.coerce.number().nonnegative().optional(),
-    BATCH_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
+    BATCH_ALIAS: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*$/)
+      .default('champion'),
     BATCH_POLL_SECONDS: z.coerce.number().positive().default(10),
     BATCH_MAX_BATCH: z.coerce.number().int().positive().default(256),
     /** onnxruntime intra-op threads per session (default 1). */

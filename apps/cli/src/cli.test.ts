@@ -42,8 +42,25 @@ describe('mlops CLI', () => {
   beforeAll(async () => {
     store = join(await mkdtemp(join(tmpdir(), 'cli-')), 'store');
     evalData = await dataset(100, 3);
-    const train = await mlops(store, 'train', '--data', await dataset(400, 1), '--eval', evalData, '--epochs', '4',
-      '--max-length', '16', '--vocab-size', '100', '--batch-size', '16', '--lr', '0.003', '--json');
+    const train = await mlops(
+      store,
+      'train',
+      '--data',
+      await dataset(400, 1),
+      '--eval',
+      evalData,
+      '--epochs',
+      '4',
+      '--max-length',
+      '16',
+      '--vocab-size',
+      '100',
+      '--batch-size',
+      '16',
+      '--lr',
+      '0.003',
+      '--json',
+    );
     expect(train.code, train.stderr).toBe(0);
     expect(train.json).toMatchObject({ ok: true, version: 'v1', champion: true });
   }, 120_000);
@@ -83,7 +100,10 @@ describe('mlops CLI', () => {
     expect(named.json).toMatchObject({ ok: false, code: 'UNKNOWN_VERSION' });
     // Promote's refusals reach the CLI as domain errors with their code.
     const none = await mlops(join(await mkdtemp(join(tmpdir(), 'cli-empty-')), 'store'), 'registry', 'rollback', '--json');
-    expect(none).toMatchObject({ code: 1, json: { ok: false, code: 'NO_EARLIER_CHAMPION', error: 'no earlier champion to roll back to; name a version' } });
+    expect(none).toMatchObject({
+      code: 1,
+      json: { ok: false, code: 'NO_EARLIER_CHAMPION', error: 'no earlier champion to roll back to; name a version' },
+    });
   });
 
   it('fails clearly on unknown versions, missing data and bad flags', async () => {

@@ -14,11 +14,13 @@ describe('mlops train', () => {
       expect(option!.defaultValue).toBe(DEFAULT_HYPERPARAMETERS[name]);
       expect(option!.description).toBe(TRAINING_SETTINGS[name].description);
     }
-    const ownOptions = train.options.map((o) => o.long).filter((long) => !HYPERPARAMETER_NAMES.some((name) => long === `--${flagName(name)}`));
+    const ownOptions = train.options
+      .map((o) => o.long)
+      .filter((long) => !HYPERPARAMETER_NAMES.some((name) => long === `--${flagName(name)}`));
     expect(ownOptions).toEqual(['--data', '--eval', '--base', '--json']);
   });
 
-  it('passes on only the training flags given, parsed by the trainer\'s types', () => {
+  it("passes on only the training flags given, parsed by the trainer's types", () => {
     train.parseOptions(['--lr', '0.01', '--weight-decay', '0', '--n-layers', '3']);
     expect(givenHyperparameters(train)).toEqual({ lr: 0.01, weightDecay: 0, nLayers: 3 });
     // Throw instead of exiting the test process, and keep the usage text out of the test output.

@@ -62,7 +62,9 @@ export function givenHyperparameters(command: Command): Partial<Hyperparameters>
 }
 
 /** The `mlops` command, built without running (main.ts parses the process arguments). */
-export const program = new Command('mlops').description('Train, evaluate, register and serve a transformer text classifier.').showHelpAfterError();
+export const program = new Command('mlops')
+  .description('Train, evaluate, register and serve a transformer text classifier.')
+  .showHelpAfterError();
 const jsonOption = () => new Option('--json', 'print one JSON object as the last line').default(false);
 const versionOptions = (command: Command) =>
   command
@@ -78,7 +80,9 @@ const train = program
 // One flag per training setting, declared once in the trainer (TRAINING_SETTINGS).
 for (const name of HYPERPARAMETER_NAMES) {
   const setting = TRAINING_SETTINGS[name];
-  train.addOption(new Option(`--${flagName(name)} <value>`, setting.description).default(setting.default).argParser(parsedBy(setting.type)));
+  train.addOption(
+    new Option(`--${flagName(name)} <value>`, setting.description).default(setting.default).argParser(parsedBy(setting.type)),
+  );
 }
 train.addOption(jsonOption()).action(run(trainFlags, (flags) => trainCommand({ ...flags, hyper: givenHyperparameters(train) })));
 
@@ -91,7 +95,9 @@ versionOptions(
   .addOption(jsonOption())
   .action(run(evaluateFlags, evaluateCommand));
 
-versionOptions(program.command('predict').description('classify texts with a registered version').argument('<texts...>', 'texts to classify'))
+versionOptions(
+  program.command('predict').description('classify texts with a registered version').argument('<texts...>', 'texts to classify'),
+)
   .addOption(jsonOption())
   .action(run(predictFlags, (flags, texts: string[]) => predictCommand(texts, flags)));
 

@@ -6,7 +6,10 @@ import { pct } from './output.ts';
 export function trainingProgress(info: (message: string) => void): { onProgress: (p: TrainProgress) => void; stop: () => void } {
   const options = { stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000, hideCursor: true, etaBuffer: 200 };
   const trainBar = new cliProgress.SingleBar(
-    { ...options, format: 'train    [{bar}] {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | {speed} ex/s | ETA {eta_formatted}' },
+    {
+      ...options,
+      format: 'train    [{bar}] {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | {speed} ex/s | ETA {eta_formatted}',
+    },
     cliProgress.Presets.shades_classic,
   );
   const evalBar = new cliProgress.SingleBar(
@@ -32,7 +35,9 @@ export function trainingProgress(info: (message: string) => void): { onProgress:
     } else {
       const e = p.event;
       if (e.event === 'start') {
-        info(`training on ${e.device} (${e.threads} threads, torch ${e.torch}): ${e.params.toLocaleString()} parameters, ${e.train_rows} rows, ${e.steps_total} steps`);
+        info(
+          `training on ${e.device} (${e.threads} threads, torch ${e.torch}): ${e.params.toLocaleString()} parameters, ${e.train_rows} rows, ${e.steps_total} steps`,
+        );
         trainBar.start(e.steps_total, 0, { epoch: 1, loss: '-', speed: '-' });
         active = trainBar;
       } else if (e.event === 'step') {
@@ -40,7 +45,9 @@ export function trainingProgress(info: (message: string) => void): { onProgress:
       } else if (e.event === 'eval') {
         trainBar.updateETA();
         process.stderr.write('\n');
-        info(`epoch ${e.epoch}: validation accuracy ${pct(e.validation_accuracy)}, loss ${e.validation_loss.toFixed(4)} (${e.epoch_seconds}s)${e.best ? ' *best' : ''}`);
+        info(
+          `epoch ${e.epoch}: validation accuracy ${pct(e.validation_accuracy)}, loss ${e.validation_loss.toFixed(4)} (${e.epoch_seconds}s)${e.best ? ' *best' : ''}`,
+        );
       } else if (e.event === 'early_stop') {
         stop();
         info(`early stop after epoch ${e.epoch}: no improvement (best epoch ${e.best_epoch})`);

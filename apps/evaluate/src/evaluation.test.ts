@@ -65,11 +65,26 @@ async function traffic(version: string, n: number, correct: number, opts: { shor
     const label = labels[i % 2]!;
     const id = `${opts.instance ?? 'a'}-${version}-${i}`;
     predictions.push({
-      prediction_id: id, request_id: 'r', time, model_version: version, label, score: 0.6 + (i % 40) / 100,
-      text_length: opts.short ? 30 + (i % 40) : 500 + ((i * 7) % 700), tokens: 100, unk_ratio: (i % 10) / 1000, text_hash: textHash(text),
+      prediction_id: id,
+      request_id: 'r',
+      time,
+      model_version: version,
+      label,
+      score: 0.6 + (i % 40) / 100,
+      text_length: opts.short ? 30 + (i % 40) : 500 + ((i * 7) % 700),
+      tokens: 100,
+      unk_ratio: (i % 10) / 1000,
+      text_hash: textHash(text),
     });
     const truth = i < correct ? label : labels[(i + 1) % 2]!;
-    feedback.push({ feedback_id: feedbackId({ prediction_id: id, text_hash: textHash(text) }), time, label: truth, prediction_id: id, text_hash: textHash(text), source: 'api' });
+    feedback.push({
+      feedback_id: feedbackId({ prediction_id: id, text_hash: textHash(text) }),
+      time,
+      label: truth,
+      prediction_id: id,
+      text_hash: textHash(text),
+      source: 'api',
+    });
   }
   await store.put(logKey('predictions', new Date(), opts.instance ?? 'a', 0), toJsonl(predictions));
   await store.put(logKey('feedback', new Date(), opts.instance ?? 'a', 0), toJsonl(feedback));
@@ -111,7 +126,10 @@ describe('evaluateOnce', () => {
     expect(alerts.map((a) => [a.kind, a.severity, a.version])).toEqual([['stale', 'critical', 'v1']]);
     expect(alerts[0]!.facts).toMatchObject({ accuracy: 0.65, labelled: 300 });
     expect(retrains).toEqual([{ status: 'stale', version: 'v1', reason: expect.stringMatching(/accuracy 0\.650/) }]);
-    expect(first.actions.map((a) => [a.kind, a.ok])).toEqual([['alert', true], ['retrain', true]]);
+    expect(first.actions.map((a) => [a.kind, a.ok])).toEqual([
+      ['alert', true],
+      ['retrain', true],
+    ]);
 
     await evaluateOnce(deps);
     expect(alerts).toHaveLength(1);

@@ -84,7 +84,12 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
     reasons: championHealth.reasons,
     champion: summarizeHealth(championHealth),
     ...(challengerHealth && { challenger: summarizeHealth(challengerHealth) }),
-    feedback: { rows: feedback.records.length, joined: labelled.length, imported_files: imported.files, import_errors: imported.errors.map((e) => `${e.key}: ${e.error}`) },
+    feedback: {
+      rows: feedback.records.length,
+      joined: labelled.length,
+      imported_files: imported.files,
+      import_errors: imported.errors.map((e) => `${e.key}: ${e.error}`),
+    },
     actions: [],
   };
   const act = async (kind: string, work: () => Promise<unknown>) => {
@@ -112,7 +117,16 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
   if (challengerHealth && review) await act('canary-review', () => review());
 
   await writeEvaluation(store, record);
-  deps.logger.info({ status, champion: champion.version, challenger: challenger?.version, predictions: predictions.records.length, labelled: labelled.length }, 'evaluation done');
+  deps.logger.info(
+    {
+      status,
+      champion: champion.version,
+      challenger: challenger?.version,
+      predictions: predictions.records.length,
+      labelled: labelled.length,
+    },
+    'evaluation done',
+  );
   return record;
 }
 
@@ -138,7 +152,9 @@ function alertFor(record: EvaluationRecord, status: 'stale' | 'drifting'): Alert
     facts: {
       predictions: champion.predictions,
       ...(champion.accuracy && { accuracy: roundTo(champion.accuracy.accuracy, 3), labelled: champion.accuracy.n }),
-      ...Object.fromEntries((champion.drift?.measures ?? []).map((m) => [m.name, `${roundTo(m.value, 3)} (threshold ${roundTo(m.threshold, 3)})`])),
+      ...Object.fromEntries(
+        (champion.drift?.measures ?? []).map((m) => [m.name, `${roundTo(m.value, 3)} (threshold ${roundTo(m.threshold, 3)})`]),
+      ),
     },
     time: record.time,
   };

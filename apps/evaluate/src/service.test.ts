@@ -14,8 +14,12 @@ describe('createEvaluateService: how calls to other functions authenticate', () 
 
   it('starts in id-token mode with a function to call, and refuses contradictions at startup', () => {
     expect(() => createEvaluateService(env({ MLOPS_CALL_AUTH: 'id-token', PROMOTE_URL: 'https://promote-abc.a.run.app' }))).not.toThrow();
-    expect(() => createEvaluateService(env({ MLOPS_CALL_AUTH: 'id-token' }))).toThrow(/MLOPS_CALL_AUTH is id-token but this function has no other function to call/);
-    expect(() => createEvaluateService(env({ MLOPS_CALL_AUTH: 'api-key', PROMOTE_URL: 'https://promote-abc.a.run.app' }))).toThrow(/MLOPS_API_KEY is not set/);
+    expect(() => createEvaluateService(env({ MLOPS_CALL_AUTH: 'id-token' }))).toThrow(
+      /MLOPS_CALL_AUTH is id-token but this function has no other function to call/,
+    );
+    expect(() => createEvaluateService(env({ MLOPS_CALL_AUTH: 'api-key', PROMOTE_URL: 'https://promote-abc.a.run.app' }))).toThrow(
+      /MLOPS_API_KEY is not set/,
+    );
     expect(() => createEvaluateService(env({ MLOPS_CALL_AUTH: 'oauth' }))).toThrow(/MLOPS_CALL_AUTH/);
   });
 });

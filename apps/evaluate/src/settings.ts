@@ -5,7 +5,10 @@ import { z } from 'zod';
 /** Evaluate's own settings from the environment (store, model and cache come from @mlops/config). */
 const schema = z.object({
   /** The recent window each run looks at. */
-  EVALUATE_WINDOW_MINUTES: z.coerce.number().positive().default(24 * 60),
+  EVALUATE_WINDOW_MINUTES: z.coerce
+    .number()
+    .positive()
+    .default(24 * 60),
   /** Stale when the accuracy's 95% interval lies wholly below this. */
   EVALUATE_ACCURACY_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
   /** False-alarm rate of each drift measure on unchanged data. */

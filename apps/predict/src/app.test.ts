@@ -58,10 +58,18 @@ describe('predict app', () => {
     await watcher.refresh();
     expect(await (await app.request('/readyz')).json()).toEqual({ status: 'ready', model_version: 'v1' });
 
-    const res = await post('/v1/predict', { texts: ['a good film', 'awful plot'] }, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req-42' });
+    const res = await post(
+      '/v1/predict',
+      { texts: ['a good film', 'awful plot'] },
+      { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req-42' },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('req-42');
-    const body = (await res.json()) as { request_id: string; model_version: string; predictions: { id: string; label: string; score: number; probabilities: Record<string, number> }[] };
+    const body = (await res.json()) as {
+      request_id: string;
+      model_version: string;
+      predictions: { id: string; label: string; score: number; probabilities: Record<string, number> }[];
+    };
     expect(body.request_id).toBe('req-42');
     expect(body.model_version).toBe('v1');
     expect(body.predictions).toHaveLength(2);
@@ -123,9 +131,16 @@ describe('predict app', () => {
     });
 
     it('infers labels (BYTES) and probabilities (FP32) for a BYTES tensor of texts', async () => {
-      const res = await infer({ id: 'abc', inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['a good film', 'awful plot'] }] });
+      const res = await infer({
+        id: 'abc',
+        inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['a good film', 'awful plot'] }],
+      });
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { id: string; model_version: string; outputs: { name: string; shape: number[]; datatype: string; data: unknown[] }[] };
+      const body = (await res.json()) as {
+        id: string;
+        model_version: string;
+        outputs: { name: string; shape: number[]; datatype: string; data: unknown[] }[];
+      };
       expect(body).toMatchObject({ model_name: 'sentiment', model_version: 'v1', id: 'abc' });
       const [labels, probabilities] = body.outputs;
       expect(labels).toMatchObject({ name: 'label', datatype: 'BYTES', shape: [2] });
@@ -133,15 +148,27 @@ describe('predict app', () => {
       const p = probabilities!.data as number[];
       expect(p[0]! + p[1]!).toBeCloseTo(1, 5);
 
-      const only = (await (await infer({ inputs: [{ name: 'text', shape: [1, 1], datatype: 'BYTES', data: [['a good film']] }], outputs: [{ name: 'label' }] })).json()) as { outputs: { name: string }[] };
+      const only = (await (
+        await infer({ inputs: [{ name: 'text', shape: [1, 1], datatype: 'BYTES', data: [['a good film']] }], outputs: [{ name: 'label' }] })
+      ).json()) as { outputs: { name: string }[] };
       expect(only.outputs.map((o) => o.name)).toEqual(['label']);
     });
 
     it.each([
       ['a wrong datatype', { inputs: [{ name: 'text', shape: [1], datatype: 'FP32', data: ['x'] }] }, 400, /datatype must be BYTES/],
-      ['a shape that does not match', { inputs: [{ name: 'text', shape: [3], datatype: 'BYTES', data: ['x'] }] }, 400, /does not match 1 texts/],
+      [
+        'a shape that does not match',
+        { inputs: [{ name: 'text', shape: [3], datatype: 'BYTES', data: ['x'] }] },
+        400,
+        /does not match 1 texts/,
+      ],
       ['no inputs', { inputs: [] }, 400, /exactly one input/],
-      ['an unknown output', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }], outputs: [{ name: 'logits' }] }, 400, /invalid request/],
+      [
+        'an unknown output',
+        { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }], outputs: [{ name: 'logits' }] },
+        400,
+        /invalid request/,
+      ],
       ['malformed JSON', '{', 400, /malformed JSON/],
     ])('rejects %s with its {"error"} shape', async (_name, body, status, message) => {
       const res = await infer(body);

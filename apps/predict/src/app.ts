@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
 import { InferenceError, type ModelSource, type Prediction, type ServingModel } from '@mlops/inference';
-import { handleErrors, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import {
+  handleErrors,
+  HttpError,
+  jsonBodyLimit,
+  parseOr400,
+  readJsonBody,
+  requestContext,
+  requireCaller,
+  type CallerPolicy,
+  type FunctionEnv,
+} from '@mlops/platform';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -62,7 +72,10 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
           shape: z.array(z.number().int().nonnegative()),
           datatype: z.literal('BYTES', { error: 'datatype must be BYTES' }),
           // The protocol allows nested row-major arrays as well as a flat one.
-          data: z.array(z.union([text, z.array(text)])).transform((d) => d.flat()).pipe(texts),
+          data: z
+            .array(z.union([text, z.array(text)]))
+            .transform((d) => d.flat())
+            .pipe(texts),
         }),
       )
       .length(1, 'expects exactly one input tensor (the texts)'),
@@ -96,14 +109,17 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     const model = ready(models.pick ? models.pick(key) : models.current());
     const predictions = await model.predict(input).catch((error: unknown) => {
       // The sessions stopped (a worker died): the watcher reloads the model; meanwhile say so.
-      if (error instanceof InferenceError && model.failure) throw new HttpError(503, 'the model stopped serving and is being reloaded; retry shortly');
+      if (error instanceof InferenceError && model.failure)
+        throw new HttpError(503, 'the model stopped serving and is being reloaded; retry shortly');
       throw error;
     });
     // Ids let feedback name the prediction it labels.
     const ids = predictions.map(() => randomUUID());
     const version = model.metadata.version;
     if (opts.feedback) {
-      predictions.forEach((p, i) => recent.remember(ids[i]!, { text_hash: textHash(input[i]!), text: input[i], model_version: version, label: p.label }));
+      predictions.forEach((p, i) =>
+        recent.remember(ids[i]!, { text_hash: textHash(input[i]!), text: input[i], model_version: version, label: p.label }),
+      );
     }
     opts.onPredictions?.({ ids, requestId: c.get('requestId'), version, texts: input, predictions });
     return { model, predictions, ids };
@@ -117,7 +133,14 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
   });
   app.get('/v1/model', (c) => {
     const { metadata, labels, maxLength } = readyModel();
-    return c.json({ name: modelName, version: metadata.version, labels, max_length: maxLength, created: metadata.created ?? null, metrics: metadata.metrics ?? {} });
+    return c.json({
+      name: modelName,
+      version: metadata.version,
+      labels,
+      max_length: maxLength,
+      created: metadata.created ?? null,
+      metrics: metadata.metrics ?? {},
+    });
   });
   app.post('/v1/predict', predictAuth, limit, async (c) => {
     const body = await readJson(c, v1Body);
@@ -133,13 +156,23 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
   app.post('/v1/feedback', auth, limit, async (c) => {
     if (!opts.feedback) throw new HttpError(404, 'feedback is not enabled on this instance');
     const items = await readJson(c, feedbackBody);
-    const { records, duplicates } = await acceptFeedback(items, { labels: readyModel().labels, recent: (id) => recent.get(id), sink: opts.feedback });
-    return c.json({ request_id: c.get('requestId'), accepted: records.length, duplicates, feedback_ids: records.map((r) => r.feedback_id) });
+    const { records, duplicates } = await acceptFeedback(items, {
+      labels: readyModel().labels,
+      recent: (id) => recent.get(id),
+      sink: opts.feedback,
+    });
+    return c.json({
+      request_id: c.get('requestId'),
+      accepted: records.length,
+      duplicates,
+      feedback_ids: records.map((r) => r.feedback_id),
+    });
   });
 
   // Open Inference Protocol (KServe v2 REST).
   const knownModel = (c: Context<FunctionEnv>) => {
-    if (c.req.param('name') !== modelName) throw new HttpError(404, `unknown model "${c.req.param('name')}"; this server has "${modelName}"`);
+    if (c.req.param('name') !== modelName)
+      throw new HttpError(404, `unknown model "${c.req.param('name')}"; this server has "${modelName}"`);
   };
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => c.json({ ready: models.current() !== undefined }, models.current() ? 200 : 503));
@@ -166,11 +199,13 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     const body = await readJson(c, v2Body);
     const [input] = body.inputs;
     const count = input!.shape.reduce((a, b) => a * b, 1);
-    if (count !== input!.data.length) throw new HttpError(400, `input shape [${input!.shape.join(', ')}] does not match ${input!.data.length} texts`);
+    if (count !== input!.data.length)
+      throw new HttpError(400, `input shape [${input!.shape.join(', ')}] does not match ${input!.data.length} texts`);
     const { model, predictions } = await run(c, input!.data);
     const wanted = new Set((body.outputs ?? [{ name: 'label' }, { name: 'probabilities' }]).map((o) => o.name));
     const outputs = [];
-    if (wanted.has('label')) outputs.push({ name: 'label', datatype: 'BYTES', shape: [predictions.length], data: predictions.map((p) => p.label) });
+    if (wanted.has('label'))
+      outputs.push({ name: 'label', datatype: 'BYTES', shape: [predictions.length], data: predictions.map((p) => p.label) });
     if (wanted.has('probabilities')) {
       outputs.push({
         name: 'probabilities',

@@ -18,7 +18,9 @@ describe('feedback and canary routing', () => {
   let challenger: ModelWatcher;
   let app: ReturnType<typeof createPredictApp>;
   const written: FeedbackRecord[][] = [];
-  const elsewhere = new Map<string, KnownPrediction>([['from-other-instance', { text_hash: 'h1', model_version: 'v1', label: 'positive' }]]);
+  const elsewhere = new Map<string, KnownPrediction>([
+    ['from-other-instance', { text_hash: 'h1', model_version: 'v1', label: 'positive' }],
+  ]);
   const lookups: string[][] = [];
 
   beforeAll(async () => {
@@ -26,7 +28,14 @@ describe('feedback and canary routing', () => {
     registry = createRegistry(openStore(store));
     const logger = pino({ level: 'silent' });
     const watch = (alias: string) =>
-      new ModelWatcher(registry, { alias, cacheDir: join(store, '..', 'cache'), pollMs: 3_600_000, serving: { threads: 1, maxBatchSize: 8, maxWaitMs: 0 }, logger, unloadWhenUnset: alias === 'challenger' });
+      new ModelWatcher(registry, {
+        alias,
+        cacheDir: join(store, '..', 'cache'),
+        pollMs: 3_600_000,
+        serving: { threads: 1, maxBatchSize: 8, maxWaitMs: 0 },
+        logger,
+        unloadWhenUnset: alias === 'challenger',
+      });
     await registry.registerVersion(await createTinyModel({ seed: 1 }), { actor: 'test', reason: 'fixture' });
     await registry.registerVersion(await createTinyModel({ seed: 2 }), { actor: 'test', reason: 'fixture' });
     champion = watch('champion');
@@ -49,9 +58,16 @@ describe('feedback and canary routing', () => {
   afterAll(() => Promise.all([champion.stop(), challenger.stop()]));
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
   const predict = async (text: string, headers: Record<string, string> = {}) =>
-    (await (await post('/v1/predict', { text }, headers)).json()) as { model_version: string; predictions: { id: string; label: string }[] };
+    (await (await post('/v1/predict', { text }, headers)).json()) as {
+      model_version: string;
+      predictions: { id: string; label: string }[];
+    };
 
   it('takes a label for a prediction id, joined to the prediction it labels', async () => {
     const { predictions } = await predict('a good film');
@@ -59,13 +75,27 @@ describe('feedback and canary routing', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ accepted: 1, duplicates: 0, feedback_ids: [`p:${predictions[0]!.id}`] });
     expect(written.at(-1)).toEqual([
-      expect.objectContaining({ prediction_id: predictions[0]!.id, label: 'positive', text_hash: textHash('a good film'), text: 'a good film', model_version: 'v1', predicted_label: predictions[0]!.label, source: 'api' }),
+      expect.objectContaining({
+        prediction_id: predictions[0]!.id,
+        label: 'positive',
+        text_hash: textHash('a good film'),
+        text: 'a good film',
+        model_version: 'v1',
+        predicted_label: predictions[0]!.label,
+        source: 'api',
+      }),
     ]);
     expect(lookups).toEqual([]); // known to this instance: no store read
   });
 
   it('takes labels for texts and batches, counting a repeated item once', async () => {
-    const res = await post('/v1/feedback', { items: [{ text: 'dull', label: 'negative' }, { text: 'dull', label: 'positive' }, { prediction_id: 'from-other-instance', label: 'negative' }] });
+    const res = await post('/v1/feedback', {
+      items: [
+        { text: 'dull', label: 'negative' },
+        { text: 'dull', label: 'positive' },
+        { prediction_id: 'from-other-instance', label: 'negative' },
+      ],
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ accepted: 2, duplicates: 1 });
     const batch = written.at(-1)!;
@@ -76,7 +106,17 @@ describe('feedback and canary routing', () => {
 
   it.each([
     ['an unknown label', { text: 'x', label: 'neutral' }, 400, /unknown label "neutral"; expected one of negative, positive/],
-    ['an unknown prediction id', { items: [{ text: 'x', label: 'positive' }, { prediction_id: 'nope', label: 'positive' }] }, 404, /unknown prediction id "nope"/],
+    [
+      'an unknown prediction id',
+      {
+        items: [
+          { text: 'x', label: 'positive' },
+          { prediction_id: 'nope', label: 'positive' },
+        ],
+      },
+      404,
+      /unknown prediction id "nope"/,
+    ],
     ['both text and id', { text: 'x', prediction_id: 'a', label: 'positive' }, 400, /exactly one of/],
     ['a missing label', { text: 'x' }, 400, /label/],
     ['an empty batch', { items: [] }, 400, /at least one item/],
@@ -90,18 +130,28 @@ describe('feedback and canary routing', () => {
   });
 
   it('names each bad item in details', async () => {
-    const items = [{ text: 'x', label: 'neutral' }, { text: 'y', label: 'positive' }, { text: 'z', label: 'meh' }];
+    const items = [
+      { text: 'x', label: 'neutral' },
+      { text: 'y', label: 'positive' },
+      { text: 'z', label: 'meh' },
+    ];
     const labels = await post('/v1/feedback', { items });
     expect(labels.status).toBe(400);
     expect(await labels.json()).toEqual({
-      error: 'unknown label: unknown label "neutral"; expected one of negative, positive; unknown label "meh"; expected one of negative, positive',
+      error:
+        'unknown label: unknown label "neutral"; expected one of negative, positive; unknown label "meh"; expected one of negative, positive',
       request_id: expect.any(String),
       details: [
         { path: 'items.0.label', message: 'unknown label "neutral"; expected one of negative, positive' },
         { path: 'items.2.label', message: 'unknown label "meh"; expected one of negative, positive' },
       ],
     });
-    const ids = await post('/v1/feedback', { items: [{ prediction_id: 'from-other-instance', label: 'positive' }, { prediction_id: 'nope', label: 'positive' }] });
+    const ids = await post('/v1/feedback', {
+      items: [
+        { prediction_id: 'from-other-instance', label: 'positive' },
+        { prediction_id: 'nope', label: 'positive' },
+      ],
+    });
     expect(ids.status).toBe(404);
     expect(await ids.json()).toMatchObject({ details: [{ path: 'items.1.prediction_id', message: 'unknown prediction id "nope"' }] });
   });

@@ -54,16 +54,25 @@ export async function acceptFeedback(
   opts: { labels: readonly string[]; recent: (id: string) => KnownPrediction | undefined; sink: FeedbackSink },
 ): Promise<{ records: FeedbackRecord[]; duplicates: number }> {
   const badLabels = items.flatMap((item, i) =>
-    opts.labels.includes(item.label) ? [] : [{ path: `items.${i}.label`, message: `unknown label "${item.label}"; expected one of ${opts.labels.join(', ')}` }],
+    opts.labels.includes(item.label)
+      ? []
+      : [{ path: `items.${i}.label`, message: `unknown label "${item.label}"; expected one of ${opts.labels.join(', ')}` }],
   );
   if (badLabels.length > 0) throw new UnknownLabelError(badLabels);
 
   const ids = items.flatMap((i) => (i.prediction_id !== undefined ? [i.prediction_id] : []));
-  const known = new Map(ids.flatMap((id) => { const p = opts.recent(id); return p ? [[id, p] as const] : []; }));
+  const known = new Map(
+    ids.flatMap((id) => {
+      const p = opts.recent(id);
+      return p ? [[id, p] as const] : [];
+    }),
+  );
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0) for (const [id, p] of await opts.sink.lookup(missing)) known.set(id, p);
   const unknown = items.flatMap((item, i) =>
-    item.prediction_id !== undefined && !known.has(item.prediction_id) ? [{ path: `items.${i}.prediction_id`, message: `unknown prediction id "${item.prediction_id}"` }] : [],
+    item.prediction_id !== undefined && !known.has(item.prediction_id)
+      ? [{ path: `items.${i}.prediction_id`, message: `unknown prediction id "${item.prediction_id}"` }]
+      : [],
   );
   if (unknown.length > 0) throw new UnknownPredictionError(unknown);
 

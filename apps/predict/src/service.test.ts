@@ -40,7 +40,13 @@ it('rejects invalid settings with the variable named', () => {
 describe('who may call predict', () => {
   const env = async (extra: Record<string, string>) => {
     const root = await mkdtemp(join(tmpdir(), 'predict-auth-'));
-    return { MLOPS_STORE: join(root, 'store'), MLOPS_CACHE_DIR: join(root, 'cache'), PREDICT_LOG_SAMPLE_RATE: '0', LOG_LEVEL: 'silent', ...extra };
+    return {
+      MLOPS_STORE: join(root, 'store'),
+      MLOPS_CACHE_DIR: join(root, 'cache'),
+      PREDICT_LOG_SAMPLE_RATE: '0',
+      LOG_LEVEL: 'silent',
+      ...extra,
+    };
   };
   const post = (service: ReturnType<typeof createPredictService>, path: string, body: unknown, headers: Record<string, string> = {}) =>
     service.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
@@ -77,6 +83,8 @@ describe('who may call predict', () => {
   });
 
   it('refuses to start when auth is required but nothing can check it', async () => {
-    expect(() => createPredictService({ PREDICT_REQUIRE_AUTH: 'true' })).toThrow(/PREDICT_REQUIRE_AUTH is true but neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set/);
+    expect(() => createPredictService({ PREDICT_REQUIRE_AUTH: 'true' })).toThrow(
+      /PREDICT_REQUIRE_AUTH is true but neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set/,
+    );
   });
 });

@@ -20,9 +20,18 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
   if (predict.PREDICT_REQUIRE_AUTH && isOpenPolicy(caller)) {
     throw new Error('PREDICT_REQUIRE_AUTH is true but neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set: nobody could be checked');
   }
-  if (predict.PREDICT_FEEDBACK && isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/feedback accepts unauthenticated labels`);
+  if (predict.PREDICT_FEEDBACK && isOpenPolicy(caller))
+    logger.warn(`${describeCallerPolicy(caller)}: /v1/feedback accepts unauthenticated labels`);
   else if (!isOpenPolicy(caller)) {
-    logger.info({ guarded: [...(predict.PREDICT_FEEDBACK ? ['/v1/feedback'] : []), ...(predict.PREDICT_REQUIRE_AUTH ? ['/v1/predict', '/v2/models/:name/infer'] : [])] }, describeCallerPolicy(caller));
+    logger.info(
+      {
+        guarded: [
+          ...(predict.PREDICT_FEEDBACK ? ['/v1/feedback'] : []),
+          ...(predict.PREDICT_REQUIRE_AUTH ? ['/v1/predict', '/v2/models/:name/infer'] : []),
+        ],
+      },
+      describeCallerPolicy(caller),
+    );
   }
   const store = openStore(settings.MLOPS_STORE);
   const registry = createRegistry(store, settings.MLOPS_MODEL);
@@ -63,7 +72,11 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
       },
     }),
     modelName: settings.MLOPS_MODEL,
-    limits: { maxTexts: predict.PREDICT_MAX_TEXTS, maxTextBytes: predict.PREDICT_MAX_TEXT_BYTES, maxBodyBytes: predict.PREDICT_MAX_BODY_BYTES },
+    limits: {
+      maxTexts: predict.PREDICT_MAX_TEXTS,
+      maxTextBytes: predict.PREDICT_MAX_TEXT_BYTES,
+      maxBodyBytes: predict.PREDICT_MAX_BODY_BYTES,
+    },
     logger,
     caller,
     requireAuthForPredict: predict.PREDICT_REQUIRE_AUTH,

@@ -4,7 +4,10 @@ import { z } from 'zod';
 
 /** Predict's own settings from the environment (store, model and cache come from @mlops/config). */
 const schema = z.object({
-  PREDICT_ALIAS: z.string().regex(/^[a-z][a-z0-9-]*$/).default('champion'),
+  PREDICT_ALIAS: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/)
+    .default('champion'),
   /** Followed beside the champion; while it carries a canary weight it gets that share of request keys. Empty: no canary. */
   PREDICT_CHALLENGER_ALIAS: z.union([z.literal(''), z.string().regex(/^[a-z][a-z0-9-]*$/)]).default('challenger'),
   /** Accept labels at POST /v1/feedback. */

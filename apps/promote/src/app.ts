@@ -1,4 +1,13 @@
-import { handleErrors, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import {
+  handleErrors,
+  jsonBodyLimit,
+  parseOr400,
+  readJsonBody,
+  requestContext,
+  requireCaller,
+  type CallerPolicy,
+  type FunctionEnv,
+} from '@mlops/platform';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';

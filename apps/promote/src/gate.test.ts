@@ -26,7 +26,13 @@ describe('promotion gate', () => {
     const result = gate(scores([0.85, 0.85], [0.87, 0.88]), champion, policy);
     expect(result.pass).toBe(true);
     expect(result.primary).toBe('holdout');
-    expect(result.checks.map((c) => c.name)).toEqual(['holdout accuracy (n=400)', 'holdout recall of negative', 'holdout recall of positive', 'base accuracy (n=2000)', 'ms per text']);
+    expect(result.checks.map((c) => c.name)).toEqual([
+      'holdout accuracy (n=400)',
+      'holdout recall of negative',
+      'holdout recall of positive',
+      'base accuracy (n=2000)',
+      'ms per text',
+    ]);
   });
 
   it.each([
@@ -44,7 +50,11 @@ describe('promotion gate', () => {
     const biased = scores([0.84, 0.66], [0.88, 0.88]);
     const result = gate(scores([0.8, 0.85], [0.87, 0.87]), biased, policy);
     expect(result.pass).toBe(true);
-    expect(result.checks.find((c) => c.name === 'holdout recall of negative')).toMatchObject({ candidate: 0.8, champion: 0.75, pass: true });
+    expect(result.checks.find((c) => c.name === 'holdout recall of negative')).toMatchObject({
+      candidate: 0.8,
+      champion: 0.75,
+      pass: true,
+    });
   });
 
   it('decides on the base set while too little held-out feedback exists', () => {

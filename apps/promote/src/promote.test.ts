@@ -57,7 +57,17 @@ beforeEach(async () => {
 /** Held-out feedback whose labels agree with `version`'s predictions. */
 async function labelsBy(version: string) {
   const time = new Date().toISOString();
-  await writeFeedback(store, holdoutTexts.map((text, i): FeedbackRecord => ({ feedback_id: feedbackId({ text_hash: textHash(text) }), time, label: said[version]![i]!, text_hash: textHash(text), text, source: 'api' })));
+  await writeFeedback(
+    store,
+    holdoutTexts.map((text, i): FeedbackRecord => ({
+      feedback_id: feedbackId({ text_hash: textHash(text) }),
+      time,
+      label: said[version]![i]!,
+      text_hash: textHash(text),
+      text,
+      source: 'api',
+    })),
+  );
 }
 
 /** n labelled predictions of `version` since now, `correct` of them right. */
@@ -67,8 +77,26 @@ async function served(version: string, n: number, correct: number) {
   const feedback: FeedbackRecord[] = [];
   for (let i = 0; i < n; i++) {
     const id = `${version}-${i}-${Math.random()}`;
-    predictions.push({ prediction_id: id, request_id: 'r', time, model_version: version, label: 'positive', score: 0.9, text_length: 10, tokens: 3, unk_ratio: 0, text_hash: `h${i}` });
-    feedback.push({ feedback_id: feedbackId({ prediction_id: id, text_hash: `h${i}` }), time, label: i < correct ? 'positive' : 'negative', prediction_id: id, text_hash: `h${i}`, source: 'api' });
+    predictions.push({
+      prediction_id: id,
+      request_id: 'r',
+      time,
+      model_version: version,
+      label: 'positive',
+      score: 0.9,
+      text_length: 10,
+      tokens: 3,
+      unk_ratio: 0,
+      text_hash: `h${i}`,
+    });
+    feedback.push({
+      feedback_id: feedbackId({ prediction_id: id, text_hash: `h${i}` }),
+      time,
+      label: i < correct ? 'positive' : 'negative',
+      prediction_id: id,
+      text_hash: `h${i}`,
+      source: 'api',
+    });
   }
   await store.put(logKey('predictions', new Date(), version, 0), toJsonl(predictions));
   await store.put(logKey('feedback', new Date(), version, 0), toJsonl(feedback));
@@ -152,7 +180,8 @@ describe('rollback', () => {
 
   it('serves it over HTTP with the key, validating the body', async () => {
     const app = createPromoteApp({ ...deps, caller: { apiKey: 'k' } });
-    const post = (path: string, body: string, key = 'k') => app.request(path, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body });
+    const post = (path: string, body: string, key = 'k') =>
+      app.request(path, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body });
     expect((await post('/v1/rollback', '{}', 'wrong')).status).toBe(401);
     expect((await post('/v1/candidates', '{"version":"latest"}')).status).toBe(400);
     expect((await post('/v1/candidates', '{"version":"v9"}')).status).toBe(404);
@@ -160,7 +189,10 @@ describe('rollback', () => {
     expect((await post('/v1/rollback', 'not json')).status).toBe(400);
     const none = await post('/v1/rollback', '{}');
     expect(none.status).toBe(409);
-    expect(await none.json()).toMatchObject({ error: expect.stringMatching(/no earlier champion to roll back to from v1/), request_id: expect.any(String) });
+    expect(await none.json()).toMatchObject({
+      error: expect.stringMatching(/no earlier champion to roll back to from v1/),
+      request_id: expect.any(String),
+    });
     const res = await post('/v1/rollback', '{"version":"v2","reason":"test"}');
     expect(await res.json()).toEqual({ from: 'v1', to: 'v2' });
     expect(await (await post('/v1/canary/review', '')).json()).toMatchObject({ decision: 'none' });
@@ -202,7 +234,10 @@ describe('promote app errors', () => {
 
     const empty = createRegistry(store, 'empty');
     await empty.registerVersion(models[0]!, { actor: 't', reason: 'fixture', becomeChampionIfNone: false });
-    const res = await createPromoteApp({ ...deps, registry: empty, caller: {} }).request('/v1/candidates', { method: 'POST', body: '{"version":"v1"}' });
+    const res = await createPromoteApp({ ...deps, registry: empty, caller: {} }).request('/v1/candidates', {
+      method: 'POST',
+      body: '{"version":"v1"}',
+    });
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: 'Model "empty" has no champion yet: nothing to compare v1 with' });
   });

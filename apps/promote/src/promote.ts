@@ -57,17 +57,45 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
   const details = { champion: champion.version, primary: result.primary, checks: result.checks };
 
   if (!result.pass) {
-    await registry.recordEvent({ actor: deps.actor, action: 'reject', version, reason: reasons.filter((r) => r.startsWith('FAIL')).join('; '), details });
-    await alert(deps, 'candidate-rejected', 'warning', version, `candidate ${version} did not pass the gate against ${champion.version}`, reasons);
+    await registry.recordEvent({
+      actor: deps.actor,
+      action: 'reject',
+      version,
+      reason: reasons.filter((r) => r.startsWith('FAIL')).join('; '),
+      details,
+    });
+    await alert(
+      deps,
+      'candidate-rejected',
+      'warning',
+      version,
+      `candidate ${version} did not pass the gate against ${champion.version}`,
+      reasons,
+    );
     return { decision: 'reject', version, champion: champion.version, reasons, gate: result };
   }
-  await registry.setAlias('challenger', version, { actor: deps.actor, reason: `passed the gate against ${champion.version}`, canaryWeight: deps.canary.weight });
-  await registry.recordEvent({ actor: deps.actor, action: 'canary-start', version, reason: `canary at ${deps.canary.weight * 100}% of traffic`, details });
+  await registry.setAlias('challenger', version, {
+    actor: deps.actor,
+    reason: `passed the gate against ${champion.version}`,
+    canaryWeight: deps.canary.weight,
+  });
+  await registry.recordEvent({
+    actor: deps.actor,
+    action: 'canary-start',
+    version,
+    reason: `canary at ${deps.canary.weight * 100}% of traffic`,
+    details,
+  });
   await alert(deps, 'canary-started', 'info', version, `canary of ${version} at ${deps.canary.weight * 100}% of traffic`, reasons);
   return { decision: 'canary', version, champion: champion.version, reasons, gate: result };
 }
 
-export type CanaryReview = { decision: 'none' | 'wait' | 'complete' | 'rollback'; reasons: string[]; challenger?: ClassificationMetrics; champion?: ClassificationMetrics };
+export type CanaryReview = {
+  decision: 'none' | 'wait' | 'complete' | 'rollback';
+  reasons: string[];
+  challenger?: ClassificationMetrics;
+  champion?: ClassificationMetrics;
+};
 
 /**
  * The running canary, judged on the labelled traffic each model served since it started: completed
@@ -78,7 +106,8 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
   const { registry } = deps;
   const challenger = await registry.getAlias('challenger');
   const champion = await registry.getAlias('champion');
-  if (!challenger || !champion || !(challenger.canaryWeight && challenger.canaryWeight > 0)) return { decision: 'none', reasons: ['no canary is running'] };
+  if (!challenger || !champion || !(challenger.canaryWeight && challenger.canaryWeight > 0))
+    return { decision: 'none', reasons: ['no canary is running'] };
 
   const window = { since: new Date(challenger.updated), until: now };
   const predictions = await readLogWindow(deps.store, 'predictions', PredictionRecordSchema, window);
@@ -87,7 +116,13 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
   const labels = await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema);
   const metricsOf = (version: string) => {
     const mine = rows.filter((r) => r.version === version);
-    return mine.length > 0 ? classificationMetrics(mine.map((r) => r.label), mine.map((r) => r.predicted), labels) : undefined;
+    return mine.length > 0
+      ? classificationMetrics(
+          mine.map((r) => r.label),
+          mine.map((r) => r.predicted),
+          labels,
+        )
+      : undefined;
   };
   const ch = metricsOf(challenger.version);
   const champ = metricsOf(champion.version);
@@ -96,30 +131,63 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
   const measured = { ...(ch && { challenger: ch }), ...(champ && { champion: champ }) };
 
   if (!ch || !champ || ch.n < deps.canary.minLabels || champ.n < deps.canary.minLabels) {
-    if (minutes < deps.canary.maxMinutes) return { decision: 'wait', reasons: [`${counts}: waiting for ${deps.canary.minLabels} labelled predictions each`], ...measured };
+    if (minutes < deps.canary.maxMinutes)
+      return { decision: 'wait', reasons: [`${counts}: waiting for ${deps.canary.minLabels} labelled predictions each`], ...measured };
     const reason = `canary ran ${minutes.toFixed(0)} min without ${deps.canary.minLabels} labelled predictions each (${counts})`;
     await endCanary(deps, challenger.version, 'rollback', reason, {});
     return { decision: 'rollback', reasons: [reason], ...measured };
   }
   const reason = `${challenger.version} accuracy ${ch.accuracy.toFixed(3)} (n=${ch.n}) vs ${champion.version} ${champ.accuracy.toFixed(3)} (n=${champ.n}), tolerance ${deps.canary.tolerance}`;
-  const details = { challenger: { version: challenger.version, n: ch.n, accuracy: ch.accuracy }, champion: { version: champion.version, n: champ.n, accuracy: champ.accuracy } };
+  const details = {
+    challenger: { version: challenger.version, n: ch.n, accuracy: ch.accuracy },
+    champion: { version: champion.version, n: champ.n, accuracy: champ.accuracy },
+  };
   const decision = ch.accuracy >= champ.accuracy - deps.canary.tolerance ? 'complete' : 'rollback';
   if (decision === 'complete') {
-    await registry.setAlias('champion', challenger.version, { actor: deps.actor, reason: `canary passed: ${reason}`, expectedVersion: champion.version });
+    await registry.setAlias('champion', challenger.version, {
+      actor: deps.actor,
+      reason: `canary passed: ${reason}`,
+      expectedVersion: champion.version,
+    });
   }
   await endCanary(deps, challenger.version, decision, reason, details);
   return { decision, reasons: [reason], ...measured };
 }
 
-async function endCanary(deps: PromoteDeps, version: string, decision: 'complete' | 'rollback', reason: string, details: Record<string, unknown>) {
-  await deps.registry.clearAlias('challenger', { actor: deps.actor, reason: `canary ${decision === 'complete' ? 'completed' : 'rolled back'}`, expectedVersion: version });
-  await deps.registry.recordEvent({ actor: deps.actor, action: decision === 'complete' ? 'promote' : 'canary-rollback', version, reason, details });
-  await alert(deps, decision === 'complete' ? 'promoted' : 'rolled-back', decision === 'complete' ? 'info' : 'warning', version,
-    decision === 'complete' ? `${version} is the new champion` : `canary of ${version} rolled back`, [reason]);
+async function endCanary(
+  deps: PromoteDeps,
+  version: string,
+  decision: 'complete' | 'rollback',
+  reason: string,
+  details: Record<string, unknown>,
+) {
+  await deps.registry.clearAlias('challenger', {
+    actor: deps.actor,
+    reason: `canary ${decision === 'complete' ? 'completed' : 'rolled back'}`,
+    expectedVersion: version,
+  });
+  await deps.registry.recordEvent({
+    actor: deps.actor,
+    action: decision === 'complete' ? 'promote' : 'canary-rollback',
+    version,
+    reason,
+    details,
+  });
+  await alert(
+    deps,
+    decision === 'complete' ? 'promoted' : 'rolled-back',
+    decision === 'complete' ? 'info' : 'warning',
+    version,
+    decision === 'complete' ? `${version} is the new champion` : `canary of ${version} rolled back`,
+    [reason],
+  );
 }
 
 /** Restores an earlier champion at once (default: the one before the current), ending any canary. */
-export async function rollbackChampion(deps: Pick<PromoteDeps, 'registry' | 'alerter' | 'actor'>, opts: { to?: string | undefined; reason: string }) {
+export async function rollbackChampion(
+  deps: Pick<PromoteDeps, 'registry' | 'alerter' | 'actor'>,
+  opts: { to?: string | undefined; reason: string },
+) {
   const { registry } = deps;
   const current = (await registry.getAlias('champion'))?.version;
   const to = opts.to ?? (await registry.previousChampion());
@@ -127,8 +195,23 @@ export async function rollbackChampion(deps: Pick<PromoteDeps, 'registry' | 'ale
   await registry.getVersion(to);
   await registry.setAlias('champion', to, { actor: deps.actor, reason: `rollback: ${opts.reason}` });
   await registry.clearAlias('challenger', { actor: deps.actor, reason: 'rollback' });
-  await registry.recordEvent({ actor: deps.actor, action: 'rollback', version: to, ...(current && { from: current }), to, reason: opts.reason });
-  await deps.alerter.notify({ kind: 'rolled-back', severity: 'warning', model: registry.model, version: to, title: `champion rolled back from ${current} to ${to}`, reasons: [opts.reason], time: new Date().toISOString() });
+  await registry.recordEvent({
+    actor: deps.actor,
+    action: 'rollback',
+    version: to,
+    ...(current && { from: current }),
+    to,
+    reason: opts.reason,
+  });
+  await deps.alerter.notify({
+    kind: 'rolled-back',
+    severity: 'warning',
+    model: registry.model,
+    version: to,
+    title: `champion rolled back from ${current} to ${to}`,
+    reasons: [opts.reason],
+    time: new Date().toISOString(),
+  });
   return { from: current ?? null, to };
 }
 
@@ -152,8 +235,15 @@ async function baseSample(deps: PromoteDeps): Promise<LabelledText[]> {
  * Both models on the same sets; then their speed, timed in alternating rounds on the same texts and
  * taken as the median, so a busy moment on the machine does not count against one of them.
  */
-async function score(deps: PromoteDeps, versions: [string, string], holdout: LabelledText[], base: LabelledText[]): Promise<[ModelScores, ModelScores]> {
-  const classifiers = await Promise.all(versions.map(async (v) => TextClassifier.load(await downloadForInference(deps.registry, v, deps.cacheDir))));
+async function score(
+  deps: PromoteDeps,
+  versions: [string, string],
+  holdout: LabelledText[],
+  base: LabelledText[],
+): Promise<[ModelScores, ModelScores]> {
+  const classifiers = await Promise.all(
+    versions.map(async (v) => TextClassifier.load(await downloadForInference(deps.registry, v, deps.cacheDir))),
+  );
   try {
     const scores = [];
     for (const classifier of classifiers) {
@@ -163,7 +253,10 @@ async function score(deps: PromoteDeps, versions: [string, string], holdout: Lab
       scores.push(sets);
     }
     const all = [...holdout, ...base];
-    const sample = Array.from({ length: Math.min(64, all.length) }, (_, i) => all[Math.floor((i * all.length) / Math.min(64, all.length))]!.text);
+    const sample = Array.from(
+      { length: Math.min(64, all.length) },
+      (_, i) => all[Math.floor((i * all.length) / Math.min(64, all.length))]!.text,
+    );
     const times: number[][] = [[], []];
     for (let round = 0; round < 7 && sample.length > 0; round++) {
       for (const i of round % 2 ? [1, 0] : [0, 1]) {
@@ -187,6 +280,13 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function alert(deps: Pick<PromoteDeps, 'alerter' | 'registry'>, kind: Alert['kind'], severity: Alert['severity'], version: string, title: string, reasons: string[]) {
+async function alert(
+  deps: Pick<PromoteDeps, 'alerter' | 'registry'>,
+  kind: Alert['kind'],
+  severity: Alert['severity'],
+  version: string,
+  title: string,
+  reasons: string[],
+) {
   await deps.alerter.notify({ kind, severity, model: deps.registry.model, version, title, reasons, time: new Date().toISOString() });
 }

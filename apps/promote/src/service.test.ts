@@ -33,5 +33,7 @@ it('guards every route but /healthz with the key and OIDC from the environment',
 });
 
 it('refuses allowed emails without audiences', () => {
-  expect(() => createPromoteService({ MLOPS_OIDC_EMAILS: 'sched@p.iam.gserviceaccount.com', LOG_LEVEL: 'silent' })).toThrow(/MLOPS_OIDC_AUDIENCES is not/);
+  expect(() => createPromoteService({ MLOPS_OIDC_EMAILS: 'sched@p.iam.gserviceaccount.com', LOG_LEVEL: 'silent' })).toThrow(
+    /MLOPS_OIDC_AUDIENCES is not/,
+  );
 });

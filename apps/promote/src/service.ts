@@ -12,7 +12,10 @@ import { loadPromoteSettings } from './settings.ts';
  * promote's dependencies from the environment. The CLI's rollback uses them too, logging to stderr
  * (`logTo: 2`) so that its stdout stays its own.
  */
-export function promoteDeps(env: NodeJS.ProcessEnv = process.env, logTo: 1 | 2 = 1): PromoteDeps & { apiKey: string | undefined; caller: CallerPolicy } {
+export function promoteDeps(
+  env: NodeJS.ProcessEnv = process.env,
+  logTo: 1 | 2 = 1,
+): PromoteDeps & { apiKey: string | undefined; caller: CallerPolicy } {
   const settings = loadSettings(env);
   const promote = loadPromoteSettings(env);
   const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } }, pino.destination({ fd: logTo, sync: true }));
@@ -24,8 +27,18 @@ export function promoteDeps(env: NodeJS.ProcessEnv = process.env, logTo: 1 | 2 =
     windowMinutes: promote.PROMOTE_WINDOW_MINUTES,
     baseEval: promote.PROMOTE_BASE_EVAL ?? defaultData(settings).eval,
     baseRows: promote.PROMOTE_BASE_ROWS,
-    gate: { margin: promote.PROMOTE_MARGIN, tolerance: promote.PROMOTE_TOLERANCE, maxLatencyRatio: promote.PROMOTE_MAX_LATENCY_RATIO, minHoldout: promote.PROMOTE_MIN_HOLDOUT },
-    canary: { weight: promote.PROMOTE_CANARY_WEIGHT, minLabels: promote.PROMOTE_CANARY_MIN_LABELS, maxMinutes: promote.PROMOTE_CANARY_MAX_MINUTES, tolerance: promote.PROMOTE_TOLERANCE },
+    gate: {
+      margin: promote.PROMOTE_MARGIN,
+      tolerance: promote.PROMOTE_TOLERANCE,
+      maxLatencyRatio: promote.PROMOTE_MAX_LATENCY_RATIO,
+      minHoldout: promote.PROMOTE_MIN_HOLDOUT,
+    },
+    canary: {
+      weight: promote.PROMOTE_CANARY_WEIGHT,
+      minLabels: promote.PROMOTE_CANARY_MIN_LABELS,
+      maxMinutes: promote.PROMOTE_CANARY_MAX_MINUTES,
+      tolerance: promote.PROMOTE_TOLERANCE,
+    },
     alerter: createAlerter(env, logger),
     logger,
     actor: `promote@${settings.MLOPS_ACTOR}`,

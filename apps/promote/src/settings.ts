@@ -12,7 +12,10 @@ const schema = z.object({
   PROMOTE_MAX_LATENCY_RATIO: z.coerce.number().positive().default(1.5),
   /** Held-out labelled feedback in the window needed to be the primary set (else the base set decides). */
   PROMOTE_MIN_HOLDOUT: z.coerce.number().int().positive().default(100),
-  PROMOTE_WINDOW_MINUTES: z.coerce.number().positive().default(7 * 24 * 60),
+  PROMOTE_WINDOW_MINUTES: z.coerce
+    .number()
+    .positive()
+    .default(7 * 24 * 60),
   /** The first domain's held-out data (default IMDB test), sampled so nothing is forgotten unnoticed. */
   PROMOTE_BASE_EVAL: z.string().min(1).optional(),
   PROMOTE_BASE_ROWS: z.coerce.number().int().nonnegative().default(2000),
@@ -21,7 +24,10 @@ const schema = z.object({
   /** Labelled predictions each model needs in the canary before it is decided. */
   PROMOTE_CANARY_MIN_LABELS: z.coerce.number().int().positive().default(200),
   /** A canary still undecided after this long is rolled back. */
-  PROMOTE_CANARY_MAX_MINUTES: z.coerce.number().positive().default(24 * 60),
+  PROMOTE_CANARY_MAX_MINUTES: z.coerce
+    .number()
+    .positive()
+    .default(24 * 60),
   /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
   ...callerAuthSettings,
   LOG_LEVEL: logLevel,

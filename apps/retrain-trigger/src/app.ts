@@ -1,4 +1,13 @@
-import { handleErrors, jsonBodyLimit, parseOr400, readJsonBody, requestContext, requireCaller, type CallerPolicy, type FunctionEnv } from '@mlops/platform';
+import {
+  handleErrors,
+  jsonBodyLimit,
+  parseOr400,
+  readJsonBody,
+  requestContext,
+  requireCaller,
+  type CallerPolicy,
+  type FunctionEnv,
+} from '@mlops/platform';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import { z } from 'zod';

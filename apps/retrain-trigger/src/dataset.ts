@@ -41,7 +41,13 @@ export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOpti
         run_id: opts.runId,
         rows: rows.length,
         fingerprint: fingerprint(rows),
-        feedback: { rows: feedback.length, read: all.records.length, unreadable_lines: all.bad, until: feedbackUntil, holdout: 'texts with isHoldout(text_hash) are excluded' },
+        feedback: {
+          rows: feedback.length,
+          read: all.records.length,
+          unreadable_lines: all.bad,
+          until: feedbackUntil,
+          holdout: 'texts with isHoldout(text_hash) are excluded',
+        },
         base: { source: base.source, rows: base.rows.length, fingerprint: fingerprint(base.rows), seed: opts.seed ?? 1 },
       },
       null,
@@ -55,6 +61,9 @@ async function sampleBase(source: string, opts: TrainingSetOptions, taken: Set<s
   const { examples } = await loadDataset(source, { labels: opts.labels });
   const pool = examples.filter((e) => !taken.has(textHash(e.text)));
   // The "validation" side of a seeded stratified split is a class-balanced sample of the wanted size.
-  const { validation } = stratifiedSplit(pool, { validationRatio: Math.min(1, opts.baseRows / Math.max(1, pool.length)), seed: opts.seed ?? 1 });
+  const { validation } = stratifiedSplit(pool, {
+    validationRatio: Math.min(1, opts.baseRows / Math.max(1, pool.length)),
+    seed: opts.seed ?? 1,
+  });
   return { rows: validation, source };
 }

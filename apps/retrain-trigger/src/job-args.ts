@@ -13,13 +13,24 @@ export function fineTuneHyperparameters(settings: Pick<RetrainSettings, 'RETRAIN
 }
 
 /** The training job's command line (apps/trainer/src/job-args.ts reads it): fine-tune `baseVersion` on a data set in the store. */
-export function trainingJobArgs(job: { dataKey: string; baseVersion: string; runId: string; reason: string; hyperparameters: FineTuneHyperparameters }): string[] {
+export function trainingJobArgs(job: {
+  dataKey: string;
+  baseVersion: string;
+  runId: string;
+  reason: string;
+  hyperparameters: FineTuneHyperparameters;
+}): string[] {
   return [
-    '--data', `store:${job.dataKey}`,
-    '--eval', 'none',
-    '--base-version', job.baseVersion,
-    '--run-id', job.runId,
+    '--data',
+    `store:${job.dataKey}`,
+    '--eval',
+    'none',
+    '--base-version',
+    job.baseVersion,
+    '--run-id',
+    job.runId,
     ...Object.entries(job.hyperparameters).flatMap(([flag, value]) => [`--${flag}`, String(value)]),
-    '--reason', job.reason,
+    '--reason',
+    job.reason,
   ];
 }

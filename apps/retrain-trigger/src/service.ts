@@ -31,7 +31,12 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),
     launcher,
-    policy: { mode: retrain.RETRAIN_MODE, cooldownMinutes: retrain.RETRAIN_COOLDOWN_MINUTES, dailyCap: retrain.RETRAIN_DAILY_CAP, minNewLabels: retrain.RETRAIN_MIN_NEW_LABELS },
+    policy: {
+      mode: retrain.RETRAIN_MODE,
+      cooldownMinutes: retrain.RETRAIN_COOLDOWN_MINUTES,
+      dailyCap: retrain.RETRAIN_DAILY_CAP,
+      minNewLabels: retrain.RETRAIN_MIN_NEW_LABELS,
+    },
     training: {
       baseData: retrain.RETRAIN_BASE_DATA ?? defaultData(settings).train,
       baseRows: retrain.RETRAIN_BASE_ROWS,

@@ -42,7 +42,14 @@ let base: string;
 const feedback = (n: number, prefix = 'text'): FeedbackRecord[] =>
   Array.from({ length: n }, (_, i) => {
     const text = `${prefix} ${i}`;
-    return { feedback_id: feedbackId({ text_hash: textHash(text) }), time: new Date().toISOString(), label: i % 2 ? 'positive' : 'negative', text_hash: textHash(text), text, source: 'api' };
+    return {
+      feedback_id: feedbackId({ text_hash: textHash(text) }),
+      time: new Date().toISOString(),
+      label: i % 2 ? 'positive' : 'negative',
+      text_hash: textHash(text),
+      text,
+      source: 'api',
+    };
   });
 
 beforeEach(async () => {
@@ -51,7 +58,10 @@ beforeEach(async () => {
   registry = createRegistry(store);
   await registry.registerVersion(await createTinyModel(), { actor: 't', reason: 'fixture' });
   base = join(root, 'base.jsonl');
-  await writeFile(base, toJsonl(Array.from({ length: 100 }, (_, i) => ({ text: `base review ${i}`, label: i % 2 ? 'positive' : 'negative' }))));
+  await writeFile(
+    base,
+    toJsonl(Array.from({ length: 100 }, (_, i) => ({ text: `base review ${i}`, label: i % 2 ? 'positive' : 'negative' }))),
+  );
   launcher = new RecordingLauncher();
   alerts = [];
   promoted = [];
@@ -84,17 +94,36 @@ describe('RetrainTrigger', () => {
 
     const [request] = launcher.requests;
     expect(request!.args).toEqual([
-      '--data', `store:datasets/${run.run_id}/train.jsonl`, '--eval', 'none', '--base-version', 'v1', '--run-id', run.run_id,
-      '--epochs', '2', '--lr', '0.0005', '--reason', `retrain ${run.run_id}: accuracy 0.65 below 0.8`,
+      '--data',
+      `store:datasets/${run.run_id}/train.jsonl`,
+      '--eval',
+      'none',
+      '--base-version',
+      'v1',
+      '--run-id',
+      run.run_id,
+      '--epochs',
+      '2',
+      '--lr',
+      '0.0005',
+      '--reason',
+      `retrain ${run.run_id}: accuracy 0.65 below 0.8`,
     ]);
-    const written = (await store.get(run.dataset.key)).body.toString().trim().split('\n').map((l) => JSON.parse(l) as { text: string });
+    const written = (await store.get(run.dataset.key)).body
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text: string });
     expect(written).toHaveLength(trainable + 20);
     expect(written.some((r) => isHoldout(textHash(r.text)) && r.text.startsWith('text'))).toBe(false); // held-out texts never trained on
     const lineage = JSON.parse((await store.get(`datasets/${run.run_id}/lineage.json`)).body.toString());
     expect(lineage).toMatchObject({ rows: trainable + 20, base: { source: base, rows: 20 }, feedback: { rows: trainable } });
 
     // Single flight: a second trigger while the job runs starts nothing.
-    expect(await trigger.trigger({ kind: 'performance', reason: 'still stale' })).toEqual({ started: false, reason: `run ${run.run_id} is still running` });
+    expect(await trigger.trigger({ kind: 'performance', reason: 'still stale' })).toEqual({
+      started: false,
+      reason: `run ${run.run_id} is still running`,
+    });
     expect(launcher.requests).toHaveLength(1);
 
     await finish(run.run_id, { ok: true, version: 'v2' });
@@ -105,7 +134,10 @@ describe('RetrainTrigger', () => {
     expect((await registry.audit()).map((e) => e.action)).toEqual(expect.arrayContaining(['retrain-start', 'retrain-succeeded']));
 
     // No new labels since the run: nothing to learn.
-    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toEqual({ started: false, reason: 'only 0 new labelled rows since the last successful run (need 50)' });
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toEqual({
+      started: false,
+      reason: 'only 0 new labelled rows since the last successful run (need 50)',
+    });
   });
 
   it('settles a failed job from the launcher, alerts, and releases the lock', async () => {
@@ -124,16 +156,23 @@ describe('RetrainTrigger', () => {
     await writeFeedback(store, feedback(100));
     launcher.fail = new Error('Cloud Run said 403');
     const trigger = new RetrainTrigger({ ...deps, policy: { ...deps.policy, cooldownMinutes: 60 } });
-    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toEqual({ started: false, reason: 'could not start the training job: Cloud Run said 403' });
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toEqual({
+      started: false,
+      reason: 'could not start the training job: Cloud Run said 403',
+    });
     expect(alerts.map((a) => a.kind)).toEqual(['retrain-failed']);
     launcher.fail = undefined;
-    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toMatchObject({ started: false, reason: expect.stringMatching(/^cooldown/) });
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toMatchObject({
+      started: false,
+      reason: expect.stringMatching(/^cooldown/),
+    });
   });
 
   it('serves the trigger over HTTP with a key and validates the body', async () => {
     await writeFeedback(store, feedback(100));
     const app = createRetrainApp({ trigger: new RetrainTrigger(deps), caller: { apiKey: 'k' }, logger: pino({ level: 'silent' }) });
-    const post = (body: string, key = 'k') => app.request('/v1/trigger', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
+    const post = (body: string, key = 'k') =>
+      app.request('/v1/trigger', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body });
     expect((await post('{"reason":"x"}', 'bad')).status).toBe(401);
     expect((await post('{"reason":5}')).status).toBe(400);
     expect((await post('{"reason":"x","kind":"sometimes"}')).status).toBe(400);

@@ -14,7 +14,13 @@ export interface RetrainDeps {
   registry: ModelRegistry;
   launcher: JobLauncher;
   policy: RetrainPolicy;
-  training: { baseData: string | undefined; baseRows: number; hyperparameters: FineTuneHyperparameters; gpu: boolean; labels: readonly string[] };
+  training: {
+    baseData: string | undefined;
+    baseRows: number;
+    hyperparameters: FineTuneHyperparameters;
+    gpu: boolean;
+    labels: readonly string[];
+  };
   alerter: Pick<Alerter, 'notify'>;
   /** promote, told about each registered candidate. */
   promote?: (candidate: { version: string; run_id: string }) => Promise<unknown>;
@@ -63,7 +69,12 @@ export class RetrainTrigger {
     const { training } = this.deps;
     let run: RunRecord | undefined;
     try {
-      const dataset = await buildTrainingSet(this.deps.store, { runId, baseData: training.baseData, baseRows: training.baseRows, labels: training.labels });
+      const dataset = await buildTrainingSet(this.deps.store, {
+        runId,
+        baseData: training.baseData,
+        baseRows: training.baseRows,
+        labels: training.labels,
+      });
       const args = trainingJobArgs({
         dataKey: dataset.key,
         baseVersion: champion.version,
@@ -87,17 +98,42 @@ export class RetrainTrigger {
     } catch (error) {
       // A run that could not start still counts for cooldown and cap: a broken launcher is not hammered.
       const message = `could not start the training job: ${(error as Error).message}`;
-      await this.runs.save({ run_id: runId, kind: request.kind, status: 'failed', started: now.toISOString(), finished: new Date().toISOString(), reason: request.reason, base_version: champion.version, launcher: this.deps.launcher.name, job_id: '', dataset: { key: '', rows: 0, feedback_rows: 0, base_rows: 0, feedback_until: new Date(0).toISOString() }, message });
+      await this.runs.save({
+        run_id: runId,
+        kind: request.kind,
+        status: 'failed',
+        started: now.toISOString(),
+        finished: new Date().toISOString(),
+        reason: request.reason,
+        base_version: champion.version,
+        launcher: this.deps.launcher.name,
+        job_id: '',
+        dataset: { key: '', rows: 0, feedback_rows: 0, base_rows: 0, feedback_until: new Date(0).toISOString() },
+        message,
+      });
       await this.runs.unlock();
       await this.alert('retrain-failed', 'critical', champion.version, 'the retraining job could not start', [message]);
       return { started: false, reason: message };
     }
-    await registry.recordEvent({ actor: this.deps.actor, action: 'retrain-start', version: champion.version, reason: request.reason, details: { run_id: runId, ...run.dataset } });
-    await this.alert('retrain-started', 'info', champion.version, `fine-tuning ${champion.version} on ${run.dataset.rows} rows`, [request.reason], {
-      run_id: runId,
-      feedback_rows: run.dataset.feedback_rows,
-      base_rows: run.dataset.base_rows,
+    await registry.recordEvent({
+      actor: this.deps.actor,
+      action: 'retrain-start',
+      version: champion.version,
+      reason: request.reason,
+      details: { run_id: runId, ...run.dataset },
     });
+    await this.alert(
+      'retrain-started',
+      'info',
+      champion.version,
+      `fine-tuning ${champion.version} on ${run.dataset.rows} rows`,
+      [request.reason],
+      {
+        run_id: runId,
+        feedback_rows: run.dataset.feedback_rows,
+        base_rows: run.dataset.base_rows,
+      },
+    );
     logger.info({ run_id: runId, job: run.job_id, dataset: run.dataset }, 'retrain started');
     void this.deps.waitFor?.(run.job_id).then(
       () => this.sync(),
@@ -128,13 +164,23 @@ export class RetrainTrigger {
         return undefined;
       });
       if (!status || status.state === 'pending' || status.state === 'running') return run;
-      result = { ok: false, error: status.state === 'failed' ? (status.message ?? 'the job failed') : 'the job ended without writing its result' };
+      result = {
+        ok: false,
+        error: status.state === 'failed' ? (status.message ?? 'the job failed') : 'the job ended without writing its result',
+      };
     }
 
     const settled: RunRecord = { ...run, finished: new Date().toISOString(), status: result.ok && result.version ? 'succeeded' : 'failed' };
     if (settled.status === 'succeeded') {
       settled.version = result.version!;
-      await this.alert('retrain-finished', 'info', settled.version, `registered candidate ${settled.version} (fine-tuned from ${run.base_version})`, [run.reason], { run_id: id });
+      await this.alert(
+        'retrain-finished',
+        'info',
+        settled.version,
+        `registered candidate ${settled.version} (fine-tuned from ${run.base_version})`,
+        [run.reason],
+        { run_id: id },
+      );
       if (this.deps.promote) {
         try {
           settled.promote = JSON.stringify(await this.deps.promote({ version: settled.version, run_id: id })).slice(0, 1000);
@@ -160,7 +206,23 @@ export class RetrainTrigger {
     return settled;
   }
 
-  private async alert(kind: Alert['kind'], severity: Alert['severity'], version: string, title: string, reasons: string[], facts: Alert['facts'] = {}) {
-    await this.deps.alerter.notify({ kind, severity, model: this.deps.registry.model, version, title, reasons, facts, time: new Date().toISOString() });
+  private async alert(
+    kind: Alert['kind'],
+    severity: Alert['severity'],
+    version: string,
+    title: string,
+    reasons: string[],
+    facts: Alert['facts'] = {},
+  ) {
+    await this.deps.alerter.notify({
+      kind,
+      severity,
+      model: this.deps.registry.model,
+      version,
+      title,
+      reasons,
+      facts,
+      time: new Date().toISOString(),
+    });
   }
 }

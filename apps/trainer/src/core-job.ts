@@ -15,6 +15,8 @@ export interface CoreJob {
 
 export function coreJob(hyper: Hyperparameters, paths: { work: string; out: string; base: string | null }): CoreJob {
   const section = (wanted: SettingSection) =>
-    Object.fromEntries(HYPERPARAMETER_NAMES.filter((name) => TRAINING_SETTINGS[name].section === wanted).map((name) => [jobKey(name), hyper[name]]));
+    Object.fromEntries(
+      HYPERPARAMETER_NAMES.filter((name) => TRAINING_SETTINGS[name].section === wanted).map((name) => [jobKey(name), hyper[name]]),
+    );
   return { ...paths, model: paths.base ? null : section('model'), train: section('train') };
 }

@@ -9,7 +9,7 @@ const FILLER = ['the', 'film', 'plot', 'actor', 'scene', 'story', 'was', 'quite'
 /** Deterministic generated reviews: one or two sentiment words among filler decide the label. */
 export function generatedReviews(n: number, seed = 1): { text: string; label: string }[] {
   let state = seed;
-  const rand = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   return Array.from({ length: n }, (_, i) => {
     const label = i % 2 ? 'positive' : 'negative';

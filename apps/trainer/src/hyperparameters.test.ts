@@ -17,7 +17,8 @@ const PYTHON_ROOT = resolve(import.meta.dirname, '..', 'python');
 async function loadedByPython(job: object): Promise<unknown> {
   const path = join(await mkdtemp(join(tmpdir(), 'trainer-job-')), 'job.json');
   await writeFile(path, JSON.stringify(job));
-  const script = 'import dataclasses, json, sys\nfrom mlops_trainer.job import load_job\nprint(json.dumps(dataclasses.asdict(load_job(json.load(open(sys.argv[1]))))))';
+  const script =
+    'import dataclasses, json, sys\nfrom mlops_trainer.job import load_job\nprint(json.dumps(dataclasses.asdict(load_job(json.load(open(sys.argv[1]))))))';
   const { stdout } = await promisify(execFile)(PYTHON, ['-c', script, path], { env: { ...process.env, PYTHONPATH: PYTHON_ROOT } });
   return JSON.parse(stdout);
 }
@@ -72,7 +73,22 @@ describe('training settings', () => {
 
 describe('parseJobArgs', () => {
   it('reads every hyperparameter flag, keeping only those given', () => {
-    const args = parseJobArgs(['--data', 'store:d.jsonl', '--base-version', 'v3', '--epochs', '3', '--lr', '5e-4', '--warmup-ratio', '0', '--max-grad-norm', '0.5', '--n-layers', '4']);
+    const args = parseJobArgs([
+      '--data',
+      'store:d.jsonl',
+      '--base-version',
+      'v3',
+      '--epochs',
+      '3',
+      '--lr',
+      '5e-4',
+      '--warmup-ratio',
+      '0',
+      '--max-grad-norm',
+      '0.5',
+      '--n-layers',
+      '4',
+    ]);
     expect(args).toMatchObject({ data: 'store:d.jsonl', baseVersion: 'v3' });
     expect(args.hyper).toEqual({ epochs: 3, lr: 5e-4, warmupRatio: 0, maxGradNorm: 0.5, nLayers: 4 });
     expect(parseJobArgs(['--data', 'd.jsonl']).hyper).toEqual({});

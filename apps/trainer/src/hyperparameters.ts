@@ -42,24 +42,84 @@ export const TRAINING_SETTINGS = {
     section: 'orchestrator',
     description: "tokens per text (fine-tuning: the base model's own unless given)",
   },
-  vocabSize: { type: positiveInteger, default: 16_000, section: 'orchestrator', description: 'WordPiece vocabulary size when training a tokenizer' },
-  validationRatio: { type: splitRatio, default: 0.05, section: 'orchestrator', description: 'share of the data held out for validation and early stopping' },
+  vocabSize: {
+    type: positiveInteger,
+    default: 16_000,
+    section: 'orchestrator',
+    description: 'WordPiece vocabulary size when training a tokenizer',
+  },
+  validationRatio: {
+    type: splitRatio,
+    default: 0.05,
+    section: 'orchestrator',
+    description: 'share of the data held out for validation and early stopping',
+  },
   batchSize: { type: positiveInteger, default: 32, section: 'train', description: 'training batch size' },
   lr: { type: positiveNumber, default: 1e-3, section: 'train', description: 'peak learning rate (AdamW)' },
-  weightDecay: { type: nonNegativeNumber, default: 0.01, section: 'train', description: 'AdamW weight decay (none on biases and LayerNorm weights)' },
-  warmupRatio: { type: zeroToOne, default: 0.06, section: 'train', description: 'share of the steps the learning rate warms up over before decaying linearly' },
-  maxGradNorm: { type: positiveNumber, default: 1.0, section: 'train', description: 'gradient clipping: the largest gradient norm a step may take' },
-  patience: { type: positiveInteger, default: 1, section: 'train', description: 'epochs without a better validation score before stopping early' },
-  seed: { type: nonNegativeInteger, default: 42, section: 'train', description: 'random seed of the split, the initial weights and the batch order' },
-  dim: { type: positiveInteger, default: 64, section: 'model', description: 'hidden size (from scratch only: a base model keeps its own shape)' },
+  weightDecay: {
+    type: nonNegativeNumber,
+    default: 0.01,
+    section: 'train',
+    description: 'AdamW weight decay (none on biases and LayerNorm weights)',
+  },
+  warmupRatio: {
+    type: zeroToOne,
+    default: 0.06,
+    section: 'train',
+    description: 'share of the steps the learning rate warms up over before decaying linearly',
+  },
+  maxGradNorm: {
+    type: positiveNumber,
+    default: 1.0,
+    section: 'train',
+    description: 'gradient clipping: the largest gradient norm a step may take',
+  },
+  patience: {
+    type: positiveInteger,
+    default: 1,
+    section: 'train',
+    description: 'epochs without a better validation score before stopping early',
+  },
+  seed: {
+    type: nonNegativeInteger,
+    default: 42,
+    section: 'train',
+    description: 'random seed of the split, the initial weights and the batch order',
+  },
+  dim: {
+    type: positiveInteger,
+    default: 64,
+    section: 'model',
+    description: 'hidden size (from scratch only: a base model keeps its own shape)',
+  },
   nLayers: { type: positiveInteger, default: 2, section: 'model', description: 'transformer layers (from scratch only)' },
   nHeads: { type: positiveInteger, default: 4, section: 'model', description: 'attention heads, dividing --dim (from scratch only)' },
   hiddenDim: { type: positiveInteger, default: 256, section: 'model', description: 'feed-forward size (from scratch only)' },
-  dropout: { type: dropoutRate, default: 0.1, section: 'model', description: 'dropout on embeddings and feed-forward outputs (from scratch only)' },
+  dropout: {
+    type: dropoutRate,
+    default: 0.1,
+    section: 'model',
+    description: 'dropout on embeddings and feed-forward outputs (from scratch only)',
+  },
   // Dropout on the attention matrix slows a CPU step markedly (docs/benchmarks.md): off by default.
-  attentionDropout: { type: dropoutRate, default: 0, section: 'model', description: 'dropout on attention weights, 0 skips it (from scratch only)' },
-  classifierDropout: { type: dropoutRate, default: 0.2, section: 'model', description: 'dropout before the classification head (from scratch only)' },
-  initializerRange: { type: positiveNumber, default: 0.02, section: 'model', description: 'standard deviation of the initial weights (from scratch only)' },
+  attentionDropout: {
+    type: dropoutRate,
+    default: 0,
+    section: 'model',
+    description: 'dropout on attention weights, 0 skips it (from scratch only)',
+  },
+  classifierDropout: {
+    type: dropoutRate,
+    default: 0.2,
+    section: 'model',
+    description: 'dropout before the classification head (from scratch only)',
+  },
+  initializerRange: {
+    type: positiveNumber,
+    default: 0.02,
+    section: 'model',
+    description: 'standard deviation of the initial weights (from scratch only)',
+  },
   lengthPoolBatches: {
     type: positiveInteger,
     default: 50,
@@ -68,7 +128,12 @@ export const TRAINING_SETTINGS = {
   },
   evalBatchSize: { type: positiveInteger, default: 128, section: 'train', description: 'batch size of the validation passes' },
   logEvery: { type: positiveInteger, default: 10, section: 'train', description: 'training steps between progress events' },
-  parityRows: { type: positiveInteger, default: 64, section: 'train', description: 'validation rows the ONNX export is checked against PyTorch on' },
+  parityRows: {
+    type: positiveInteger,
+    default: 64,
+    section: 'train',
+    description: 'validation rows the ONNX export is checked against PyTorch on',
+  },
 } satisfies Record<string, TrainingSetting>;
 
 export type HyperparameterName = keyof typeof TRAINING_SETTINGS;
@@ -77,7 +142,10 @@ export type Hyperparameters = Record<HyperparameterName, number>;
 export const HYPERPARAMETER_NAMES = Object.keys(TRAINING_SETTINGS) as HyperparameterName[];
 
 function eachSetting<R>(make: (setting: TrainingSetting, name: HyperparameterName) => R): Record<HyperparameterName, R> {
-  return Object.fromEntries(HYPERPARAMETER_NAMES.map((name) => [name, make(TRAINING_SETTINGS[name], name)])) as Record<HyperparameterName, R>;
+  return Object.fromEntries(HYPERPARAMETER_NAMES.map((name) => [name, make(TRAINING_SETTINGS[name], name)])) as Record<
+    HyperparameterName,
+    R
+  >;
 }
 
 export const DEFAULT_HYPERPARAMETERS: Readonly<Hyperparameters> = Object.freeze(eachSetting((s) => s.default));

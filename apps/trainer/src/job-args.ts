@@ -6,8 +6,14 @@ const jobArgsSchema = z.object({
   data: z.string().min(1),
   eval: z.string().min(1).optional(),
   base: z.string().min(1).optional(),
-  'base-version': z.string().regex(/^v[1-9][0-9]*$/).optional(),
-  'run-id': z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).optional(),
+  'base-version': z
+    .string()
+    .regex(/^v[1-9][0-9]*$/)
+    .optional(),
+  'run-id': z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .optional(),
   reason: z.string().optional(),
 });
 
@@ -32,7 +38,9 @@ export function parseJobArgs(argv: string[]): JobArgs {
   const flags = [...Object.keys(jobArgsSchema.shape), ...Object.keys(hyperparameterFlagsSchema.shape)];
   const { values } = parseArgs({ args: argv, options: Object.fromEntries(flags.map((name) => [name, { type: 'string' as const }])) });
   const args = jobArgsSchema.parse(values);
-  const given = hyperparameterFlagsSchema.parse(Object.fromEntries(Object.entries(values).filter(([name]) => name in hyperparameterFlagsSchema.shape)));
+  const given = hyperparameterFlagsSchema.parse(
+    Object.fromEntries(Object.entries(values).filter(([name]) => name in hyperparameterFlagsSchema.shape)),
+  );
   const hyper: Partial<Hyperparameters> = Object.fromEntries(
     HYPERPARAMETER_NAMES.flatMap((name) => (given[flagName(name)] === undefined ? [] : [[name, given[flagName(name)]]])),
   );

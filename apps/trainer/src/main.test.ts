@@ -14,8 +14,13 @@ const MAIN = resolve(import.meta.dirname, 'main.ts');
 /** The job entry as a launcher runs it: a child process, JSON lines out, settings from the environment. */
 async function job(store: string, args: string[]) {
   const env = { ...process.env, MLOPS_STORE: store, MLOPS_CACHE_DIR: join(store, '..', 'cache') };
-  const result = await promisify(execFile)(process.execPath, ['--import', 'tsx', MAIN, ...args], { env }).catch((e: { stdout: string; code: number }) => e);
-  const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const result = await promisify(execFile)(process.execPath, ['--import', 'tsx', MAIN, ...args], { env }).catch(
+    (e: { stdout: string; code: number }) => e,
+  );
+  const lines = result.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { code: 'code' in result ? result.code : 0, last: lines.at(-1)! };
 }
 
@@ -24,9 +29,27 @@ it('fine-tunes a registered version from training data in the store, and leaves 
   const store = openStore(storeDir);
   const registry = createRegistry(store);
   await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
-  await store.put('datasets/r-1/train.jsonl', generatedReviews(120).map((r) => JSON.stringify(r)).join('\n'));
+  await store.put(
+    'datasets/r-1/train.jsonl',
+    generatedReviews(120)
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
 
-  const ok = await job(storeDir, ['--data', 'store:datasets/r-1/train.jsonl', '--eval', 'none', '--base-version', 'v1', '--run-id', 'r-1', '--epochs', '1', '--reason', 'test']);
+  const ok = await job(storeDir, [
+    '--data',
+    'store:datasets/r-1/train.jsonl',
+    '--eval',
+    'none',
+    '--base-version',
+    'v1',
+    '--run-id',
+    'r-1',
+    '--epochs',
+    '1',
+    '--reason',
+    'test',
+  ]);
   expect(ok.last.error).toBeUndefined();
   expect(ok.code).toBe(0);
   expect(ok.last).toMatchObject({ phase: 'result', ok: true, version: 'v2', champion: false });

@@ -70,7 +70,9 @@ try {
   const e = error instanceof Error ? error : new Error(String(error));
   const message = e instanceof z.ZodError ? `invalid arguments: ${z.prettifyError(e)}` : e.message;
   process.exitCode = 1;
-  await finish({ ok: false, code: 'code' in e ? e.code : 'ERROR', error: message }).catch((err) => print({ phase: 'result-write-failed', error: String(err) }));
+  await finish({ ok: false, code: 'code' in e ? e.code : 'ERROR', error: message }).catch((err) =>
+    print({ phase: 'result-write-failed', error: String(err) }),
+  );
 } finally {
   await rm(work, { recursive: true, force: true });
 }

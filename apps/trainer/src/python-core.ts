@@ -17,7 +17,9 @@ export async function checkPythonCore(python: string): Promise<{ torch: string; 
   if (code === 'ENOENT') throw new TrainingCoreError(`python interpreter "${python}" not found: run "npm run setup" or set MLOPS_PYTHON`);
   if (code !== 0) {
     const missing = /No module named '([^']+)'/.exec(stderr)?.[1] ?? 'torch/numpy';
-    throw new TrainingCoreError(`${python} cannot import ${missing}: run "npm run setup" (installs Debian's python3-torch) or set MLOPS_PYTHON`);
+    throw new TrainingCoreError(
+      `${python} cannot import ${missing}: run "npm run setup" (installs Debian's python3-torch) or set MLOPS_PYTHON`,
+    );
   }
   const [torch = '?', numpy = '?'] = stdout.trim().split(/\s+/);
   return { torch, numpy };

@@ -17,9 +17,7 @@ import { checkPythonCore, runPythonCore } from './python-core.ts';
 import { writeShards } from './shards.ts';
 
 export type TrainProgress =
-  | { phase: 'prepare'; message: string }
-  | { phase: 'core'; event: CoreEvent }
-  | { phase: 'evaluate'; done: number; total: number };
+  { phase: 'prepare'; message: string } | { phase: 'core'; event: CoreEvent } | { phase: 'evaluate'; done: number; total: number };
 
 export interface TrainOptions {
   data: string;
@@ -73,7 +71,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   try {
     const { examples, report } = await timed('read_data', () => loadDataset(opts.data, { labels }));
     const { train, validation } = stratifiedSplit(examples, { validationRatio: hyper.validationRatio, seed: hyper.seed });
-    say(`data: ${report.good} rows (${report.bad} bad, ${report.duplicates} duplicates) → ${train.length} train / ${validation.length} validation`);
+    say(
+      `data: ${report.good} rows (${report.bad} bad, ${report.duplicates} duplicates) → ${train.length} train / ${validation.length} validation`,
+    );
     for (const bad of report.badRows.slice(0, 10)) say(`  skipped line ${bad.line}: ${bad.reason}`);
     if (report.bad > 10) say(`  … ${report.bad - 10} more bad rows (${JSON.stringify(report.badByReason)})`);
     if (validation.length === 0 || train.length === 0) {
@@ -84,7 +84,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       opts.base
         ? // The base's own length unless one is asked for: its position embeddings fix the ceiling.
           TextTokenizer.load(opts.base, opts.hyper?.maxLength)
-        : TextTokenizer.train(train.map((e) => e.text), { vocabSize: hyper.vocabSize, maxLength: hyper.maxLength }),
+        : TextTokenizer.train(
+            train.map((e) => e.text),
+            { vocabSize: hyper.vocabSize, maxLength: hyper.maxLength },
+          ),
     );
     say(`tokenizer: ${opts.base ? 'loaded from base' : 'trained'}, ${tokenizer.vocabSize} tokens, max length ${tokenizer.maxLength}`);
 
@@ -121,7 +124,11 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       await timed('evaluate', async () => {
         const texts = validation.map((e) => e.text);
         const predictions = await predictAll(classifier, texts);
-        metrics.validation = classificationMetrics(validation.map((e) => e.label!), predictions.map((p) => p.label), classifier.labels);
+        metrics.validation = classificationMetrics(
+          validation.map((e) => e.label!),
+          predictions.map((p) => p.label),
+          classifier.labels,
+        );
         // The validation predictions are the baseline production inputs and outputs are compared with.
         await writeFile(join(out, 'reference.json'), JSON.stringify(buildReference('validation', texts, predictions)));
         if (opts.eval) {
@@ -140,7 +147,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
           validation: { rows: validation.length, fingerprint: fingerprint(validation) },
           ...evalData,
         },
-        params: { ...hyper, maxLength: tokenizer.maxLength, labels, base: opts.base ?? null, best_epoch: done.best_epoch, steps: done.steps },
+        params: {
+          ...hyper,
+          maxLength: tokenizer.maxLength,
+          labels,
+          base: opts.base ?? null,
+          best_epoch: done.best_epoch,
+          steps: done.steps,
+        },
         model_config: done.config,
         parent: opts.parentVersion ?? null,
         code_revision: await gitRevision(),

@@ -22,7 +22,11 @@ describe('Alerter', () => {
     const sns = await startHttpServer((_request, response) => response.writeHead(200, { 'content-type': 'text/xml' }).end(PUBLISHED));
     const hung = await startHttpServer(() => {}); // never answers
     try {
-      const client = new SNSClient({ region: 'us-east-1', endpoint: sns.url, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      const client = new SNSClient({
+        region: 'us-east-1',
+        endpoint: sns.url,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
       const { logger, lines } = capturingLogger();
       const alerter = new Alerter(
         [

@@ -63,7 +63,10 @@ export class Alerter {
     } catch (error) {
       const ms = Math.round(performance.now() - started);
       const message = errorMessage(error);
-      this.logger.warn({ err: error, channel: channel.name, ms, kind: alert.kind, model: alert.model }, `alert not delivered to ${channel.name}: ${message}`);
+      this.logger.warn(
+        { err: error, channel: channel.name, ms, kind: alert.kind, model: alert.model },
+        `alert not delivered to ${channel.name}: ${message}`,
+      );
       return { channel: channel.name, ok: false, ms, error: message };
     } finally {
       clearTimeout(timer);

@@ -51,7 +51,9 @@ describe('alertChannelsFromEnv', () => {
   });
 
   it('names what a partially configured channel is missing', () => {
-    expect(settingsError({ ALERT_SMTP_URL: 'smtp://localhost:25' })).toMatch(/ALERT_EMAIL_TO[\s\S]*required when ALERT_SMTP_URL is set|required when ALERT_SMTP_URL is set[\s\S]*ALERT_EMAIL_TO/);
+    expect(settingsError({ ALERT_SMTP_URL: 'smtp://localhost:25' })).toMatch(
+      /ALERT_EMAIL_TO[\s\S]*required when ALERT_SMTP_URL is set|required when ALERT_SMTP_URL is set[\s\S]*ALERT_EMAIL_TO/,
+    );
     expect(settingsError({ ALERT_EMAIL_TO: 'ops@example.com' })).toMatch(/ALERT_SMTP_URL/);
     expect(settingsError({ ALERT_SNS_REGION: 'eu-west-1' })).toMatch(/ALERT_SNS_TOPIC_ARN/);
   });
@@ -72,7 +74,9 @@ describe('alertChannelsFromEnv', () => {
   });
 
   it('refuses an SNS region other than the topic’s', () => {
-    expect(settingsError({ ALERT_SNS_TOPIC_ARN: TOPIC, AWS_REGION: 'us-east-1' })).toMatch(/AWS_REGION[\s\S]*ALERT_SNS_REGION=eu-west-1|ALERT_SNS_REGION=eu-west-1[\s\S]*AWS_REGION/);
+    expect(settingsError({ ALERT_SNS_TOPIC_ARN: TOPIC, AWS_REGION: 'us-east-1' })).toMatch(
+      /AWS_REGION[\s\S]*ALERT_SNS_REGION=eu-west-1|ALERT_SNS_REGION=eu-west-1[\s\S]*AWS_REGION/,
+    );
   });
 });
 

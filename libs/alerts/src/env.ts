@@ -20,7 +20,12 @@ const optional = <T extends z.ZodType>(schema: T) =>
 
 const addressList = z
   .string()
-  .transform((value) => value.split(',').map((address) => address.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((address) => address.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().regex(ADDRESS, 'expected comma-separated e-mail addresses')).min(1, 'at least one address'));
 
 const variables = {

@@ -31,7 +31,9 @@ describe('formatAlert', () => {
   });
 
   it('leaves out the version, reasons and facts when there are none', () => {
-    const { subject, text } = formatAlert(sampleAlert({ version: undefined, reasons: [], facts: undefined, kind: 'retrain-started', severity: 'info', title: 'Retraining' }));
+    const { subject, text } = formatAlert(
+      sampleAlert({ version: undefined, reasons: [], facts: undefined, kind: 'retrain-started', severity: 'info', title: 'Retraining' }),
+    );
     expect(subject).toBe('[mlops] info sentiment: Retraining');
     expect(text).not.toMatch(/version:|Why:|Facts:/);
   });

@@ -41,7 +41,10 @@ describe('SmtpChannel', () => {
 
   it('fails fast on a refused connection, reported by the Alerter without throwing', async () => {
     const port = await closedPort();
-    const alerter = new Alerter([new SmtpChannel({ url: `smtp://127.0.0.1:${port}`, from: 'mlops@localhost', to: ['ops@localhost'] })], silent);
+    const alerter = new Alerter(
+      [new SmtpChannel({ url: `smtp://127.0.0.1:${port}`, from: 'mlops@localhost', to: ['ops@localhost'] })],
+      silent,
+    );
     const [delivery] = await alerter.notify(sampleAlert());
     expect(delivery).toMatchObject({ channel: 'email', ok: false });
     expect(delivery?.error).toMatch(/ECONNREFUSED/);

@@ -35,9 +35,7 @@ export interface TestHttpServer {
 }
 
 /** Records every request; `respond` answers it (or never does, to play a hung server). */
-export async function startHttpServer(
-  respond: (request: RecordedRequest, response: ServerResponse) => void,
-): Promise<TestHttpServer> {
+export async function startHttpServer(respond: (request: RecordedRequest, response: ServerResponse) => void): Promise<TestHttpServer> {
   const requests: RecordedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];

@@ -11,7 +11,10 @@ const settingsSchema = z.object({
   /** Where registry, logs and outputs live: a folder or file://, gs://, s3:// URI. */
   MLOPS_STORE: z.string().min(1).default(join(REPO_ROOT, '.mlops')),
   /** The IMDB and SST-2 packs; the embedded default reads them beside the repo. */
-  MLOPS_DATA_DIR: z.string().min(1).default(resolve(REPO_ROOT, '..', 'shared', 'data')),
+  MLOPS_DATA_DIR: z
+    .string()
+    .min(1)
+    .default(resolve(REPO_ROOT, '..', 'shared', 'data')),
   MLOPS_MODEL: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
@@ -19,8 +22,14 @@ const settingsSchema = z.object({
   /** Local disk cache for model versions read from the store. */
   MLOPS_CACHE_DIR: z.string().min(1).default(join(tmpdir(), 'mlops-cache')),
   /** Debian's python3 carries python3-torch; a pyenv or venv python on PATH usually does not. */
-  MLOPS_PYTHON: z.string().min(1).default(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
-  MLOPS_ACTOR: z.string().min(1).default(process.env.USER ? `${process.env.USER}@local` : 'local'),
+  MLOPS_PYTHON: z
+    .string()
+    .min(1)
+    .default(existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
+  MLOPS_ACTOR: z
+    .string()
+    .min(1)
+    .default(process.env.USER ? `${process.env.USER}@local` : 'local'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

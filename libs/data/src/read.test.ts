@@ -5,8 +5,16 @@ import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError, fingerprint, loadDataset, readExamples, type DataInput, type DataReport, type Example, type ReadOptions } from './index.ts';
-
+import {
+  DataError,
+  fingerprint,
+  loadDataset,
+  readExamples,
+  type DataInput,
+  type DataReport,
+  type Example,
+  type ReadOptions,
+} from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mlops-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +38,10 @@ async function readAll(input: DataInput, opts?: ReadOptions): Promise<{ examples
 }
 
 async function dataError(promise: Promise<unknown>): Promise<DataError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(DataError);
   expect((err as DataError).code).toBe('DATA_ERROR');
   return err as DataError;
@@ -228,7 +239,12 @@ describe('broken files', () => {
   });
 
   it('rejects empty files', async () => {
-    for (const [name, content] of [['empty.jsonl', ''], ['blank.jsonl', '\n\n'], ['empty.csv.gz', ''], ['header-only.csv', 'text,label\n']] as const) {
+    for (const [name, content] of [
+      ['empty.jsonl', ''],
+      ['blank.jsonl', '\n\n'],
+      ['empty.csv.gz', ''],
+      ['header-only.csv', 'text,label\n'],
+    ] as const) {
       const path = fixture(name, content);
       expect((await dataError(readAll(path))).message).toBe(`${path}: no rows (empty file)`);
     }

@@ -45,7 +45,9 @@ function rowValidator(s: Settings): (row: unknown) => Row | string {
         if (label === undefined) ctx.addIssue({ code: 'custom', message: 'unknown label' });
         return label;
       }),
-      id: z.unknown().transform((value) => (typeof value === 'string' || typeof value === 'number') && value !== '' ? String(value) : undefined),
+      id: z
+        .unknown()
+        .transform((value) => ((typeof value === 'string' || typeof value === 'number') && value !== '' ? String(value) : undefined)),
     },
     { error: 'not an object' },
   );
@@ -133,7 +135,12 @@ async function* read(input: DataInput, opts: ReadOptions, dropDuplicates: boolea
 
 function tooManyBadRows(r: DataReport, ratio: number, limit: number): string {
   const percent = (x: number) => `${(x * 100).toFixed(2)}%`;
-  const reasons = Object.entries(r.badByReason).map(([reason, n]) => `${reason}: ${n}`).join(', ');
-  const first = r.badRows.slice(0, 5).map((b) => `line ${b.line} (${b.reason})`).join(', ');
+  const reasons = Object.entries(r.badByReason)
+    .map(([reason, n]) => `${reason}: ${n}`)
+    .join(', ');
+  const first = r.badRows
+    .slice(0, 5)
+    .map((b) => `line ${b.line} (${b.reason})`)
+    .join(', ');
   return `${r.source}: ${r.bad} of ${r.rows} rows are bad (${percent(ratio)}, limit ${percent(limit)}); ${reasons}; first: ${first}`;
 }

@@ -91,7 +91,9 @@ async function* csvRecords(bytes: Readable, requiredColumns: readonly string[], 
       const names = record.map((name) => name.trim());
       const missing = requiredColumns.filter((c) => !names.includes(c));
       if (missing.length > 0) {
-        throw new DataError(`${source}: CSV header has no ${missing.map((c) => `"${c}"`).join(', ')} column (columns: ${names.join(', ')})`);
+        throw new DataError(
+          `${source}: CSV header has no ${missing.map((c) => `"${c}"`).join(', ')} column (columns: ${names.join(', ')})`,
+        );
       }
       header = names;
       continue;

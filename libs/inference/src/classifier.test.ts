@@ -36,7 +36,10 @@ describe('TextClassifier', () => {
 
   it('pads a pass to a multiple of 16 tokens, never beyond the model positions', async () => {
     const classifier = await TextClassifier.load(dir, { sessions: 0, threads: 1 });
-    const { seq, inputIds, attentionMask } = classifier.pad([[2, 5, 3], [2, 3]]);
+    const { seq, inputIds, attentionMask } = classifier.pad([
+      [2, 5, 3],
+      [2, 3],
+    ]);
     expect(seq).toBe(16);
     expect(Array.from(attentionMask.slice(0, 4))).toEqual([1n, 1n, 1n, 0n]);
     expect(inputIds[16 + 2]).toBe(BigInt(classifier.tokenizer.padId));
@@ -81,9 +84,26 @@ describe('TextClassifier', () => {
 });
 
 describe('neededForInference', () => {
-  it('leaves out only the training frameworks\' weights', () => {
-    const paths = ['config.json', 'tokenizer.json', 'onnx/model.onnx', 'model.onnx', 'onnx/model.onnx_data', 'reference.json', 'pytorch_model.bin', 'model.safetensors', 'sub/model-00001-of-00002.safetensors'];
-    expect(paths.filter(neededForInference)).toEqual(['config.json', 'tokenizer.json', 'onnx/model.onnx', 'model.onnx', 'onnx/model.onnx_data', 'reference.json']);
+  it("leaves out only the training frameworks' weights", () => {
+    const paths = [
+      'config.json',
+      'tokenizer.json',
+      'onnx/model.onnx',
+      'model.onnx',
+      'onnx/model.onnx_data',
+      'reference.json',
+      'pytorch_model.bin',
+      'model.safetensors',
+      'sub/model-00001-of-00002.safetensors',
+    ];
+    expect(paths.filter(neededForInference)).toEqual([
+      'config.json',
+      'tokenizer.json',
+      'onnx/model.onnx',
+      'model.onnx',
+      'onnx/model.onnx_data',
+      'reference.json',
+    ]);
   });
 });
 
@@ -104,7 +124,13 @@ describe('lengthGroups', () => {
   it('caps the padded tokens of one pass', () => {
     const groups = lengthGroups(Array.from({ length: 10 }, () => 512));
     expect(groups.map((g) => g.length)).toEqual([4, 4, 2]);
-    expect(lengthGroups(Array.from({ length: 100 }, () => 20), 0.2, 1_000).map((g) => g.length)).toEqual([50, 50]);
+    expect(
+      lengthGroups(
+        Array.from({ length: 100 }, () => 20),
+        0.2,
+        1_000,
+      ).map((g) => g.length),
+    ).toEqual([50, 50]);
   });
 
   it('gives nothing for nothing', () => {

@@ -76,7 +76,8 @@ export function lengthGroups(lengths: readonly number[], maxPadding = MAX_PADDIN
  * Which files of a model folder inference reads: all but the training frameworks' weights, which
  * are as large as the ONNX model (a cold start then downloads half the bytes).
  */
-export const neededForInference = (path: string): boolean => !/(^|\/)(pytorch_model\.bin|[^/]*\.safetensors|tf_model\.h5|flax_model\.msgpack)$/.test(path);
+export const neededForInference = (path: string): boolean =>
+  !/(^|\/)(pytorch_model\.bin|[^/]*\.safetensors|tf_model\.h5|flax_model\.msgpack)$/.test(path);
 
 /** Downloads what inference reads of a registry version (see `neededForInference`); returns its folder. */
 export function downloadForInference(registry: Pick<ModelRegistry, 'downloadVersion'>, version: string, cacheDir: string): Promise<string> {

@@ -41,7 +41,11 @@ describe('MicroBatcher', () => {
     const batcher = new MicroBatcher(run, { maxBatchSize: 4, maxWaitMs: 1 });
     const results = await Promise.all([batcher.submit([1, 2, 3]), batcher.submit([4, 5]), batcher.submit([6, 7, 8, 9, 10])]);
     expect(results.flat()).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
-    expect(calls).toEqual([[1, 2, 3], [4, 5], [6, 7, 8, 9, 10]]);
+    expect(calls).toEqual([
+      [1, 2, 3],
+      [4, 5],
+      [6, 7, 8, 9, 10],
+    ]);
   });
 
   it('gathers what arrives while a call runs into the next call', async () => {

@@ -83,7 +83,8 @@ export class ModelWatcher implements ModelSource {
       return;
     }
     const failure = this.model?.failure;
-    if (failure) logger.error({ err: failure, alias, version: this.model?.metadata.version }, 'the serving model stopped working; reloading');
+    if (failure)
+      logger.error({ err: failure, alias, version: this.model?.metadata.version }, 'the serving model stopped working; reloading');
     else if (version === this.model?.metadata.version || version === this.failedVersion) return;
 
     const started = performance.now();
@@ -98,7 +99,10 @@ export class ModelWatcher implements ModelSource {
       await previous?.retire();
     } catch (error) {
       this.failedVersion = version;
-      logger.error({ err: error, alias, version, serving: this.model?.metadata.version ?? null }, 'cannot load model version; keeping the current model');
+      logger.error(
+        { err: error, alias, version, serving: this.model?.metadata.version ?? null },
+        'cannot load model version; keeping the current model',
+      );
     }
   }
 }

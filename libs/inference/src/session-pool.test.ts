@@ -43,7 +43,13 @@ describe('SessionPool', () => {
     const workers = await SessionPool.open(modelPath, { sessions: 2, threads: 1 });
     try {
       expect(workers.inputNames).toEqual(inline.inputNames);
-      const shapes: [number, number, bigint][] = [[1, 3, 5n], [4, 7, 6n], [2, 16, 7n], [3, 2, 8n], [1, 9, 9n]];
+      const shapes: [number, number, bigint][] = [
+        [1, 3, 5n],
+        [4, 7, 6n],
+        [2, 16, 7n],
+        [3, 2, 8n],
+        [1, 9, 9n],
+      ];
       const expected: PassOutput[] = [];
       for (const [b, s, id] of shapes) expected.push(await inline.run(pass(b, s, id)));
       const got = await Promise.all(shapes.map(([b, s, id]) => workers.run(pass(b, s, id))));
@@ -87,6 +93,8 @@ describe('SessionPool', () => {
     await pool.release();
     await running;
     await expect(pool.run(pass(1, 4))).rejects.toThrow(/released/);
-    await expect(SessionPool.open(join(dir, 'config.json'), { sessions: 2, threads: 1 })).rejects.toThrow(/cannot load ONNX model .*config\.json/);
+    await expect(SessionPool.open(join(dir, 'config.json'), { sessions: 2, threads: 1 })).rejects.toThrow(
+      /cannot load ONNX model .*config\.json/,
+    );
   });
 });

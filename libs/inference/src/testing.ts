@@ -12,7 +12,9 @@ import { TextTokenizer } from '@mlops/tokenizer';
 const TRAINER_PYTHON = join(REPO_ROOT, 'apps', 'trainer', 'python');
 
 /** `leaning`: a class index every prediction is pushed towards (a model that always says that class). */
-export async function createTinyModel(opts: { seed?: number; labels?: string[]; maxLength?: number; leaning?: number } = {}): Promise<string> {
+export async function createTinyModel(
+  opts: { seed?: number; labels?: string[]; maxLength?: number; leaning?: number } = {},
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tiny-model-'));
   const maxLength = opts.maxLength ?? 16;
   const tokenizer = await TextTokenizer.train(['a good film', 'a bad film', 'great acting, awful plot'], { vocabSize: 100, maxLength });

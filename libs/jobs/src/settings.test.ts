@@ -21,8 +21,17 @@ describe('createLauncher', () => {
   });
 
   it('builds the Cloud Run launcher from CLOUD_RUN_*', async () => {
-    const env = { JOBS_LAUNCHER: 'cloudrun', CLOUD_RUN_PROJECT: 'p1', CLOUD_RUN_REGION: 'europe-west1', CLOUD_RUN_JOB: 'trainer', CLOUD_RUN_GPU_JOB: 'trainer-gpu' };
-    expect(loadJobsSettings(env)).toEqual({ launcher: 'cloudrun', cloudRun: { project: 'p1', region: 'europe-west1', job: 'trainer', gpuJob: 'trainer-gpu' } });
+    const env = {
+      JOBS_LAUNCHER: 'cloudrun',
+      CLOUD_RUN_PROJECT: 'p1',
+      CLOUD_RUN_REGION: 'europe-west1',
+      CLOUD_RUN_JOB: 'trainer',
+      CLOUD_RUN_GPU_JOB: 'trainer-gpu',
+    };
+    expect(loadJobsSettings(env)).toEqual({
+      launcher: 'cloudrun',
+      cloudRun: { project: 'p1', region: 'europe-west1', job: 'trainer', gpuJob: 'trainer-gpu' },
+    });
     const launcher = createLauncher(env, local);
     expect(launcher).toBeInstanceOf(CloudRunJobLauncher);
     await launcher.close?.();

@@ -58,7 +58,12 @@ export function loadJobsSettings(env: NodeJS.ProcessEnv): JobsSettings {
       const s = parseOrThrow(cloudRunSchema, env, 'JOBS_LAUNCHER=cloudrun');
       return {
         launcher,
-        cloudRun: { project: s.CLOUD_RUN_PROJECT, region: s.CLOUD_RUN_REGION, job: s.CLOUD_RUN_JOB, ...(s.CLOUD_RUN_GPU_JOB ? { gpuJob: s.CLOUD_RUN_GPU_JOB } : {}) },
+        cloudRun: {
+          project: s.CLOUD_RUN_PROJECT,
+          region: s.CLOUD_RUN_REGION,
+          job: s.CLOUD_RUN_JOB,
+          ...(s.CLOUD_RUN_GPU_JOB ? { gpuJob: s.CLOUD_RUN_GPU_JOB } : {}),
+        },
       };
     }
     case 'sagemaker': {

@@ -111,7 +111,9 @@ describe('quantileEdges', () => {
 describe('driftReport', () => {
   it.each([50, 200, 1000])('stays quiet on unchanged traffic at n = %i, with or without floors', (n) => {
     // Floors of 0 leave the null quantile as the threshold; the default decision is recomputed from it.
-    const measures = pairs(reviews, n, 200, n).flatMap(({ reference, window }) => driftReport(reference, window, { floors: noFloors }).measures);
+    const measures = pairs(reviews, n, 200, n).flatMap(
+      ({ reference, window }) => driftReport(reference, window, { floors: noFloors }).measures,
+    );
     for (const name of DRIFT_MEASURES) {
       const ofName = measures.filter((m) => m.name === name);
       const floor = DEFAULT_DRIFT_FLOORS[name];
@@ -171,8 +173,18 @@ describe('driftReport', () => {
   });
 
   it('counts a label only the window predicts', () => {
-    const reference: DriftSample = { scores: [0.9, 0.8, 0.7, 0.6], lengths: [10, 20, 30, 40], unkRatios: [0, 0, 0, 0], labels: ['a', 'b', 'a', 'b'] };
-    const window: DriftSample = { scores: [0.9, 0.8, 0.7, 0.6], lengths: [10, 20, 30, 40], unkRatios: [0, 0, 0, 0], labels: ['a', 'b', 'c', 'c'] };
+    const reference: DriftSample = {
+      scores: [0.9, 0.8, 0.7, 0.6],
+      lengths: [10, 20, 30, 40],
+      unkRatios: [0, 0, 0, 0],
+      labels: ['a', 'b', 'a', 'b'],
+    };
+    const window: DriftSample = {
+      scores: [0.9, 0.8, 0.7, 0.6],
+      lengths: [10, 20, 30, 40],
+      unkRatios: [0, 0, 0, 0],
+      labels: ['a', 'b', 'c', 'c'],
+    };
     const report = driftReport(reference, window, { minRows: 4 });
     expect(report.measures.find((m) => m.name === 'label_mix')!.value).toBe(0.5);
   });
@@ -188,7 +200,13 @@ describe('driftReport', () => {
   it('skips a window below minRows', () => {
     const random = mulberry32(1);
     const report = driftReport(draw(reviews, 1250, random), draw(reviews, 29, random));
-    expect(report).toEqual({ n: 29, measures: [], drifting: false, reasons: [], skipped: expect.stringMatching(/29 rows, fewer than the 30/) });
+    expect(report).toEqual({
+      n: 29,
+      measures: [],
+      drifting: false,
+      reasons: [],
+      skipped: expect.stringMatching(/29 rows, fewer than the 30/),
+    });
   });
 
   it('rejects bad input', () => {
@@ -196,8 +214,12 @@ describe('driftReport', () => {
     const window = draw(reviews, 50, mulberry32(2));
     expect(() => driftReport(reference, { ...window, lengths: window.lengths.slice(1) })).toThrow(/window has 50 scores but 49 lengths/);
     expect(() => driftReport({ scores: [], lengths: [], unkRatios: [], labels: [] }, window)).toThrow(/reference holds no rows/);
-    expect(() => driftReport(reference, { ...window, scores: [Number.NaN, ...window.scores.slice(1)] })).toThrow(/window scores\[0\] is NaN/);
-    expect(() => driftReport({ ...reference, unkRatios: [...reference.unkRatios.slice(1), Number.NaN] }, window)).toThrow(/reference unkRatios\[99\] is NaN/);
+    expect(() => driftReport(reference, { ...window, scores: [Number.NaN, ...window.scores.slice(1)] })).toThrow(
+      /window scores\[0\] is NaN/,
+    );
+    expect(() => driftReport({ ...reference, unkRatios: [...reference.unkRatios.slice(1), Number.NaN] }, window)).toThrow(
+      /reference unkRatios\[99\] is NaN/,
+    );
     expect(() => driftReport(reference, window, { alpha: 1 })).toThrow(/alpha/);
   });
 });

@@ -213,7 +213,10 @@ export function driftReport(reference: DriftSample, window: DriftSample, opts: D
 }
 
 function reason(m: DriftMeasure, alpha: number, draws: number): string {
-  const basis = m.threshold === m.floor ? 'its floor' : `the ${formatNumber(100 * (1 - alpha))}th percentile of ${draws} reference resamples of that size`;
+  const basis =
+    m.threshold === m.floor
+      ? 'its floor'
+      : `the ${formatNumber(100 * (1 - alpha))}th percentile of ${draws} reference resamples of that size`;
   return `${m.name} is ${formatNumber(m.value)}, above its threshold ${formatNumber(m.threshold)} (${basis}) at n = ${m.n}.`;
 }
 
@@ -257,7 +260,12 @@ function binShape(reference: DriftSample, window: DriftSample, bins: number): Bi
 
 function encode(sample: DriftSample, shape: BinShape): CodedRows {
   const rows = sample.scores.length;
-  const coded = { score: new Int32Array(rows), length: new Int32Array(rows), label: new Int32Array(rows), unk: Float64Array.from(sample.unkRatios) };
+  const coded = {
+    score: new Int32Array(rows),
+    length: new Int32Array(rows),
+    label: new Int32Array(rows),
+    unk: Float64Array.from(sample.unkRatios),
+  };
   for (let i = 0; i < rows; i++) {
     coded.score[i] = binIndex(sample.scores[i]!, shape.scoreEdges);
     coded.length[i] = binIndex(sample.lengths[i]!, shape.lengthEdges);

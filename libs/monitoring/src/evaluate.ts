@@ -15,7 +15,11 @@ interface BatchOptions {
 }
 
 /** Predicts many texts in batches of similar length (little padding computed), in input order. */
-export async function predictAll(classifier: Pick<TextClassifier, 'predict'>, texts: readonly string[], opts: BatchOptions = {}): Promise<Prediction[]> {
+export async function predictAll(
+  classifier: Pick<TextClassifier, 'predict'>,
+  texts: readonly string[],
+  opts: BatchOptions = {},
+): Promise<Prediction[]> {
   const order = texts.map((_, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length);
   const predictions: Prediction[] = new Array(texts.length);
   const batchSize = opts.batchSize ?? 64;
@@ -34,8 +38,16 @@ export async function evaluateRows(
   rows: readonly { text: string; label: string }[],
   opts: BatchOptions = {},
 ): Promise<ClassificationMetrics> {
-  const predictions = await predictAll(classifier, rows.map((r) => r.text), opts);
-  return classificationMetrics(rows.map((r) => r.label), predictions.map((p) => p.label), classifier.labels);
+  const predictions = await predictAll(
+    classifier,
+    rows.map((r) => r.text),
+    opts,
+  );
+  return classificationMetrics(
+    rows.map((r) => r.label),
+    predictions.map((p) => p.label),
+    classifier.labels,
+  );
 }
 
 /**

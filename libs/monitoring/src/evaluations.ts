@@ -51,7 +51,11 @@ export async function writeEvaluation(store: ObjectStore, record: EvaluationReco
 }
 
 /** Evaluations since a time, oldest first; unreadable records are skipped (and counted). */
-export async function readEvaluations(store: ObjectStore, model: string, since = new Date(0)): Promise<{ records: EvaluationRecord[]; bad: number }> {
+export async function readEvaluations(
+  store: ObjectStore,
+  model: string,
+  since = new Date(0),
+): Promise<{ records: EvaluationRecord[]; bad: number }> {
   const records: EvaluationRecord[] = [];
   let bad = 0;
   const from = since.toISOString().slice(0, 10);

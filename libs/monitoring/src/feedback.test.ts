@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { textHash } from '@mlops/data';
 import { openStore, type ObjectStore } from '@mlops/storage';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { dedupeFeedback, FeedbackRecordSchema, feedbackId, importFeedbackFiles, isHoldout, joinFeedback, PredictionLookup, writeFeedback, type FeedbackRecord } from './feedback.ts';
+import {
+  dedupeFeedback,
+  FeedbackRecordSchema,
+  feedbackId,
+  importFeedbackFiles,
+  isHoldout,
+  joinFeedback,
+  PredictionLookup,
+  writeFeedback,
+  type FeedbackRecord,
+} from './feedback.ts';
 import { logKey, readLogWindow, toJsonl } from './logs.ts';
 import { PredictionRecordSchema, type PredictionRecord } from './prediction-log.ts';
 
@@ -25,7 +35,12 @@ const prediction = (id: string, text: string, version: string, label: string, ti
   unk_ratio: 0,
   text_hash: textHash(text),
 });
-const label = (label: string, by: { prediction_id?: string; text?: string }, time = new Date().toISOString(), extra: Partial<FeedbackRecord> = {}): FeedbackRecord => {
+const label = (
+  label: string,
+  by: { prediction_id?: string; text?: string },
+  time = new Date().toISOString(),
+  extra: Partial<FeedbackRecord> = {},
+): FeedbackRecord => {
   const hash = by.text !== undefined ? textHash(by.text) : 'unknown';
   return { feedback_id: feedbackId({ ...by, text_hash: hash }), time, label, text_hash: hash, source: 'api', ...by, ...extra };
 };
@@ -46,13 +61,21 @@ describe('log windows', () => {
 
 describe('feedback', () => {
   it('counts a relabelled prediction once, with its latest label', () => {
-    const records = dedupeFeedback([label('positive', { prediction_id: 'a' }, '2026-01-01T00:00:00Z'), label('negative', { prediction_id: 'a' }, '2026-01-01T00:00:01Z'), label('negative', { text: 'x' })]);
+    const records = dedupeFeedback([
+      label('positive', { prediction_id: 'a' }, '2026-01-01T00:00:00Z'),
+      label('negative', { prediction_id: 'a' }, '2026-01-01T00:00:01Z'),
+      label('negative', { text: 'x' }),
+    ]);
     expect(records).toHaveLength(2);
     expect(records.find((r) => r.prediction_id === 'a')?.label).toBe('negative');
   });
 
   it('joins labels to predictions by id, by the copy predict keeps, and by text hash for each version', () => {
-    const predictions = [prediction('a', 'good', 'v1', 'positive'), prediction('b', 'bad', 'v1', 'positive'), prediction('c', 'bad', 'v2', 'negative')];
+    const predictions = [
+      prediction('a', 'good', 'v1', 'positive'),
+      prediction('b', 'bad', 'v1', 'positive'),
+      prediction('c', 'bad', 'v2', 'negative'),
+    ];
     const rows = joinFeedback(predictions, [
       label('positive', { prediction_id: 'a' }),
       label('negative', { text: 'bad' }),
@@ -88,7 +111,10 @@ describe('feedback', () => {
   });
 
   it('imports dropped labelled files once, reporting bad rows and broken files without stopping', async () => {
-    await store.put('feedback/incoming/a.jsonl', '{"text":"great","label":"positive"}\n{"text":"","label":"positive"}\n{"text":"meh","label":"neutral"}\n');
+    await store.put(
+      'feedback/incoming/a.jsonl',
+      '{"text":"great","label":"positive"}\n{"text":"","label":"positive"}\n{"text":"meh","label":"neutral"}\n',
+    );
     await store.put('feedback/incoming/b.csv', 'text,label\nawful,negative\n');
     await store.put('feedback/incoming/c.jsonl.gz', 'not gzip at all');
     const report = await importFeedbackFiles(store, { prefix: 'feedback/incoming/', labels: ['negative', 'positive'] });
@@ -97,6 +123,9 @@ describe('feedback', () => {
     const again = await importFeedbackFiles(store, { prefix: 'feedback/incoming/', labels: ['negative', 'positive'] });
     expect(again).toMatchObject({ files: 0, rows: 0 });
     const read = await readLogWindow(store, 'feedback', FeedbackRecordSchema, { since: new Date(Date.now() - 60_000), until: new Date() });
-    expect(read.records.map((r) => [r.text, r.label, r.source]).sort()).toEqual([['awful', 'negative', 'file'], ['great', 'positive', 'file']]);
+    expect(read.records.map((r) => [r.text, r.label, r.source]).sort()).toEqual([
+      ['awful', 'negative', 'file'],
+      ['great', 'positive', 'file'],
+    ]);
   });
 });

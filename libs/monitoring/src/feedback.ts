@@ -89,7 +89,8 @@ export function joinFeedback(predictions: readonly PredictionRecord[], feedback:
       const predicted = p?.label ?? f.predicted_label;
       if (version !== undefined && predicted !== undefined) rows.push({ version, label: f.label, predicted, text_hash: f.text_hash });
     } else {
-      for (const p of byHash.get(f.text_hash) ?? []) rows.push({ version: p.model_version, label: f.label, predicted: p.label, text_hash: f.text_hash });
+      for (const p of byHash.get(f.text_hash) ?? [])
+        rows.push({ version: p.model_version, label: f.label, predicted: p.label, text_hash: f.text_hash });
     }
   }
   return rows;
@@ -114,11 +115,21 @@ export async function importFeedbackFiles(store: ObjectStore, opts: { prefix: st
     try {
       const records: FeedbackRecord[] = [];
       const time = new Date().toISOString();
-      const reader = readExamples({ stream: await store.createReadStream(object.key), name: object.key }, { labels: opts.labels, requireLabel: true, maxErrorRatio: 1 });
+      const reader = readExamples(
+        { stream: await store.createReadStream(object.key), name: object.key },
+        { labels: opts.labels, requireLabel: true, maxErrorRatio: 1 },
+      );
       let next = await reader.next();
       for (; !next.done; next = await reader.next()) {
         const hash = textHash(next.value.text);
-        records.push({ feedback_id: feedbackId({ text_hash: hash }), time, label: next.value.label!, text_hash: hash, text: next.value.text, source: 'file' });
+        records.push({
+          feedback_id: feedbackId({ text_hash: hash }),
+          time,
+          label: next.value.label!,
+          text_hash: hash,
+          text: next.value.text,
+          source: 'file',
+        });
       }
       if (records.length > 0) await writeFeedback(store, records);
       await store.put(marker, JSON.stringify({ key: object.key, etag: object.etag, rows: records.length, bad: next.value.bad, time }));
@@ -149,7 +160,12 @@ export class PredictionLookup {
 
   async find(ids: readonly string[]): Promise<Map<string, PredictionRecord>> {
     if (ids.some((id) => !this.byId.has(id))) await this.load();
-    return new Map(ids.flatMap((id) => { const p = this.byId.get(id); return p ? [[id, p] as const] : []; }));
+    return new Map(
+      ids.flatMap((id) => {
+        const p = this.byId.get(id);
+        return p ? [[id, p] as const] : [];
+      }),
+    );
   }
 
   private async load(): Promise<void> {

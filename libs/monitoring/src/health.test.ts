@@ -7,9 +7,17 @@ import type { Reference } from './reference.ts';
 const labels = ['negative', 'positive'];
 /** n labelled predictions of v1, `correct` of them right. */
 const labelled = (n: number, correct: number): LabelledPrediction[] =>
-  Array.from({ length: n }, (_, i) => ({ version: 'v1', label: 'positive', predicted: i < correct ? 'positive' : 'negative', text_hash: `h${i}` }));
+  Array.from({ length: n }, (_, i) => ({
+    version: 'v1',
+    label: 'positive',
+    predicted: i < correct ? 'positive' : 'negative',
+    text_hash: `h${i}`,
+  }));
 const assess = (rows: LabelledPrediction[], extra: { predictions?: PredictionRecord[]; reference?: Reference } = {}) =>
-  assessVersion({ version: 'v1', labels, predictions: extra.predictions ?? [], labelled: rows, reference: extra.reference }, { accuracyThreshold: 0.8 });
+  assessVersion(
+    { version: 'v1', labels, predictions: extra.predictions ?? [], labelled: rows, reference: extra.reference },
+    { accuracyThreshold: 0.8 },
+  );
 
 describe('staleness rule', () => {
   it('calls a model stale only when the whole 95% interval is below the threshold', () => {
@@ -46,8 +54,16 @@ describe('staleness rule', () => {
       labels: Array.from({ length: 1000 }, (_, i) => labels[i % 2]!),
     };
     const short = (i: number): PredictionRecord => ({
-      prediction_id: `p${i}`, request_id: 'r', time: '2026-01-01T00:00:00Z', model_version: 'v1', label: labels[i % 2]!,
-      score: 0.5 + (i % 50) / 100, text_length: 40 + (i % 30), tokens: 10, unk_ratio: 0.01, text_hash: `h${i}`,
+      prediction_id: `p${i}`,
+      request_id: 'r',
+      time: '2026-01-01T00:00:00Z',
+      model_version: 'v1',
+      label: labels[i % 2]!,
+      score: 0.5 + (i % 50) / 100,
+      text_length: 40 + (i % 30),
+      tokens: 10,
+      unk_ratio: 0.01,
+      text_hash: `h${i}`,
     });
     const drifting = assess([], { reference, predictions: Array.from({ length: 300 }, (_, i) => short(i)) });
     expect(drifting.status).toBe('drifting');

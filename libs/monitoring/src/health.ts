@@ -28,12 +28,25 @@ export interface VersionHealth {
  * sample-size-aware thresholds (see drift.ts).
  */
 export function assessVersion(
-  input: { version: string; labels: readonly string[]; predictions: readonly PredictionRecord[]; labelled: readonly LabelledPrediction[]; reference: Reference | undefined },
+  input: {
+    version: string;
+    labels: readonly string[];
+    predictions: readonly PredictionRecord[];
+    labelled: readonly LabelledPrediction[];
+    reference: Reference | undefined;
+  },
   policy: HealthPolicy,
 ): VersionHealth {
   const reasons: string[] = [];
   const mine = input.labelled.filter((r) => r.version === input.version);
-  const accuracy = mine.length > 0 ? classificationMetrics(mine.map((r) => r.label), mine.map((r) => r.predicted), input.labels) : null;
+  const accuracy =
+    mine.length > 0
+      ? classificationMetrics(
+          mine.map((r) => r.label),
+          mine.map((r) => r.predicted),
+          input.labels,
+        )
+      : null;
   const stale = accuracy !== null && accuracy.accuracy_ci95[1] < policy.accuracyThreshold;
   if (accuracy) {
     const [low, high] = accuracy.accuracy_ci95;

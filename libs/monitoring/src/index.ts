@@ -17,7 +17,20 @@ export {
 } from './feedback.ts';
 export { assessVersion, type HealthPolicy, type HealthStatus, type VersionHealth } from './health.ts';
 export { logKey, readLogAll, readLogObject, readLogWindow, toJsonl, type LogKind, type LogRead, type LogWindow } from './logs.ts';
-export { PredictionLog, predictionLogKey, PredictionRecordSchema, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
+export {
+  PredictionLog,
+  predictionLogKey,
+  PredictionRecordSchema,
+  type PredictionLogOptions,
+  type PredictionRecord,
+} from './prediction-log.ts';
 export { buildReference, ConfigLabelsSchema, readLabels, readReference, ReferenceSchema, sampleOf, type Reference } from './reference.ts';
 export { roundTo } from './rounding.ts';
-export { EvaluationRecordSchema, latestEvaluation, readEvaluations, summarizeHealth, writeEvaluation, type EvaluationRecord } from './evaluations.ts';
+export {
+  EvaluationRecordSchema,
+  latestEvaluation,
+  readEvaluations,
+  summarizeHealth,
+  writeEvaluation,
+  type EvaluationRecord,
+} from './evaluations.ts';

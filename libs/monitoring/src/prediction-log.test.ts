@@ -17,7 +17,13 @@ const entry = (texts: string[]) => ({
 async function readAll(store: ObjectStore): Promise<Record<string, unknown>[]> {
   const rows = [];
   for (const { key } of await store.list('logs/predictions/')) {
-    rows.push(...(await store.get(key)).body.toString().trim().split('\n').map((l) => JSON.parse(l)));
+    rows.push(
+      ...(await store.get(key)).body
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    );
   }
   return rows;
 }
@@ -33,14 +39,28 @@ describe('PredictionLog', () => {
     expect(keys[0]).toMatch(/^logs\/predictions\/date=\d{4}-\d{2}-\d{2}\/\d+-[0-9a-f]{8}-000000\.jsonl$/);
     const rows = await readAll(store);
     expect(rows.map((r) => r.prediction_id)).toEqual(['id-great film', 'id-bad film']);
-    expect(rows[0]).toMatchObject({ request_id: 'r1', model_version: 'v1', label: 'positive', text_length: 10, tokens: 10, unk_ratio: 0.1, text_hash: textHash('great film') });
+    expect(rows[0]).toMatchObject({
+      request_id: 'r1',
+      model_version: 'v1',
+      label: 'positive',
+      text_length: 10,
+      tokens: 10,
+      unk_ratio: 0.1,
+      text_hash: textHash('great film'),
+    });
     expect(rows[0]).not.toHaveProperty('text');
   });
 
   it('samples at the configured rate and keeps the text only when asked', async () => {
     const store = openStore(await mkdtemp(join(tmpdir(), 'plog-')));
     let i = 0;
-    const log = new PredictionLog(store, { sampleRate: 0.5, includeText: true, maxBuffered: 100, flushMs: 60_000, random: () => (i++ % 4) / 4 });
+    const log = new PredictionLog(store, {
+      sampleRate: 0.5,
+      includeText: true,
+      maxBuffered: 100,
+      flushMs: 60_000,
+      random: () => (i++ % 4) / 4,
+    });
     log.record(entry(['a', 'b', 'c', 'd']));
     await log.close();
     const rows = await readAll(store);
@@ -52,7 +72,13 @@ describe('PredictionLog', () => {
     let down = true;
     const errors: unknown[] = [];
     const flaky: ObjectStore = { ...real, put: (key, body) => (down ? Promise.reject(new Error('store is down')) : real.put(key, body)) };
-    const log = new PredictionLog(flaky, { sampleRate: 1, includeText: false, maxBuffered: 2, flushMs: 60_000, onError: (e) => errors.push(e) });
+    const log = new PredictionLog(flaky, {
+      sampleRate: 1,
+      includeText: false,
+      maxBuffered: 2,
+      flushMs: 60_000,
+      onError: (e) => errors.push(e),
+    });
     log.record(entry(['a', 'b']));
     await log.flush();
     expect(errors.length).toBeGreaterThan(0);

@@ -21,7 +21,17 @@ export async function writeModelDir(root: string, name: string, omit: string[] =
     'tokenizer_config.json': '{}',
     'onnx/model.onnx': randomBytes(4096),
     'pytorch_model.bin': randomBytes(8192),
-    'metrics.json': JSON.stringify({ 'imdb-test': { accuracy: 0.9, n: 200, confusion: [[90, 10], [10, 90]] }, loss: 0.3 }),
+    'metrics.json': JSON.stringify({
+      'imdb-test': {
+        accuracy: 0.9,
+        n: 200,
+        confusion: [
+          [90, 10],
+          [10, 90],
+        ],
+      },
+      loss: 0.3,
+    }),
     'lineage.json': JSON.stringify({ data: 'fingerprint', name }),
   };
   for (const [path, body] of Object.entries(contents)) {
@@ -90,7 +100,9 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
     it('refuses a downloaded file whose bytes differ from the sha256 in version.json', async () => {
       await registry.registerVersion(await modelDir('m1'), who);
       await server.store(prefix).put('models/sentiment/versions/v1/onnx/model.onnx', 'tampered');
-      await expect(registry.downloadVersion('v1', join(tmp, 'cache'))).rejects.toThrow('onnx/model.onnx of sentiment v1 does not match the sha256 in its version.json');
+      await expect(registry.downloadVersion('v1', join(tmp, 'cache'))).rejects.toThrow(
+        'onnx/model.onnx of sentiment v1 does not match the sha256 in its version.json',
+      );
     });
 
     it('reads one file of a version from the store, checked against version.json', async () => {
@@ -105,13 +117,18 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
 
       const missing = await registry.readVersionFile('v1', 'reference.json').catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(UnknownFileError);
-      expect(missing).toMatchObject({ code: 'UNKNOWN_FILE', message: expect.stringMatching(/^Version v1 of model "sentiment" has no file "reference.json"; its files: config.json, /) });
+      expect(missing).toMatchObject({
+        code: 'UNKNOWN_FILE',
+        message: expect.stringMatching(/^Version v1 of model "sentiment" has no file "reference.json"; its files: config.json, /),
+      });
       await expect(registry.readVersionFile('v2', 'config.json')).rejects.toBeInstanceOf(UnknownVersionError);
 
       // Same size, other bytes: only the hash tells.
       const original = await readFile(join(dir, 'tokenizer_config.json'), 'utf8');
       await server.store(prefix).put('models/sentiment/versions/v1/tokenizer_config.json', original.replace('{', '['));
-      await expect(registry.readVersionFile('v1', 'tokenizer_config.json')).rejects.toThrow('tokenizer_config.json of sentiment v1 does not match the sha256 in its version.json');
+      await expect(registry.readVersionFile('v1', 'tokenizer_config.json')).rejects.toThrow(
+        'tokenizer_config.json of sentiment v1 does not match the sha256 in its version.json',
+      );
     });
 
     it('gives concurrent registrations distinct versions and one champion', async () => {

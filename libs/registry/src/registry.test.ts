@@ -24,7 +24,6 @@ afterEach(() => rm(tmp, { recursive: true, force: true }));
 
 const modelDir = (name: string, omit: string[] = []) => writeModelDir(tmp, name, omit);
 
-
 describe('registry versions', () => {
   it('registers, lists, gets and downloads a version', async () => {
     const dir = await modelDir('m1');

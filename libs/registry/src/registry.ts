@@ -183,7 +183,9 @@ export class ModelRegistry {
   /** The version that was champion before the current one, from the audit trail. */
   async previousChampion(): Promise<string | undefined> {
     const current = (await this.getAlias('champion'))?.version;
-    const moves = (await this.audit()).filter((e) => e.action === 'set-alias' && e.alias === 'champion' && e.to === current && e.from !== undefined);
+    const moves = (await this.audit()).filter(
+      (e) => e.action === 'set-alias' && e.alias === 'champion' && e.to === current && e.from !== undefined,
+    );
     return moves.at(-1)?.from;
   }
 
@@ -207,9 +209,16 @@ export class ModelRegistry {
   async readVersionFile(version: string, path: string): Promise<Buffer> {
     const info = await this.getVersion(version);
     const file = info.files.find((f) => f.path === path);
-    if (!file) throw new UnknownFileError(this.model, info.version, path, info.files.map((f) => f.path));
+    if (!file)
+      throw new UnknownFileError(
+        this.model,
+        info.version,
+        path,
+        info.files.map((f) => f.path),
+      );
     const { body } = await this.store.get(this.versionKey(info.version, path));
-    if (body.length !== file.size || createHash('sha256').update(body).digest('hex') !== file.sha256) throw this.notAsRegistered(info.version, path);
+    if (body.length !== file.size || createHash('sha256').update(body).digest('hex') !== file.sha256)
+      throw this.notAsRegistered(info.version, path);
     return body;
   }
 
@@ -228,12 +237,14 @@ export class ModelRegistry {
     const dir = join(cacheDir, this.model, info.version);
     const cache = await VerifiedCache.open(dir);
     await Promise.all(
-      info.files.filter((file) => wanted(file.path)).map(async (file) => {
-        if (await cache.holds(file)) return;
-        const fetched = await this.store.downloadFile(this.versionKey(info.version, file.path), join(dir, file.path));
-        // A store whose etag is the sha256 of the bytes it wrote (the file store) has checked them already.
-        if (fetched.etag !== file.sha256 && !(await cache.holds(file))) throw this.notAsRegistered(info.version, file.path);
-      }),
+      info.files
+        .filter((file) => wanted(file.path))
+        .map(async (file) => {
+          if (await cache.holds(file)) return;
+          const fetched = await this.store.downloadFile(this.versionKey(info.version, file.path), join(dir, file.path));
+          // A store whose etag is the sha256 of the bytes it wrote (the file store) has checked them already.
+          if (fetched.etag !== file.sha256 && !(await cache.holds(file))) throw this.notAsRegistered(info.version, file.path);
+        }),
     );
     await cache.save();
     const tmp = join(dir, `.version.json.${randomHex(6)}.tmp`);
@@ -317,7 +328,10 @@ export class ModelRegistry {
 }
 
 function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 async function missingFiles(dir: string): Promise<string[]> {

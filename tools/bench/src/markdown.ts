@@ -7,5 +7,7 @@ export interface Column {
 /** A markdown table: header, alignment line, one line per row of cells. */
 export function markdownTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  return [line(columns.map((c) => c.title)), line(columns.map((c) => (c.align === 'right' ? '---:' : '---'))), ...rows.map(line)].join('\n');
+  return [line(columns.map((c) => c.title)), line(columns.map((c) => (c.align === 'right' ? '---:' : '---'))), ...rows.map(line)].join(
+    '\n',
+  );
 }

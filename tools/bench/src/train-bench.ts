@@ -59,11 +59,15 @@ try {
   ];
   const median = speeds.sort((a, b) => a - b)[Math.floor(speeds.length / 2)] ?? 0;
   const phaseCells = rows.map(([name, s]) => [name, s.toFixed(1), `${((100 * s) / total).toFixed(1)}%`]);
-  console.log(`\n${markdownTable([{ title: 'phase' }, { title: 'seconds', align: 'right' }, { title: 'share', align: 'right' }], [...phaseCells, ['total', total.toFixed(1), '100%']])}`);
+  console.log(
+    `\n${markdownTable([{ title: 'phase' }, { title: 'seconds', align: 'right' }, { title: 'share', align: 'right' }], [...phaseCells, ['total', total.toFixed(1), '100%']])}`,
+  );
   const prep = (t.tokenizer ?? 0) + (t.tokenize_and_shard ?? 0);
   console.log(`\ntraining speed: median ${median.toFixed(0)} examples/s over ${steps} steps`);
   console.log(`outside the PyTorch steps: ${(total - pytorchSteps).toFixed(1)}s (${((100 * (total - pytorchSteps)) / total).toFixed(1)}%)`);
-  console.log(`tokenizer training + tokenization + shard writing: ${prep.toFixed(1)}s (${((100 * prep) / total).toFixed(1)}% of the job; target < 10%)`);
+  console.log(
+    `tokenizer training + tokenization + shard writing: ${prep.toFixed(1)}s (${((100 * prep) / total).toFixed(1)}% of the job; target < 10%)`,
+  );
 } finally {
   await rm(store, { recursive: true, force: true });
 }

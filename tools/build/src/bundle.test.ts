@@ -119,7 +119,9 @@ describe('predict bundled for the node host', () => {
       const body = (await res.json()) as { model_version: string; predictions: { label: string }[] };
       expect(body.model_version).toBe('v1');
       expect(body.predictions.map((p) => p.label).every((l) => l === 'negative' || l === 'positive')).toBe(true);
-      console.info(`predict/node cold start: ready ${readyMs.toFixed(0)} ms, first prediction ${firstPredictionMs.toFixed(0)} ms after process start`);
+      console.info(
+        `predict/node cold start: ready ${readyMs.toFixed(0)} ms, first prediction ${firstPredictionMs.toFixed(0)} ms after process start`,
+      );
     } catch (error) {
       throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- bundle output ---\n${output}`, { cause: error });
     } finally {

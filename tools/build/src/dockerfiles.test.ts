@@ -18,7 +18,8 @@ const finalStage = (file: Dockerfile): Stage => {
   return stage;
 };
 const last = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword).at(-1);
-const envIn = (stage: Stage): Record<string, string> => Object.assign({}, ...stage.instructions.filter((i) => i.keyword === 'ENV').map(envOf));
+const envIn = (stage: Stage): Record<string, string> =>
+  Object.assign({}, ...stage.instructions.filter((i) => i.keyword === 'ENV').map(envOf));
 
 describe('the Dockerfile reader', () => {
   it('joins continuations, skips comments, reads flags and exec forms', () => {
@@ -112,7 +113,11 @@ describe('deploy/functions.Dockerfile', () => {
     expect(copies.map((c) => [c.flags.from, ...c.args])).toEqual([['build', '/function', '/app']]);
     const build = file.stages[0];
     expect(build?.instructions.filter((i) => i.keyword === 'ARG').map((i) => i.args[0])).toEqual(['FUNCTION', 'HOST=node']);
-    const runs = build?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.raw).join('\n') ?? '';
+    const runs =
+      build?.instructions
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.raw)
+        .join('\n') ?? '';
     expect(runs).toContain('npm ci');
     expect(runs).toContain('tools/build/src/main.ts "$FUNCTION" --host "$HOST"');
     expect(runs).toContain('npm install --omit=dev');

@@ -22,7 +22,7 @@ async function folder(files: Record<string, Buffer | string>): Promise<string> {
 /** Entry names and sizes of an uncompressed ustar archive (short names: no PAX headers). */
 function tarEntries(tar: Buffer): { name: string; size: number; type: string }[] {
   const out: { name: string; size: number; type: string }[] = [];
-  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0;) {
     const field = (from: number, len: number) => tar.toString('latin1', at + from, at + from + len).replace(/\0.*$/s, '');
     const size = parseInt(field(124, 12).trim() || '0', 8);
     out.push({ name: field(0, 100), size, type: field(156, 1) });
@@ -49,7 +49,11 @@ describe('measureLayer', () => {
     const tar = Buffer.concat(chunks);
     expect(tar.length).toBe(size.tarBytes);
     // Type 0 file, 2 symlink, 5 folder: every path lands under app/ as COPY … /app puts it.
-    expect(tarEntries(tar).map((e) => `${e.type} ${e.name} ${e.size}`).sort()).toEqual([
+    expect(
+      tarEntries(tar)
+        .map((e) => `${e.type} ${e.name} ${e.size}`)
+        .sort(),
+    ).toEqual([
       '0 app/index.mjs 32000',
       '0 app/node_modules/a/b.js 5000',
       '0 app/package.json 12',
@@ -76,6 +80,8 @@ describe('functionImagePlan', () => {
   });
 
   it('refuses a layer it could not rebuild', () => {
-    expect(() => functionImagePlan('FROM node:20-slim AS build\nFROM node:20-slim\nCOPY apps /app\n')).toThrow(/line 3: only COPY --from=build \/function/);
+    expect(() => functionImagePlan('FROM node:20-slim AS build\nFROM node:20-slim\nCOPY apps /app\n')).toThrow(
+      /line 3: only COPY --from=build \/function/,
+    );
   });
 });

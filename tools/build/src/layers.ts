@@ -78,7 +78,9 @@ export function functionImagePlan(dockerfile: string): FunctionImagePlan {
   for (const i of final?.instructions ?? []) {
     if (i.keyword !== 'COPY' && i.keyword !== 'ADD') continue;
     if (i.keyword !== 'COPY' || i.flags.from !== 'build' || i.args.length !== 2 || i.args[0] !== '/function') {
-      throw new Error(`deploy/functions.Dockerfile line ${i.line}: only COPY --from=build /function <dest> can be rebuilt without Docker (update tools/build/src/layers.ts)`);
+      throw new Error(
+        `deploy/functions.Dockerfile line ${i.line}: only COPY --from=build /function <dest> can be rebuilt without Docker (update tools/build/src/layers.ts)`,
+      );
     }
     layers.push({ instruction: `COPY --from=build /function ${i.args[1]}`, dest: i.args[1] ?? '/' });
   }

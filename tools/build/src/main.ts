@@ -19,7 +19,14 @@ const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 /** Columns padded to their widest cell; the `right` ones (numbers) right-aligned. */
 function table(rows: string[][], right: readonly number[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => (right.includes(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (right.includes(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function bundleCommand(positionals: string[], argv: string[]): Promise<void> {
@@ -39,14 +46,27 @@ async function bundleCommand(positionals: string[], argv: string[]): Promise<voi
   }
   const rows = [['function', 'host', 'entry bytes', 'with chunks', 'externals', 'ms']];
   for (const r of results) {
-    rows.push([r.name, r.host, String(r.entryBytes), String(r.bundleBytes), Object.entries(r.externals).map(([p, v]) => `${p}@${v}`).join(' ') || '-', String(r.ms)]);
+    rows.push([
+      r.name,
+      r.host,
+      String(r.entryBytes),
+      String(r.bundleBytes),
+      Object.entries(r.externals)
+        .map(([p, v]) => `${p}@${v}`)
+        .join(' ') || '-',
+      String(r.ms),
+    ]);
   }
   process.stdout.write(`${table(rows, [2, 3, 5])}\n`);
   for (const r of results) for (const w of r.warnings) process.stderr.write(`warning (${r.name}/${r.host}): ${w}\n`);
 }
 
 async function pruneCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'keep-gpu': { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'keep-gpu': { type: 'boolean', default: false } },
+  });
   const dir = z.string().min(1, 'give the node_modules folder to prune').parse(positionals[0]);
   const report = await pruneNativeBinaries(resolve(dir), { ...LINUX_X64, keepGpuProviders: values['keep-gpu'] });
   for (const path of report.removed) process.stdout.write(`removed ${path}\n`);
@@ -55,13 +75,23 @@ async function pruneCommand(argv: string[]): Promise<void> {
 
 async function layersCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { work: { type: 'string' } } });
-  const target = z.enum([...FUNCTIONS, 'all']).default('all').parse(positionals[0]);
+  const target = z
+    .enum([...FUNCTIONS, 'all'])
+    .default('all')
+    .parse(positionals[0]);
   const work = resolve(values.work ?? join(tmpdir(), 'mlops-layers'));
   const rows = [['function', 'layer', 'files', 'unpacked', "gzip'd tar"]];
   for (const name of target === 'all' ? FUNCTIONS : [target]) {
     process.stderr.write(`${name}: bundle, npm install --omit=dev, prune …\n`);
     const { layers } = await functionImageLayers(name, work);
-    for (const l of layers) rows.push([name, l.instruction, String(l.files), `${mb(l.unpackedBytes)} (${l.unpackedBytes} B)`, `${mb(l.gzipBytes)} (${l.gzipBytes} B)`]);
+    for (const l of layers)
+      rows.push([
+        name,
+        l.instruction,
+        String(l.files),
+        `${mb(l.unpackedBytes)} (${l.unpackedBytes} B)`,
+        `${mb(l.gzipBytes)} (${l.gzipBytes} B)`,
+      ]);
   }
   process.stdout.write(`${table(rows, [2, 3, 4])}\nbase image node:20-slim not included (not pulled)\n`);
 }

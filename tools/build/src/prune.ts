@@ -102,7 +102,9 @@ async function tokenizersRemovals(nodeModules: string, target: PruneTarget): Pro
     }
   }
   const platformPackages = async (dir: string, prefix: string) =>
-    (await listDirs(dir)).filter((d) => /^tokenizers-(android|darwin|freebsd|linux|win32)-/.test(d) && d !== `tokenizers-${keep}`).map((d) => join(prefix, d));
+    (await listDirs(dir))
+      .filter((d) => /^tokenizers-(android|darwin|freebsd|linux|win32)-/.test(d) && d !== `tokenizers-${keep}`)
+      .map((d) => join(prefix, d));
   removals.push(...(await platformPackages(nodeModules, '')));
   for (const pkg of await findPackages(nodeModules, 'tokenizers')) {
     removals.push(...(await platformPackages(join(nodeModules, pkg, 'node_modules'), join(pkg, 'node_modules'))));

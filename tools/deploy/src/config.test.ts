@@ -10,7 +10,9 @@ describe('loadDeploySettings', () => {
     expect(() => loadDeploySettings({ GCP_PROJECT: 'p', GCP_REGION: 'europe-west1' }, 'cloudfunctions', false)).toThrow(
       'deploy to cloudfunctions needs GCP_SERVICE_ACCOUNT, MLOPS_STORE',
     );
-    expect(() => loadDeploySettings({ MLOPS_STORE: 's3://b/mlops' }, 'lambda', false)).toThrow('deploy to lambda needs AWS_REGION (missing');
+    expect(() => loadDeploySettings({ MLOPS_STORE: 's3://b/mlops' }, 'lambda', false)).toThrow(
+      'deploy to lambda needs AWS_REGION (missing',
+    );
   });
 
   it('refuses a store a function instance cannot reach', () => {
@@ -25,7 +27,13 @@ describe('loadDeploySettings', () => {
   });
 
   it('takes a complete environment as is', () => {
-    const env = { GCP_PROJECT: 'p1', GCP_REGION: 'europe-west1', GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com', GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops', MLOPS_STORE: 'gs://b1/m' };
+    const env = {
+      GCP_PROJECT: 'p1',
+      GCP_REGION: 'europe-west1',
+      GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
+      GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
+      MLOPS_STORE: 'gs://b1/m',
+    };
     const s = loadDeploySettings({ ...env, PREDICT_MAX_BATCH: '16', HOME: '/root' }, 'cloudrun', false);
     expect(s.placeholders).toEqual([]);
     expect(s.storeLocation).toEqual({ scheme: 'gs', bucket: 'b1', prefix: 'm/' });
@@ -39,6 +47,9 @@ describe('helpers', () => {
     expect(parseStore('gs://bucket/a/b/')).toEqual({ scheme: 'gs', bucket: 'bucket', prefix: 'a/b/' });
   });
   it('passes only function settings on', () => {
-    expect(functionEnvFrom({ PATH: '/bin', MLOPS_BUCKET: 'b', ALERT_EMAIL_TO: 'a@b.c', LOG_LEVEL: 'debug' })).toEqual({ ALERT_EMAIL_TO: 'a@b.c', LOG_LEVEL: 'debug' });
+    expect(functionEnvFrom({ PATH: '/bin', MLOPS_BUCKET: 'b', ALERT_EMAIL_TO: 'a@b.c', LOG_LEVEL: 'debug' })).toEqual({
+      ALERT_EMAIL_TO: 'a@b.c',
+      LOG_LEVEL: 'debug',
+    });
   });
 });

@@ -39,7 +39,15 @@ export const FUNCTION_SPECS: Readonly<Record<FunctionName, FunctionSpec>> = {
     routes: ['POST /v1/predict', 'POST /v1/feedback', 'GET /v1/model', 'GET /healthz', 'GET /readyz', 'ANY /v2/{proxy+}'],
   },
   'batch-score': { name: 'batch-score', memoryMiB: 4096, cpu: 2, concurrency: 1, timeoutSeconds: 900, maxInstances: 5, routes: [] },
-  evaluate: { name: 'evaluate', memoryMiB: 2048, cpu: 1, concurrency: 1, timeoutSeconds: 600, maxInstances: 1, routes: ['POST /v1/evaluate', 'GET /v1/evaluations'] },
+  evaluate: {
+    name: 'evaluate',
+    memoryMiB: 2048,
+    cpu: 1,
+    concurrency: 1,
+    timeoutSeconds: 600,
+    maxInstances: 1,
+    routes: ['POST /v1/evaluate', 'GET /v1/evaluations'],
+  },
   'retrain-trigger': {
     name: 'retrain-trigger',
     memoryMiB: 1024,
@@ -61,12 +69,24 @@ export const FUNCTION_SPECS: Readonly<Record<FunctionName, FunctionSpec>> = {
 };
 
 /** Prefixes of the variables passed on to a deployed function (its own settings and the shared libs'). */
-export const FUNCTION_ENV_PREFIXES = ['MLOPS_', 'PREDICT_', 'BATCH_', 'EVALUATE_', 'RETRAIN_', 'PROMOTE_', 'ALERT_', 'JOBS_', 'CLOUD_RUN_', 'SAGEMAKER_'] as const;
+export const FUNCTION_ENV_PREFIXES = [
+  'MLOPS_',
+  'PREDICT_',
+  'BATCH_',
+  'EVALUATE_',
+  'RETRAIN_',
+  'PROMOTE_',
+  'ALERT_',
+  'JOBS_',
+  'CLOUD_RUN_',
+  'SAGEMAKER_',
+] as const;
 /** Deploy-only variables that look like function settings but must not be shipped. */
 const NOT_FOR_FUNCTIONS = new Set(['MLOPS_BUCKET', 'MLOPS_CACHE_DIR', 'MLOPS_DATA_DIR', 'MLOPS_PYTHON']);
 
 /** Unset, empty and blank are the same thing in an environment (`FOO=` in a .env file). */
-const presentValue = (value: string | undefined): string | undefined => (value === undefined || value.trim() === '' ? undefined : value.trim());
+const presentValue = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value.trim();
 
 /** One optional environment variable, trimmed; blank reads as unset. Providers build their schemas from it. */
 export const envValue = () => z.string().optional().transform(presentValue);
@@ -138,13 +158,19 @@ export function functionEnvFrom(env: NodeJS.ProcessEnv): Record<string, string> 
 }
 
 /** The shared settings plus the provider's own block; see providers/index.ts for loading by name. */
-export function loadProviderSettings<Block extends object>(provider: ProviderSettings<Block>, env: NodeJS.ProcessEnv, dryRun: boolean): DeploySettings & Block {
+export function loadProviderSettings<Block extends object>(
+  provider: ProviderSettings<Block>,
+  env: NodeJS.ProcessEnv,
+  dryRun: boolean,
+): DeploySettings & Block {
   const shared = sharedEnvSchema.parse(env);
   const required = [...provider.requiredEnv, 'MLOPS_STORE'];
   const missing = required.filter((key) => presentValue(env[key]) === undefined);
   const storeScheme = shared.MLOPS_STORE ? parseStore(shared.MLOPS_STORE).scheme : undefined;
   if (!dryRun && shared.MLOPS_STORE && storeScheme !== provider.storeScheme) {
-    throw new Error(`deploy to ${provider.name} needs MLOPS_STORE on ${provider.storeScheme}:// (got ${shared.MLOPS_STORE}): a function instance has no shared disk`);
+    throw new Error(
+      `deploy to ${provider.name} needs MLOPS_STORE on ${provider.storeScheme}:// (got ${shared.MLOPS_STORE}): a function instance has no shared disk`,
+    );
   }
   if (!dryRun && missing.length > 0) throw new DeploySettingsError(missing, provider.name);
 

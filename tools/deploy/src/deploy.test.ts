@@ -24,7 +24,8 @@ async function fakeBundles(): Promise<void> {
   }
 }
 
-const readJson = async (path: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+const readJson = async (path: string): Promise<Record<string, unknown>> =>
+  JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-deploy-'));
@@ -38,7 +39,16 @@ describe('dry run without credentials', () => {
       it(`${fn} on ${provider}`, async () => {
         const lines: string[] = [];
         const outDir = join(root, 'out', provider, fn);
-        const report = await deploy({ target: fn, provider, dryRun: true, skipBuild: true, outDir, functionsDir: functionsDir(), env: { GCP_PROJECT: 'p1' }, log: (l) => lines.push(l) });
+        const report = await deploy({
+          target: fn,
+          provider,
+          dryRun: true,
+          skipBuild: true,
+          outDir,
+          functionsDir: functionsDir(),
+          env: { GCP_PROJECT: 'p1' },
+          log: (l) => lines.push(l),
+        });
         const output = lines.join('\n');
         expect(output).toContain('dry run: placeholders stand in for');
         expect(report.files.length).toBeGreaterThan(0);
@@ -48,7 +58,14 @@ describe('dry run without credentials', () => {
           const req = (await readJson(join(outDir, 'cloudrun', fn, 'create-service.json'))) as {
             parent: string;
             serviceId: string;
-            service: { template: { containers: { image: string; env: { name: string }[]; resources: { limits: Record<string, string> } }[]; scaling: Record<string, number>; maxInstanceRequestConcurrency: number; serviceAccount: string } };
+            service: {
+              template: {
+                containers: { image: string; env: { name: string }[]; resources: { limits: Record<string, string> } }[];
+                scaling: Record<string, number>;
+                maxInstanceRequestConcurrency: number;
+                serviceAccount: string;
+              };
+            };
           };
           expect(req.parent).toBe('projects/p1/locations/REGION');
           expect(req.serviceId).toBe(`mlops-${fn}`);
@@ -66,22 +83,33 @@ describe('dry run without credentials', () => {
         if (provider === 'cloudfunctions') {
           const req = (await readJson(join(outDir, 'cloudfunctions', fn, 'create-function.json'))) as {
             functionId: string;
-            function: { buildConfig: { runtime: string; entryPoint: string; source: { storageSource: { bucket: string; object: string } } }; serviceConfig: Record<string, unknown>; eventTrigger?: { eventType: string } };
+            function: {
+              buildConfig: { runtime: string; entryPoint: string; source: { storageSource: { bucket: string; object: string } } };
+              serviceConfig: Record<string, unknown>;
+              eventTrigger?: { eventType: string };
+            };
           };
           expect(req.functionId).toBe(`mlops-${fn}`);
           expect(req.function.buildConfig).toMatchObject({ runtime: 'nodejs20', entryPoint: fn });
           expect(req.function.buildConfig.source.storageSource.object).toMatch(new RegExp(`deploy/functions/${fn}/[0-9a-f]{16}\\.zip$`));
-          expect(req.function.serviceConfig).toMatchObject({ minInstanceCount: 0, serviceAccountEmail: 'mlops-functions@p1.iam.gserviceaccount.com' });
+          expect(req.function.serviceConfig).toMatchObject({
+            minInstanceCount: 0,
+            serviceAccountEmail: 'mlops-functions@p1.iam.gserviceaccount.com',
+          });
           expect(req.function.eventTrigger?.eventType).toBe(fn === 'batch-score' ? 'google.cloud.storage.object.v1.finalized' : undefined);
         }
         if (provider === 'lambda') {
-          const yml = parse(await readFile(join(outDir, 'lambda', 'serverless.yml'), 'utf8')) as { functions: Record<string, { package: { artifact: string } }> };
+          const yml = parse(await readFile(join(outDir, 'lambda', 'serverless.yml'), 'utf8')) as {
+            functions: Record<string, { package: { artifact: string } }>;
+          };
           expect(Object.keys(yml.functions)).toEqual([...FUNCTIONS]);
           expect(yml.functions[fn]?.package.artifact).toMatch(new RegExp(`${fn}/lambda\\.zip$`));
           expect(output).toContain('would run in');
         }
         if (fn === 'evaluate' && provider !== 'lambda') {
-          const job = (await readJson(join(outDir, provider, fn, 'scheduler-job.json'))) as { job: { httpTarget: { uri: string; httpMethod: string; oidcToken: { serviceAccountEmail: string; audience: string } } } };
+          const job = (await readJson(join(outDir, provider, fn, 'scheduler-job.json'))) as {
+            job: { httpTarget: { uri: string; httpMethod: string; oidcToken: { serviceAccountEmail: string; audience: string } } };
+          };
           expect(job.job.httpTarget.httpMethod).toBe('POST');
           expect(job.job.httpTarget.uri).toMatch(/\/v1\/evaluate$/);
           expect(job.job.httpTarget.oidcToken.serviceAccountEmail).toBe('mlops-functions@p1.iam.gserviceaccount.com');
@@ -90,7 +118,9 @@ describe('dry run without credentials', () => {
         if (fn === 'batch-score' && provider === 'cloudrun') {
           const trigger = await readJson(join(outDir, 'cloudrun', fn, 'eventarc-trigger.json'));
           expect(JSON.stringify(trigger)).toContain('google.cloud.storage.object.v1.finalized');
-          expect(output).toContain('would POST https://eventarc.googleapis.com/v1/projects/p1/locations/REGION/triggers?triggerId=mlops-batch-score-finalize');
+          expect(output).toContain(
+            'would POST https://eventarc.googleapis.com/v1/projects/p1/locations/REGION/triggers?triggerId=mlops-batch-score-finalize',
+          );
           expect(report.actions).toContain('eventarc batch-score: create|update');
         }
       });
@@ -101,20 +131,35 @@ describe('dry run without credentials', () => {
 describe('cloud run canary and real calls (fake client)', () => {
   it('splits traffic between the named revision and the new one', async () => {
     const outDir = join(root, 'canary');
-    await deploy({ target: 'predict', provider: 'cloudrun', dryRun: true, canary: 'mlops-predict-00007-abc=90', outDir, env: {}, log: () => {} });
-    const req = (await readJson(join(outDir, 'cloudrun', 'predict', 'update-service.json'))) as { service: { name: string; traffic: unknown[] } };
+    await deploy({
+      target: 'predict',
+      provider: 'cloudrun',
+      dryRun: true,
+      canary: 'mlops-predict-00007-abc=90',
+      outDir,
+      env: {},
+      log: () => {},
+    });
+    const req = (await readJson(join(outDir, 'cloudrun', 'predict', 'update-service.json'))) as {
+      service: { name: string; traffic: unknown[] };
+    };
     expect(req.service.name).toBe('projects/PROJECT_ID/locations/REGION/services/mlops-predict');
     expect(req.service.traffic).toEqual([
       { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'mlops-predict-00007-abc', percent: 90 },
       { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 10, tag: 'canary' },
     ]);
-    await expect(deploy({ target: 'predict', provider: 'lambda', dryRun: true, canary: 'x=1', env: {}, log: () => {} })).rejects.toThrow(/no revisions/);
+    await expect(deploy({ target: 'predict', provider: 'lambda', dryRun: true, canary: 'x=1', env: {}, log: () => {} })).rejects.toThrow(
+      /no revisions/,
+    );
   });
 
   it('creates a missing service and updates an existing one', async () => {
     const calls: string[] = [];
     const existing = new Set<string>();
-    const op = (name: string) => [{ promise: async () => [{ name, uri: 'https://mlops-predict-123.europe-west1.run.app' }] }] as [{ promise(): Promise<[{ name: string; uri: string }]> }];
+    const op = (name: string) =>
+      [{ promise: async () => [{ name, uri: 'https://mlops-predict-123.europe-west1.run.app' }] }] as [
+        { promise(): Promise<[{ name: string; uri: string }]> },
+      ];
     const services: ServicesApi = {
       getService: async ({ name }) => {
         calls.push(`get ${name}`);
@@ -131,8 +176,22 @@ describe('cloud run canary and real calls (fake client)', () => {
         return op(req.service?.name ?? '');
       },
     };
-    const env = { GCP_PROJECT: 'p1', GCP_REGION: 'europe-west1', GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com', GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops', MLOPS_STORE: 'gs://b1/m' };
-    const opts = { target: 'predict', provider: 'cloudrun', dryRun: false, outDir: join(root, 'real'), env, log: () => {}, clients: { services } } as const;
+    const env = {
+      GCP_PROJECT: 'p1',
+      GCP_REGION: 'europe-west1',
+      GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
+      GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
+      MLOPS_STORE: 'gs://b1/m',
+    };
+    const opts = {
+      target: 'predict',
+      provider: 'cloudrun',
+      dryRun: false,
+      outDir: join(root, 'real'),
+      env,
+      log: () => {},
+      clients: { services },
+    } as const;
     expect((await deploy(opts)).actions).toEqual(['cloudrun predict: created']);
     expect((await deploy(opts)).actions).toEqual(['cloudrun predict: updated']);
     expect(calls).toEqual([
@@ -154,16 +213,29 @@ describe('deploy/ specs', () => {
       'deploy/gcp/eventarc-batch-score.yaml',
       'deploy/aws/serverless.yml',
     ]);
-    type JobYaml = { kind: string; spec: { template: { spec: { template: { spec: { nodeSelector?: Record<string, string>; containers: { resources: { limits: Record<string, string> } }[] } } } } } };
+    type JobYaml = {
+      kind: string;
+      spec: {
+        template: {
+          spec: {
+            template: { spec: { nodeSelector?: Record<string, string>; containers: { resources: { limits: Record<string, string> } }[] } };
+          };
+        };
+      };
+    };
     const gpu = parse(await readFile(join(root, 'deploy/gcp/training-job-gpu.yaml'), 'utf8')) as JobYaml;
     const cpu = parse(await readFile(join(root, 'deploy/gcp/training-job.yaml'), 'utf8')) as JobYaml;
     expect(gpu.kind).toBe('Job');
     expect(gpu.spec.template.spec.template.spec.nodeSelector).toEqual({ 'run.googleapis.com/accelerator': 'nvidia-l4' });
     expect(gpu.spec.template.spec.template.spec.containers[0]?.resources.limits['nvidia.com/gpu']).toBe('1');
     expect(cpu.spec.template.spec.template.spec.nodeSelector).toBeUndefined();
-    const scheduler = parse(await readFile(join(root, 'deploy/gcp/scheduler-evaluate.yaml'), 'utf8')) as { job: { httpTarget: { oidcToken: { serviceAccountEmail: string } } } };
+    const scheduler = parse(await readFile(join(root, 'deploy/gcp/scheduler-evaluate.yaml'), 'utf8')) as {
+      job: { httpTarget: { oidcToken: { serviceAccountEmail: string } } };
+    };
     expect(scheduler.job.httpTarget.oidcToken.serviceAccountEmail).toContain('iam.gserviceaccount.com');
-    const eventarc = parse(await readFile(join(root, 'deploy/gcp/eventarc-batch-score.yaml'), 'utf8')) as { trigger: { destination: { cloudRun: { service: string } } } };
+    const eventarc = parse(await readFile(join(root, 'deploy/gcp/eventarc-batch-score.yaml'), 'utf8')) as {
+      trigger: { destination: { cloudRun: { service: string } } };
+    };
     expect(eventarc.trigger.destination.cloudRun.service).toBe('mlops-batch-score');
   });
 

@@ -9,7 +9,14 @@ import { dirname, join, resolve } from 'node:path';
 import { REPO_ROOT } from '@mlops/config';
 import { bundle } from './bundle.ts';
 import { FUNCTIONS, loadProviderSettings, type DeploySettings, type FunctionName } from './config.ts';
-import { PROVIDER_NAMES, providerNamed, type DeployClients, type DeployProvider, type DeployRun, type ProviderName } from './providers/index.ts';
+import {
+  PROVIDER_NAMES,
+  providerNamed,
+  type DeployClients,
+  type DeployProvider,
+  type DeployRun,
+  type ProviderName,
+} from './providers/index.ts';
 
 export interface DeployOptions {
   target: FunctionName | 'all';
@@ -39,17 +46,22 @@ export function deploy(opts: DeployOptions): Promise<DeployReport> {
 }
 
 /** `opts.clients` holds any provider's clients (DeployClients), so this provider's are among them. */
-async function deployWith<Block extends object, Clients extends object>(provider: DeployProvider<string, Block, Clients>, opts: DeployOptions & { clients?: Partial<NoInfer<Clients>> }): Promise<DeployReport> {
+async function deployWith<Block extends object, Clients extends object>(
+  provider: DeployProvider<string, Block, Clients>,
+  opts: DeployOptions & { clients?: Partial<NoInfer<Clients>> },
+): Promise<DeployReport> {
   const repoRoot = opts.repoRoot ?? REPO_ROOT;
   const outDir = resolve(repoRoot, opts.outDir ?? 'dist/deploy');
   const functionsDir = resolve(repoRoot, opts.functionsDir ?? 'dist/functions');
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const settings = loadProviderSettings(provider, env, opts.dryRun);
-  if (opts.canary && !provider.splitsTraffic) throw new Error(`--canary splits traffic between revisions; ${provider.name} has no revisions to split`);
+  if (opts.canary && !provider.splitsTraffic)
+    throw new Error(`--canary splits traffic between revisions; ${provider.name} has no revisions to split`);
   if (opts.canary && opts.target === 'all') throw new Error('--canary applies to one function: name it instead of "all"');
   const report: DeployReport = { settings, files: [], actions: [] };
-  if (settings.placeholders.length > 0) log(`dry run: placeholders stand in for ${settings.placeholders.join(', ')} (set them for a real deploy)`);
+  if (settings.placeholders.length > 0)
+    log(`dry run: placeholders stand in for ${settings.placeholders.join(', ')} (set them for a real deploy)`);
 
   const run: DeployRun<DeploySettings & Block, Clients> = {
     settings,
@@ -61,7 +73,10 @@ async function deployWith<Block extends object, Clients extends object>(provider
     repoRoot,
     env,
     clients: opts.clients ?? {},
-    bundle: (fn) => (opts.skipBuild ? Promise.resolve(join(functionsDir, fn, provider.bundleHost)) : bundle(fn, provider.bundleHost, functionsDir, repoRoot)),
+    bundle: (fn) =>
+      opts.skipBuild
+        ? Promise.resolve(join(functionsDir, fn, provider.bundleHost))
+        : bundle(fn, provider.bundleHost, functionsDir, repoRoot),
     async write(path, text, { show = true } = {}) {
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, text);
@@ -91,6 +106,10 @@ export async function writeDeploySpecs(repoRoot: string = REPO_ROOT, env: NodeJS
   return written;
 }
 
-function referenceSpecsOf<Block extends object>(provider: DeployProvider<string, Block>, env: NodeJS.ProcessEnv, repoRoot: string): Record<string, string> {
+function referenceSpecsOf<Block extends object>(
+  provider: DeployProvider<string, Block>,
+  env: NodeJS.ProcessEnv,
+  repoRoot: string,
+): Record<string, string> {
   return provider.referenceSpecs?.(loadProviderSettings(provider, env, true), repoRoot) ?? {};
 }

@@ -12,7 +12,10 @@ describe('tools/deploy/schema.json', () => {
   });
 
   it('offers exactly the PROVIDERS table and the functions', () => {
-    const schema = JSON.parse(executorSchemaJson()) as { properties: Record<'provider' | 'function', { enum: string[] }>; required: string[] };
+    const schema = JSON.parse(executorSchemaJson()) as {
+      properties: Record<'provider' | 'function', { enum: string[] }>;
+      required: string[];
+    };
     expect(schema.properties.provider.enum).toEqual(Object.keys(PROVIDERS));
     expect(schema.properties.function.enum).toEqual([...FUNCTIONS, 'all']);
     expect(schema.required).toEqual(['function', 'provider']);

@@ -7,7 +7,15 @@ import { deployOptionsSchema } from './options.ts';
 export default async function deployExecutor(options: unknown, context: ExecutorContext): Promise<{ success: boolean }> {
   try {
     const o = deployOptionsSchema.parse(options);
-    await deploy({ target: o.function, provider: o.provider, dryRun: o.dryRun, canary: o.canary, skipBuild: o.skipBuild, outDir: o.outDir, repoRoot: context.root });
+    await deploy({
+      target: o.function,
+      provider: o.provider,
+      dryRun: o.dryRun,
+      canary: o.canary,
+      skipBuild: o.skipBuild,
+      outDir: o.outDir,
+      repoRoot: context.root,
+    });
     return { success: true };
   } catch (error) {
     const message = error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);

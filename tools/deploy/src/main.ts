@@ -32,7 +32,14 @@ try {
       skipBuild: values['skip-build'],
       outDir: values.out,
     });
-    await deploy({ target: o.function, provider: o.provider, dryRun: o.dryRun, canary: o.canary, skipBuild: o.skipBuild, outDir: o.outDir });
+    await deploy({
+      target: o.function,
+      provider: o.provider,
+      dryRun: o.dryRun,
+      canary: o.canary,
+      skipBuild: o.skipBuild,
+      outDir: o.outDir,
+    });
   }
 } catch (error) {
   const message = error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);

@@ -8,12 +8,17 @@ const canaryProviders = PROVIDER_NAMES.filter((name) => PROVIDERS[name].splitsTr
 export const deployOptionsSchema = z.object({
   function: z.enum([...FUNCTIONS, 'all']).describe('The function to deploy'),
   provider: z.enum(PROVIDER_NAMES).describe('Where to deploy'),
-  dryRun: z.boolean().default(false).describe('Print and write the requests under dist/deploy/ without sending them (no credentials needed)'),
+  dryRun: z
+    .boolean()
+    .default(false)
+    .describe('Print and write the requests under dist/deploy/ without sending them (no credentials needed)'),
   canary: z
     .string()
     .min(1)
     .optional()
-    .describe(`${canaryProviders.join(', ')} only: <revision>=<percent> keeps that share on the named revision, the new revision gets the rest`),
+    .describe(
+      `${canaryProviders.join(', ')} only: <revision>=<percent> keeps that share on the named revision, the new revision gets the rest`,
+    ),
   skipBuild: z.boolean().default(false).describe('Use the bundles already in dist/functions'),
   outDir: z.string().min(1).optional().describe('Where dry-run files go (default dist/deploy)'),
 });

@@ -10,7 +10,11 @@ export type Yamlable = string | number | boolean | null | undefined | readonly Y
 export function toYaml(value: Yamlable, header?: string): string {
   // Plain data: an object used twice is written twice (no anchors or aliases).
   const doc = new Document(value, { version: '1.1', aliasDuplicateObjects: false });
-  if (header) doc.commentBefore = header.split('\n').map((line) => ` ${line}`).join('\n');
+  if (header)
+    doc.commentBefore = header
+      .split('\n')
+      .map((line) => ` ${line}`)
+      .join('\n');
   // lineWidth 0: long strings (descriptions, URLs) stay on one line.
   return doc.toString({ lineWidth: 0 });
 }

@@ -72,7 +72,7 @@ describe('zipFolder', () => {
     expect(entries.find((e) => e.name === 'package.json')?.mode).toBe(0o100644);
   });
 
-  it('gives the same bytes for the same folder, whatever the files\' times', async () => {
+  it("gives the same bytes for the same folder, whatever the files' times", async () => {
     const first = join(root, 'first.zip');
     const second = join(root, 'second.zip');
     const a = await zipFolder(bundle(), first);

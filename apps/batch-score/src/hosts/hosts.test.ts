@@ -30,7 +30,13 @@ it('the Lambda entry loads the champion at init and scores the object an S3 noti
 
   expect(await handler(s3PutEvent)).toBeUndefined();
   const summary = JSON.parse((await store.get('scored/may/new reviews.summary.json')).body.toString()) as Record<string, unknown>;
-  expect(summary).toMatchObject({ input: 'inbox/may/new reviews.jsonl', output: 'scored/may/new reviews.v1.predictions.jsonl', rows: 4, bad_rows: 3, model_version: 'v1' });
+  expect(summary).toMatchObject({
+    input: 'inbox/may/new reviews.jsonl',
+    output: 'scored/may/new reviews.v1.predictions.jsonl',
+    rows: 4,
+    bad_rows: 3,
+    model_version: 'v1',
+  });
   const lines = (await store.get('scored/may/new reviews.v1.predictions.jsonl')).body.toString().trim().split('\n');
   expect(lines).toHaveLength(4);
 });

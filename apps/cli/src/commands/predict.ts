@@ -7,10 +7,11 @@ export async function predictCommand(texts: string[], flags: { version?: string;
   const { version, classifier } = await loadModel(createContext(), flags);
   try {
     const predictions = await classifier.predict(texts);
-    out.result(
-      predictions.map((p, i) => `${p.label.padEnd(10)} ${p.score.toFixed(4)}  ${texts[i]!.slice(0, 80)}`).join('\n'),
-      { ok: true, version, predictions },
-    );
+    out.result(predictions.map((p, i) => `${p.label.padEnd(10)} ${p.score.toFixed(4)}  ${texts[i]!.slice(0, 80)}`).join('\n'), {
+      ok: true,
+      version,
+      predictions,
+    });
   } finally {
     await classifier.release();
   }

@@ -15,7 +15,11 @@ export async function registryList(flags: { json: boolean }): Promise<void> {
     registry.getAlias('champion'),
     registry.getAlias('challenger'),
   ]);
-  const aliasesOf = (v: string) => [champion, challenger].filter((a) => a?.version === v).map((a) => a!.alias).join(',');
+  const aliasesOf = (v: string) =>
+    [champion, challenger]
+      .filter((a) => a?.version === v)
+      .map((a) => a!.alias)
+      .join(',');
   out.result(
     versions.length === 0
       ? `no versions in ${registry.store.uri}`
@@ -41,7 +45,11 @@ export async function registryShow(version: string, flags: { json: boolean }): P
   out.result(JSON.stringify(info, null, 2), { ok: true, ...info });
 }
 
-export async function registrySetAlias(alias: string, version: string, flags: { expect?: string; reason?: string; json: boolean }): Promise<void> {
+export async function registrySetAlias(
+  alias: string,
+  version: string,
+  flags: { expect?: string; reason?: string; json: boolean },
+): Promise<void> {
   const out = createOutput(flags.json);
   const { registry, settings } = createContext();
   const record = await registry.setAlias(alias, version, {
@@ -57,8 +65,18 @@ export async function registryAudit(flags: { json: boolean }): Promise<void> {
   const { registry } = createContext();
   const events = await registry.audit();
   out.result(
-    table([['time', 'action', 'version', 'alias', 'from → to', 'actor', 'reason'],
-      ...events.map((e) => [e.time, e.action, e.version ?? '', e.alias ?? '', e.from || e.to ? `${e.from ?? '-'} → ${e.to ?? '-'}` : '', e.actor, e.reason])]),
+    table([
+      ['time', 'action', 'version', 'alias', 'from → to', 'actor', 'reason'],
+      ...events.map((e) => [
+        e.time,
+        e.action,
+        e.version ?? '',
+        e.alias ?? '',
+        e.from || e.to ? `${e.from ?? '-'} → ${e.to ?? '-'}` : '',
+        e.actor,
+        e.reason,
+      ]),
+    ]),
     { ok: true, events },
   );
 }

@@ -23,7 +23,11 @@ export async function runCommand(flags: RunFlags): Promise<void> {
       evaluateEvery: flags.evaluateEvery ?? '0 */5 * * * *',
       onEvaluation: ({ ok, body }) => out.info(`evaluate: ${ok ? 'ok' : 'FAILED'} ${JSON.stringify(body).slice(0, 300)}`),
     });
-    out.info(Object.entries(stack.urls).map(([name, url]) => `${name.padEnd(16)} ${url}`).join('\n'));
+    out.info(
+      Object.entries(stack.urls)
+        .map(([name, url]) => `${name.padEnd(16)} ${url}`)
+        .join('\n'),
+    );
     out.info(`evaluate runs on the cron "${flags.evaluateEvery ?? '0 */5 * * * *'}"; Ctrl-C stops everything`);
     await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
     await stack.close();

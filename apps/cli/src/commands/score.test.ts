@@ -28,9 +28,23 @@ describe('mlops score', () => {
     const { stdout, stderr } = await run(process.execPath, [BIN, 'score', input, '--json'], { env });
     expect(stderr).toMatch(/scoring .*reviews.jsonl with v1/);
     const summary = JSON.parse(stdout.trim().split('\n').at(-1)!);
-    expect(summary).toMatchObject({ ok: true, input, output: `${input}.predictions.jsonl`, errors: `${input}.errors.jsonl`, rows: 2, bad_rows: 1, model_version: 'v1' });
-    const predictions = (await readFile(`${input}.predictions.jsonl`, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(predictions.map((p) => [p.id, p.line, p.model_version])).toEqual([['1', 1, 'v1'], ['2', 3, 'v1']]);
+    expect(summary).toMatchObject({
+      ok: true,
+      input,
+      output: `${input}.predictions.jsonl`,
+      errors: `${input}.errors.jsonl`,
+      rows: 2,
+      bad_rows: 1,
+      model_version: 'v1',
+    });
+    const predictions = (await readFile(`${input}.predictions.jsonl`, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(predictions.map((p) => [p.id, p.line, p.model_version])).toEqual([
+      ['1', 1, 'v1'],
+      ['2', 3, 'v1'],
+    ]);
     expect(JSON.parse(await readFile(`${input}.errors.jsonl`, 'utf8'))).toEqual({ line: 2, reason: 'invalid JSON' });
     expect({ ok: true, ...JSON.parse(await readFile(`${input}.summary.json`, 'utf8')) }).toEqual(summary);
   });
@@ -43,8 +57,13 @@ describe('mlops score', () => {
     expect(stdout).toMatch(/1 rows scored with v1 .* -> .*more.predictions.jsonl\nno bad rows/);
     expect(JSON.parse(await readFile(join(dir, 'more.summary.json'), 'utf8'))).toMatchObject({ rows: 1, errors: null });
 
-    const missing = await run(process.execPath, [BIN, 'score', join(dir, 'nope.jsonl'), output, '--json'], { env }).catch((e: { code: number; stdout: string }) => e);
+    const missing = await run(process.execPath, [BIN, 'score', join(dir, 'nope.jsonl'), output, '--json'], { env }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(missing).toMatchObject({ code: 1 });
-    expect(JSON.parse((missing as { stdout: string }).stdout)).toMatchObject({ ok: false, error: expect.stringMatching(/input file not found: .*nope.jsonl/) });
+    expect(JSON.parse((missing as { stdout: string }).stdout)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/input file not found: .*nope.jsonl/),
+    });
   });
 });

@@ -7,7 +7,11 @@ import { createOutput } from '../output.ts';
 const PROGRESS_MS = 3000;
 
 /** Scores a local JSONL, JSONL.gz or CSV file with the batch-score core: predictions, errors and a summary. */
-export async function scoreCommand(input: string, output: string | undefined, flags: { version?: string; alias?: string; json: boolean }): Promise<void> {
+export async function scoreCommand(
+  input: string,
+  output: string | undefined,
+  flags: { version?: string; alias?: string; json: boolean },
+): Promise<void> {
   const out = createOutput(flags.json);
   if (!existsSync(input)) throw new Error(`input file not found: ${input}`);
   // The batch-score function's own chunk and batch sizes (BATCH_* settings), so both score alike.

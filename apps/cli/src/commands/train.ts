@@ -44,9 +44,18 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
       [
         `registered ${result.version.version}${result.champion ? ' (champion)' : ''} in ${result.timings.total}s`,
         table([['dataset', 'n', 'accuracy', 'macro F1'], ...rows]),
-        `timings (s): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+        `timings (s): ${Object.entries(result.timings)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
       ].join('\n'),
-      { ok: true, version: result.version.version, champion: result.champion, metrics: result.metrics, parity: result.parity, timings: result.timings },
+      {
+        ok: true,
+        version: result.version.version,
+        champion: result.champion,
+        metrics: result.metrics,
+        parity: result.parity,
+        timings: result.timings,
+      },
     );
   } finally {
     progress.stop();

@@ -23,11 +23,15 @@ const MARKED: Record<string, (version: string) => string> = {
 export async function loopChart(evaluations: readonly EvaluationRecord[], audit: readonly AuditEvent[], title: string): Promise<string> {
   const points = evaluations.flatMap((e) => {
     const rows: { time: string; series: string; value: number }[] = [];
-    for (const [role, health] of [['champion', e.champion], ['challenger', e.challenger]] as const) {
+    for (const [role, health] of [
+      ['champion', e.champion],
+      ['challenger', e.challenger],
+    ] as const) {
       if (health?.accuracy) rows.push({ time: e.time, series: `accuracy, ${role} (${health.version})`, value: health.accuracy.accuracy });
     }
     const ratios = (e.champion.drift?.measures ?? []).map((m) => m.value / m.threshold);
-    if (ratios.length > 0) rows.push({ time: e.time, series: `drift / threshold, champion (${e.champion.version})`, value: Math.max(...ratios) });
+    if (ratios.length > 0)
+      rows.push({ time: e.time, series: `drift / threshold, champion (${e.champion.version})`, value: Math.max(...ratios) });
     return rows;
   });
   // Events seconds apart (a run settling, then its canary starting) share one rule and one label.
@@ -44,14 +48,15 @@ export async function loopChart(evaluations: readonly EvaluationRecord[], audit:
   const drift = points.filter((p) => p.series.startsWith('drift'));
   const x = { field: 'time', type: 'temporal', title: 'time (UTC)', timeUnit: 'utchoursminutesseconds' } as const;
   const color = { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 0 } } as const;
-  const eventLayers = (labelY: number) => [
-    { data: { values: events }, mark: { type: 'rule', color: 'firebrick' }, encoding: { x } },
-    {
-      data: { values: events },
-      mark: { type: 'text', angle: 270, align: 'left', dx: 4, dy: -4, color: 'firebrick', fontSize: 10 },
-      encoding: { x, y: { value: labelY }, text: { field: 'label' } },
-    },
-  ] as const;
+  const eventLayers = (labelY: number) =>
+    [
+      { data: { values: events }, mark: { type: 'rule', color: 'firebrick' }, encoding: { x } },
+      {
+        data: { values: events },
+        mark: { type: 'text', angle: 270, align: 'left', dx: 4, dy: -4, color: 'firebrick', fontSize: 10 },
+        encoding: { x, y: { value: labelY }, text: { field: 'label' } },
+      },
+    ] as const;
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -66,7 +71,11 @@ export async function loopChart(evaluations: readonly EvaluationRecord[], audit:
             mark: { type: 'line', point: true },
             encoding: { x, y: { field: 'value', type: 'quantitative', title: 'accuracy', scale: { domain: [0.5, 1] } }, color },
           },
-          { data: { values: [{ y: 0.8 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          {
+            data: { values: [{ y: 0.8 }] },
+            mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' },
+            encoding: { y: { field: 'y', type: 'quantitative' } },
+          },
           ...eventLayers(250),
         ],
       },
@@ -80,7 +89,11 @@ export async function loopChart(evaluations: readonly EvaluationRecord[], audit:
             mark: { type: 'line', point: true },
             encoding: { x, y: { field: 'value', type: 'quantitative', title: 'drift ÷ threshold', scale: { type: 'log' } }, color },
           },
-          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          {
+            data: { values: [{ y: 1 }] },
+            mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' },
+            encoding: { y: { field: 'y', type: 'quantitative' } },
+          },
           ...eventLayers(150),
         ],
       },

@@ -21,7 +21,13 @@ export interface ScenarioSizes {
   heldOut: number;
 }
 
-export const SCENARIO_SIZES: ScenarioSizes = { imdbTraffic: 1000, sstTraffic: 10_000, canaryRound: 1000, afterTraffic: 1000, heldOut: 5000 };
+export const SCENARIO_SIZES: ScenarioSizes = {
+  imdbTraffic: 1000,
+  sstTraffic: 10_000,
+  canaryRound: 1000,
+  afterTraffic: 1000,
+  heldOut: 5000,
+};
 
 /** Short windows and quick reactions, so the loop plays out in minutes; any of them can be overridden from the environment. */
 export const SCENARIO_ENV: NodeJS.ProcessEnv = {
@@ -55,7 +61,18 @@ interface Context {
   trainFirst: () => Promise<void>;
 }
 
-const runsAnswer = z.object({ runs: z.array(z.object({ run_id: z.string(), status: z.string(), started: z.string(), version: z.string().optional(), message: z.string().optional(), promote: z.string().optional() })) });
+const runsAnswer = z.object({
+  runs: z.array(
+    z.object({
+      run_id: z.string(),
+      status: z.string(),
+      started: z.string(),
+      version: z.string().optional(),
+      message: z.string().optional(),
+      promote: z.string().optional(),
+    }),
+  ),
+});
 
 /**
  * The README's main job: serve v1, replay IMDB traffic with labels (healthy), switch to SST-2 phrases
@@ -76,17 +93,20 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
   const evaluations: EvaluationRecord[] = [];
   const alerts = await alertReceiver((alert) => info(`  ALERT ${alert}`));
   let lastLine = '';
-  const stack = await startStack({ ALERT_WEBHOOK_URL: alerts.url, ...ctx.env }, {
-    evaluateEvery: ctx.evaluateEvery,
-    onEvaluation: ({ ok, body }) => {
-      const record = EvaluationRecordSchema.safeParse(body);
-      if (ok && record.success) {
-        evaluations.push(record.data);
-        const line = describe(record.data);
-        if (line !== lastLine) info(`  evaluate: ${(lastLine = line)}`); // unchanged repeats are not news
-      } else info(`  evaluate failed: ${JSON.stringify(body).slice(0, 300)}`);
+  const stack = await startStack(
+    { ALERT_WEBHOOK_URL: alerts.url, ...ctx.env },
+    {
+      evaluateEvery: ctx.evaluateEvery,
+      onEvaluation: ({ ok, body }) => {
+        const record = EvaluationRecordSchema.safeParse(body);
+        if (ok && record.success) {
+          evaluations.push(record.data);
+          const line = describe(record.data);
+          if (line !== lastLine) info(`  evaluate: ${(lastLine = line)}`); // unchanged repeats are not news
+        } else info(`  evaluate failed: ${JSON.stringify(body).slice(0, 300)}`);
+      },
     },
-  });
+  );
   const served: Served[] = [];
   try {
     const play = async (phase: string, rows: LabelledText[]) => {
@@ -101,7 +121,9 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
       });
       served.push(...out);
       const seconds = (performance.now() - t0) / 1000;
-      info(`  ${phase}: ${rows.length} texts in ${seconds.toFixed(1)} s (${(rows.length / seconds).toFixed(0)}/s), live accuracy ${pct(out.filter((s) => s.predicted === s.truth).length / out.length, 1)}`);
+      info(
+        `  ${phase}: ${rows.length} texts in ${seconds.toFixed(1)} s (${(rows.length / seconds).toFixed(0)}/s), live accuracy ${pct(out.filter((s) => s.predicted === s.truth).length / out.length, 1)}`,
+      );
     };
     const nextEvaluation = () => {
       const seen = evaluations.length;
@@ -115,7 +137,11 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     info('phase 3: traffic switches to SST-2 phrases (short, a different distribution)');
     await play('sst2', data.sstTraffic);
     info('phase 4: waiting for evaluate to notice and retrain-trigger to start fine-tuning');
-    const run = await waitForValue(async () => (await runs(stack, ctx.env.MLOPS_API_KEY)).at(-1), 300, 'no retraining started within 5 minutes; see the evaluations above');
+    const run = await waitForValue(
+      async () => (await runs(stack, ctx.env.MLOPS_API_KEY)).at(-1),
+      300,
+      'no retraining started within 5 minutes; see the evaluations above',
+    );
     const jobLog = join(ctx.settings.MLOPS_CACHE_DIR, 'job-logs', `${run.run_id}.log`);
     info(`  retrain ${run.run_id} started from ${before}; the training job's log: ${jobLog}`);
     const settled = await waitForValue(
@@ -130,7 +156,8 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     if (settled.status !== 'succeeded') throw new Error(`retrain ${run.run_id} failed: ${settled.message}`);
     info(`  ${settled.version} registered; promote answered: ${settled.promote}`);
     const challenger = await registry.getAlias('challenger');
-    if (!challenger || challenger.version !== settled.version) throw new Error(`promote did not start a canary of ${settled.version}: ${settled.promote}`);
+    if (!challenger || challenger.version !== settled.version)
+      throw new Error(`promote did not start a canary of ${settled.version}: ${settled.promote}`);
 
     info(`phase 4: canary of ${challenger.version} on ${challenger.canaryWeight! * 100}% of clients; SST-2 traffic continues`);
     for (let round = 0; (await registry.getAlias('challenger')) !== undefined; round++) {
@@ -149,7 +176,10 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     const heldOut = [];
     for (const version of [before, after]) {
       const classifier = await TextClassifier.load(await downloadForInference(registry, version, ctx.settings.MLOPS_CACHE_DIR));
-      for (const [dataset, rows] of [['SST-2 held out', data.sstHeldOut], ['IMDB test held out', data.imdbHeldOut]] as const) {
+      for (const [dataset, rows] of [
+        ['SST-2 held out', data.sstHeldOut],
+        ['IMDB test held out', data.imdbHeldOut],
+      ] as const) {
         const m = await evaluateRows(classifier, rows);
         heldOut.push({ version, dataset, n: m.n, accuracy: m.accuracy, ci95: m.accuracy_ci95 });
       }
@@ -160,7 +190,13 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     const svg = await loopChart(records, await registry.audit(), `${registry.model}: accuracy and drift over the scenario`);
     const chartKey = `reports/scenario-${new Date().toISOString().replace(/[:.]/g, '-')}.svg`;
     await registry.store.put(chartKey, svg);
-    return { phases: accuracyTable(served), heldOut, versions: { before, after }, chart: `${registry.store.uri}/${chartKey}`, seconds: (performance.now() - started) / 1000 };
+    return {
+      phases: accuracyTable(served),
+      heldOut,
+      versions: { before, after },
+      chart: `${registry.store.uri}/${chartKey}`,
+      seconds: (performance.now() - started) / 1000,
+    };
   } finally {
     await stack.close();
     await alerts.close();
@@ -187,11 +223,15 @@ const stepEvent = z.object({ event: z.literal('step'), step: z.number(), steps_t
 
 /** The training job's latest step from its JSON-lines log, e.g. ": step 300/940, epoch 1, loss 0.412". */
 async function lastStep(log: string): Promise<string> {
-  const lines = await readFile(log, 'utf8').then((t) => t.trim().split('\n'), () => []);
+  const lines = await readFile(log, 'utf8').then(
+    (t) => t.trim().split('\n'),
+    () => [],
+  );
   for (const line of lines.reverse()) {
     try {
       const step = stepEvent.safeParse(JSON.parse(line));
-      if (step.success) return `: step ${step.data.step}/${step.data.steps_total}, epoch ${step.data.epoch}, loss ${step.data.loss.toFixed(3)}`;
+      if (step.success)
+        return `: step ${step.data.step}/${step.data.steps_total}, epoch ${step.data.epoch}, loss ${step.data.loss.toFixed(3)}`;
     } catch {
       // not a JSON line (stderr of the job)
     }
@@ -219,20 +259,42 @@ async function scenarioData(ctx: Context) {
     return lengths.map((n) => rows.slice(at, (at += n)));
   };
   const [imdbTraffic, imdbAfter, imdbHeldOut] = cut(imdb, sizes.imdbTraffic, sizes.afterTraffic / 2, sizes.heldOut);
-  const [sstTraffic, canary, sstAfter, sstHeldOut] = cut(sst, sizes.sstTraffic, sizes.canaryRound * 5, sizes.afterTraffic / 2, sizes.heldOut);
-  return { imdbTraffic: imdbTraffic!, sstTraffic: sstTraffic!, canary: canary!, after: shuffled([...sstAfter!, ...imdbAfter!], 7), sstHeldOut: sstHeldOut!, imdbHeldOut: imdbHeldOut! };
+  const [sstTraffic, canary, sstAfter, sstHeldOut] = cut(
+    sst,
+    sizes.sstTraffic,
+    sizes.canaryRound * 5,
+    sizes.afterTraffic / 2,
+    sizes.heldOut,
+  );
+  return {
+    imdbTraffic: imdbTraffic!,
+    sstTraffic: sstTraffic!,
+    canary: canary!,
+    after: shuffled([...sstAfter!, ...imdbAfter!], 7),
+    sstHeldOut: sstHeldOut!,
+    imdbHeldOut: imdbHeldOut!,
+  };
 }
 
 function describe(e: EvaluationRecord): string {
   const acc = e.champion.accuracy;
-  const drift = e.champion.drift?.measures.filter((m) => m.drifting).map((m) => `${m.name} ${m.value.toFixed(3)} > ${m.threshold.toFixed(3)}`);
-  const challenger = e.challenger?.accuracy ? `; challenger ${e.challenger.version} ${pct(e.challenger.accuracy.accuracy, 1)} (n=${e.challenger.accuracy.n})` : '';
+  const drift = e.champion.drift?.measures
+    .filter((m) => m.drifting)
+    .map((m) => `${m.name} ${m.value.toFixed(3)} > ${m.threshold.toFixed(3)}`);
+  const challenger = e.challenger?.accuracy
+    ? `; challenger ${e.challenger.version} ${pct(e.challenger.accuracy.accuracy, 1)} (n=${e.challenger.accuracy.n})`
+    : '';
   const actions = e.actions.map((a) => `${a.kind}${a.ok ? '' : ' FAILED'}`).join(', ');
   return `${e.champion.version} ${e.status}: ${acc ? `accuracy ${pct(acc.accuracy, 1)} (95% CI ${pct(acc.accuracy_ci95[0], 1)}–${pct(acc.accuracy_ci95[1], 1)}, n=${acc.n})` : 'no labels'}${drift?.length ? `; drift ${drift.join(', ')}` : ''}${challenger}${actions ? ` → ${actions}` : ''}`;
 }
 
 /** Polls until `check` gives a value; past the deadline, fails with `message`. Ticks every 10 s for progress. */
-async function waitForValue<T>(check: () => Promise<T | undefined>, seconds: number, message: string, tick?: (elapsed: number) => Promise<void>): Promise<T> {
+async function waitForValue<T>(
+  check: () => Promise<T | undefined>,
+  seconds: number,
+  message: string,
+  tick?: (elapsed: number) => Promise<void>,
+): Promise<T> {
   const t0 = Date.now();
   let lastTick = t0;
   for (;;) {

@@ -17,7 +17,15 @@ it('runs the five functions wired together: traffic and labels reach evaluate th
   await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
   const evaluations: unknown[] = [];
   const stack = await startStack(
-    { ...process.env, MLOPS_STORE: join(root, 'store'), MLOPS_CACHE_DIR: join(root, 'cache'), MLOPS_API_KEY: 'k', PREDICT_THREADS: '1', PREDICT_LOG_FLUSH_SECONDS: '0.2', LOG_LEVEL: 'silent' },
+    {
+      ...process.env,
+      MLOPS_STORE: join(root, 'store'),
+      MLOPS_CACHE_DIR: join(root, 'cache'),
+      MLOPS_API_KEY: 'k',
+      PREDICT_THREADS: '1',
+      PREDICT_LOG_FLUSH_SECONDS: '0.2',
+      LOG_LEVEL: 'silent',
+    },
     { evaluateEvery: '* * * * * *', onEvaluation: ({ ok, body }) => ok && evaluations.push(body) },
   );
   try {

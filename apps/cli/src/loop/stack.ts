@@ -14,7 +14,10 @@ export interface Stack {
  * wired to each other by URL, and a local cron calling evaluate. Each function reads its settings
  * from `env`, exactly as its Cloud Run container would.
  */
-export async function startStack(env: NodeJS.ProcessEnv, opts: { evaluateEvery: string; onEvaluation?: (result: { ok: boolean; body: unknown }) => void }): Promise<Stack> {
+export async function startStack(
+  env: NodeJS.ProcessEnv,
+  opts: { evaluateEvery: string; onEvaluation?: (result: { ok: boolean; body: unknown }) => void },
+): Promise<Stack> {
   const servers: NodeServer[] = [];
   const start = async (name: keyof typeof NODE_HOSTS, extra: NodeJS.ProcessEnv = {}) => {
     const server = await NODE_HOSTS[name]({ port: 0, hostname: '127.0.0.1', env: { ...env, ...extra }, handleSignals: false });

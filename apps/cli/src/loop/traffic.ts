@@ -23,13 +23,24 @@ const predictAnswer = z.object({ model_version: z.string(), predictions: z.array
 export async function replay(
   predictUrl: string,
   rows: readonly LabelledText[],
-  opts: { phase: string; apiKey?: string | undefined; batchSize?: number; concurrency?: number; clients?: number; onProgress?: (done: number) => void },
+  opts: {
+    phase: string;
+    apiKey?: string | undefined;
+    batchSize?: number;
+    concurrency?: number;
+    clients?: number;
+    onProgress?: (done: number) => void;
+  },
 ): Promise<Served[]> {
   const batchSize = opts.batchSize ?? 16;
   const served: Served[] = [];
   const headers = { 'content-type': 'application/json', ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) };
   const post = async (path: string, body: unknown, key: string) => {
-    const res = await fetch(`${predictUrl}${path}`, { method: 'POST', headers: { ...headers, 'x-request-key': key }, body: JSON.stringify(body) });
+    const res = await fetch(`${predictUrl}${path}`, {
+      method: 'POST',
+      headers: { ...headers, 'x-request-key': key },
+      body: JSON.stringify(body),
+    });
     const json: unknown = await res.json();
     if (!res.ok) throw new Error(`${path} answered ${res.status}: ${JSON.stringify(json)}`);
     return json;
@@ -44,7 +55,9 @@ export async function replay(
       const key = `client-${createHash('sha256').update(`${opts.phase}:${start}:${batch[0]!.text}`).digest().readUInt32BE(0) % (opts.clients ?? 500)}`;
       const answer = predictAnswer.parse(await post('/v1/predict', { texts: batch.map((r) => r.text) }, key));
       await post('/v1/feedback', { items: answer.predictions.map((p, i) => ({ prediction_id: p.id, label: batch[i]!.label })) }, key);
-      answer.predictions.forEach((p, i) => served.push({ phase: opts.phase, version: answer.model_version, predicted: p.label, truth: batch[i]!.label }));
+      answer.predictions.forEach((p, i) =>
+        served.push({ phase: opts.phase, version: answer.model_version, predicted: p.label, truth: batch[i]!.label }),
+      );
       done += batch.length;
       opts.onProgress?.(done);
     }

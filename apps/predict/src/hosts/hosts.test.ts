@@ -8,7 +8,12 @@ import { openStore } from '@mlops/storage';
 import { afterAll, expect, it, vi } from 'vitest';
 
 // The documented HTTP API event, carrying one predict request.
-const httpV2Event = httpApiV2Request('POST', '/v1/predict', { 'content-type': 'application/json' }, JSON.stringify({ texts: ['a good film', 'awful plot'] }));
+const httpV2Event = httpApiV2Request(
+  'POST',
+  '/v1/predict',
+  { 'content-type': 'application/json' },
+  JSON.stringify({ texts: ['a good film', 'awful plot'] }),
+);
 
 afterAll(() => {
   vi.unstubAllEnvs();
@@ -26,7 +31,10 @@ it('the Lambda entry loads the champion at init and answers an API Gateway v2 pr
   const { handler, lambdaServingDefaults } = await import('./lambda.ts');
   // One request per instance: the session on the event loop unless the environment says otherwise.
   expect(lambdaServingDefaults({})).toMatchObject({ PREDICT_SESSIONS: '0', PREDICT_THREADS: expect.stringMatching(/^[1-9]/) });
-  expect(lambdaServingDefaults({ PREDICT_SESSIONS: '2', PREDICT_THREADS: '1' })).toMatchObject({ PREDICT_SESSIONS: '2', PREDICT_THREADS: '1' });
+  expect(lambdaServingDefaults({ PREDICT_SESSIONS: '2', PREDICT_THREADS: '1' })).toMatchObject({
+    PREDICT_SESSIONS: '2',
+    PREDICT_THREADS: '1',
+  });
 
   const result = await handler(httpV2Event);
   expect(result?.statusCode).toBe(200);

@@ -50,14 +50,27 @@ function startCloudRunServer() {
     request.on('end', () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const path = decodeURIComponent(url.pathname);
-      requests.push({ method: request.method ?? '', path, query: url.search, headers: request.headers, body: raw ? JSON.parse(raw) : undefined });
+      requests.push({
+        method: request.method ?? '',
+        path,
+        query: url.search,
+        headers: request.headers,
+        body: raw ? JSON.parse(raw) : undefined,
+      });
       const send = (status: number, body: object) => {
         response.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
         response.end(JSON.stringify(body));
       };
       const run = /^\/v2\/(projects\/[^/]+\/locations\/[^/]+\/jobs\/([^/:]+)):run$/.exec(path);
       if (request.method === 'POST' && run?.[1] && run[2]) {
-        if (run[2] === 'missing') return send(404, { error: { code: 404, message: `Resource '${run[2]}' of kind 'JOB' in region 'europe-west1' in project 'p1' does not exist.`, status: 'NOT_FOUND' } });
+        if (run[2] === 'missing')
+          return send(404, {
+            error: {
+              code: 404,
+              message: `Resource '${run[2]}' of kind 'JOB' in region 'europe-west1' in project 'p1' does not exist.`,
+              status: 'NOT_FOUND',
+            },
+          });
         return send(200, runJobOperation(run[1], `${run[1]}/executions/${run[2]}-x7k2p`));
       }
       const execution = executions.get(path.replace(/^\/v2\//, ''));
@@ -94,7 +107,14 @@ describe('CloudRunJobLauncher against a local Cloud Run Admin API', () => {
       protocol: 'http',
       authClient: fakeAuthClient as unknown as CloudRunClientOptions['authClient'],
     };
-    launcher = new CloudRunJobLauncher({ project: 'p1', region: 'europe-west1', job: 'trainer', gpuJob: 'trainer-gpu', timeoutSeconds: 3600, clientOptions });
+    launcher = new CloudRunJobLauncher({
+      project: 'p1',
+      region: 'europe-west1',
+      job: 'trainer',
+      gpuJob: 'trainer-gpu',
+      timeoutSeconds: 3600,
+      clientOptions,
+    });
   });
   beforeEach(() => {
     requests.length = 0;
@@ -157,7 +177,9 @@ describe('CloudRunJobLauncher against a local Cloud Run Admin API', () => {
   it('reports a job Cloud Run refuses to run with its reason', async () => {
     const broken = new CloudRunJobLauncher({ project: 'p1', region: 'europe-west1', job: 'missing', clientOptions });
     try {
-      await expect(broken.launch({ runId: 'r-1', args: [] })).rejects.toThrow(/Cloud Run did not run projects\/p1\/locations\/europe-west1\/jobs\/missing for training job r-1: .*does not exist/);
+      await expect(broken.launch({ runId: 'r-1', args: [] })).rejects.toThrow(
+        /Cloud Run did not run projects\/p1\/locations\/europe-west1\/jobs\/missing for training job r-1: .*does not exist/,
+      );
     } finally {
       await broken.close();
     }
@@ -197,12 +219,20 @@ describe('CloudRunJobLauncher against a local Cloud Run Admin API', () => {
     }
     expect(requests.every((r) => r.method === 'GET' && r.path === `/v2/${EXECUTION}`)).toBe(true);
 
-    await expect(launcher.status(`${PARENT}/jobs/trainer/executions/gone`)).rejects.toThrow(/Cannot read Cloud Run execution .*executions\/gone: .*not found/);
+    await expect(launcher.status(`${PARENT}/jobs/trainer/executions/gone`)).rejects.toThrow(
+      /Cannot read Cloud Run execution .*executions\/gone: .*not found/,
+    );
   });
 
   it('falls back to task counts when an execution has no Completed condition', () => {
-    expect(executionStatus({ name: 'e', completionTime: { seconds: 1 }, cancelledCount: 1 })).toMatchObject({ state: 'failed', message: '1 task(s) failed or were cancelled' });
-    expect(executionStatus({ name: 'e', completionTime: { seconds: '1' }, succeededCount: 1 })).toMatchObject({ state: 'succeeded', finishedAt: '1970-01-01T00:00:01.000Z' });
+    expect(executionStatus({ name: 'e', completionTime: { seconds: 1 }, cancelledCount: 1 })).toMatchObject({
+      state: 'failed',
+      message: '1 task(s) failed or were cancelled',
+    });
+    expect(executionStatus({ name: 'e', completionTime: { seconds: '1' }, succeededCount: 1 })).toMatchObject({
+      state: 'succeeded',
+      finishedAt: '1970-01-01T00:00:01.000Z',
+    });
     expect(executionStatus({ name: 'e', runningCount: 1 }).state).toBe('running');
     expect(executionStatus({ name: 'e' }).state).toBe('pending');
   });

@@ -1,5 +1,13 @@
 import { ExecutionsClient, JobsClient, type protos } from '@google-cloud/run';
-import { errorMessage, JobLauncherError, parseTrainingJobRequest, type JobLauncher, type JobState, type JobStatus, type TrainingJobRequest } from '../types.ts';
+import {
+  errorMessage,
+  JobLauncherError,
+  parseTrainingJobRequest,
+  type JobLauncher,
+  type JobState,
+  type JobStatus,
+  type TrainingJobRequest,
+} from '../types.ts';
 import type { CloudRunLauncherOptions } from './types.ts';
 
 type Execution = protos.google.cloud.run.v2.IExecution;
@@ -24,7 +32,10 @@ export class CloudRunJobLauncher implements JobLauncher {
   async launch(request: TrainingJobRequest): Promise<JobStatus> {
     const { runId, args, env, gpu } = parseTrainingJobRequest(request);
     const job = gpu ? this.opts.gpuJob : this.opts.job;
-    if (!job) throw new JobLauncherError(`Training job ${runId} asks for a GPU, but no Cloud Run GPU job is configured (gpuJob / CLOUD_RUN_GPU_JOB)`);
+    if (!job)
+      throw new JobLauncherError(
+        `Training job ${runId} asks for a GPU, but no Cloud Run GPU job is configured (gpuJob / CLOUD_RUN_GPU_JOB)`,
+      );
     const name = this.jobs.jobPath(this.opts.project, this.opts.region, job);
 
     const operation = await this.jobs
@@ -53,7 +64,9 @@ export class CloudRunJobLauncher implements JobLauncher {
     // (gax types metadata as gRPC Metadata, but runJob's descriptor decodes it as an Execution.)
     const execution = operation.metadata as unknown as Execution | null;
     if (!execution?.name) {
-      throw new JobLauncherError(`Cloud Run ran ${name} for training job ${runId} but named no execution (operation ${operation.name ?? '?'})`);
+      throw new JobLauncherError(
+        `Cloud Run ran ${name} for training job ${runId} but named no execution (operation ${operation.name ?? '?'})`,
+      );
     }
     return executionStatus(execution);
   }

@@ -2,7 +2,15 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { errorMessage, JobLauncherError, parseTrainingJobRequest, type JobLauncher, type JobState, type JobStatus, type TrainingJobRequest } from '../types.ts';
+import {
+  errorMessage,
+  JobLauncherError,
+  parseTrainingJobRequest,
+  type JobLauncher,
+  type JobState,
+  type JobStatus,
+  type TrainingJobRequest,
+} from '../types.ts';
 import type { LocalLauncherOptions } from './types.ts';
 
 /** How much of the job's stderr a failure message quotes (enough for an error and its first stack frames). */

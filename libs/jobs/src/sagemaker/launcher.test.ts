@@ -27,12 +27,18 @@ function startSageMakerServer() {
       const body = JSON.parse(raw || '{}') as Record<string, unknown>;
       requests.push({ target, headers: request.headers, body });
       const send = (status: number, payload: object) => {
-        response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'b5f3a0e2-5c4d-4c1e-9a7b-1d2e3f4a5b6c' });
+        response.writeHead(status, {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amzn-requestid': 'b5f3a0e2-5c4d-4c1e-9a7b-1d2e3f4a5b6c',
+        });
         response.end(JSON.stringify(payload));
       };
       const validation = (message: string) => send(400, { __type: 'com.amazon.coral.validate#ValidationException', message });
       if (target === 'SageMaker.CreateTrainingJob') {
-        if (body.RoleArn !== ROLE) return validation(`Could not assume role ${String(body.RoleArn)}. Please ensure that the role exists and allows principal 'sagemaker.amazonaws.com' to assume the role.`);
+        if (body.RoleArn !== ROLE)
+          return validation(
+            `Could not assume role ${String(body.RoleArn)}. Please ensure that the role exists and allows principal 'sagemaker.amazonaws.com' to assume the role.`,
+          );
         return send(200, { TrainingJobArn: `arn:aws:sagemaker:eu-west-1:123456789012:training-job/${String(body.TrainingJobName)}` });
       }
       if (target === 'SageMaker.DescribeTrainingJob') {
@@ -54,8 +60,20 @@ describe('SageMakerLauncher against a local SageMaker API', () => {
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    client = new SageMakerClient({ region: 'eu-west-1', endpoint, credentials: { accessKeyId: 'AKIDTESTING', secretAccessKey: 'test-secret' }, maxAttempts: 1 });
-    launcher = new SageMakerLauncher({ region: 'eu-west-1', roleArn: ROLE, image: IMAGE, outputS3Uri: OUTPUT, maxRuntimeSeconds: 7200, client });
+    client = new SageMakerClient({
+      region: 'eu-west-1',
+      endpoint,
+      credentials: { accessKeyId: 'AKIDTESTING', secretAccessKey: 'test-secret' },
+      maxAttempts: 1,
+    });
+    launcher = new SageMakerLauncher({
+      region: 'eu-west-1',
+      roleArn: ROLE,
+      image: IMAGE,
+      outputS3Uri: OUTPUT,
+      maxRuntimeSeconds: 7200,
+      client,
+    });
   });
   beforeEach(() => {
     requests.length = 0;
@@ -95,31 +113,69 @@ describe('SageMakerLauncher against a local SageMaker API', () => {
 
   it('uses the GPU instance type for GPU requests, and the configured types over the defaults', async () => {
     await launcher.launch({ runId: 'r-gpu', args: [], gpu: true });
-    const custom = new SageMakerLauncher({ region: 'eu-west-1', roleArn: ROLE, image: IMAGE, outputS3Uri: OUTPUT, instanceType: 'ml.c5.2xlarge', gpuInstanceType: 'ml.p3.2xlarge', client });
+    const custom = new SageMakerLauncher({
+      region: 'eu-west-1',
+      roleArn: ROLE,
+      image: IMAGE,
+      outputS3Uri: OUTPUT,
+      instanceType: 'ml.c5.2xlarge',
+      gpuInstanceType: 'ml.p3.2xlarge',
+      client,
+    });
     await custom.launch({ runId: 'r-cpu-2', args: [] });
     await custom.launch({ runId: 'r-gpu-2', args: [], gpu: true });
-    expect(requests.map((r) => (r.body.ResourceConfig as { InstanceType: string }).InstanceType)).toEqual(['ml.g5.xlarge', 'ml.c5.2xlarge', 'ml.p3.2xlarge']);
+    expect(requests.map((r) => (r.body.ResourceConfig as { InstanceType: string }).InstanceType)).toEqual([
+      'ml.g5.xlarge',
+      'ml.c5.2xlarge',
+      'ml.p3.2xlarge',
+    ]);
     expect(requests[0]?.body).not.toHaveProperty('Environment');
     expect(requests[1]?.body.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 86_400 });
   });
 
   it('surfaces a ValidationException with the service message and the job name', async () => {
-    const wrongRole = new SageMakerLauncher({ region: 'eu-west-1', roleArn: 'arn:aws:iam::123456789012:role/nope', image: IMAGE, outputS3Uri: OUTPUT, client });
+    const wrongRole = new SageMakerLauncher({
+      region: 'eu-west-1',
+      roleArn: 'arn:aws:iam::123456789012:role/nope',
+      image: IMAGE,
+      outputS3Uri: OUTPUT,
+      client,
+    });
     await expect(wrongRole.launch({ runId: 'r-bad', args: [] })).rejects.toThrow(
       /^SageMaker did not create training job r-bad: ValidationException: Could not assume role arn:aws:iam::123456789012:role\/nope/,
     );
-    await expect(launcher.status('r-unknown')).rejects.toThrow('Cannot read SageMaker training job r-unknown: ValidationException: Requested resource not found.');
+    await expect(launcher.status('r-unknown')).rejects.toThrow(
+      'Cannot read SageMaker training job r-unknown: ValidationException: Requested resource not found.',
+    );
   });
 
   it('maps DescribeTrainingJob statuses to job states', async () => {
-    const base = { TrainingJobName: 'r-1', TrainingJobArn: 'arn:aws:sagemaker:eu-west-1:123456789012:training-job/r-1', CreationTime: 1748772000.5, ModelArtifacts: { S3ModelArtifacts: '' }, StoppingCondition: { MaxRuntimeInSeconds: 7200 } };
+    const base = {
+      TrainingJobName: 'r-1',
+      TrainingJobArn: 'arn:aws:sagemaker:eu-west-1:123456789012:training-job/r-1',
+      CreationTime: 1748772000.5,
+      ModelArtifacts: { S3ModelArtifacts: '' },
+      StoppingCondition: { MaxRuntimeInSeconds: 7200 },
+    };
     const cases: Array<[object, object]> = [
       [
-        { TrainingJobStatus: 'InProgress', SecondaryStatus: 'Starting', SecondaryStatusTransitions: [{ Status: 'Starting', StartTime: 1748772000.5, StatusMessage: 'Preparing the instances for training' }] },
+        {
+          TrainingJobStatus: 'InProgress',
+          SecondaryStatus: 'Starting',
+          SecondaryStatusTransitions: [
+            { Status: 'Starting', StartTime: 1748772000.5, StatusMessage: 'Preparing the instances for training' },
+          ],
+        },
         { state: 'pending', message: 'Preparing the instances for training' },
       ],
-      [{ TrainingJobStatus: 'InProgress', SecondaryStatus: 'Training', TrainingStartTime: 1748772100 }, { state: 'running', startedAt: '2025-06-01T10:01:40.000Z' }],
-      [{ TrainingJobStatus: 'Stopping', SecondaryStatus: 'Stopping' }, { state: 'running', message: 'stopping' }],
+      [
+        { TrainingJobStatus: 'InProgress', SecondaryStatus: 'Training', TrainingStartTime: 1748772100 },
+        { state: 'running', startedAt: '2025-06-01T10:01:40.000Z' },
+      ],
+      [
+        { TrainingJobStatus: 'Stopping', SecondaryStatus: 'Stopping' },
+        { state: 'running', message: 'stopping' },
+      ],
       [
         { TrainingJobStatus: 'Completed', SecondaryStatus: 'Completed', TrainingStartTime: 1748772100, TrainingEndTime: 1748773300.25 },
         { state: 'succeeded', finishedAt: '2025-06-01T10:21:40.250Z' },
@@ -128,7 +184,10 @@ describe('SageMakerLauncher against a local SageMaker API', () => {
         { TrainingJobStatus: 'Failed', SecondaryStatus: 'Failed', FailureReason: 'AlgorithmError: training data not found, exit code: 1' },
         { state: 'failed', message: 'AlgorithmError: training data not found, exit code: 1' },
       ],
-      [{ TrainingJobStatus: 'Stopped', SecondaryStatus: 'MaxRuntimeExceeded' }, { state: 'failed', message: 'training job stopped (MaxRuntimeExceeded)' }],
+      [
+        { TrainingJobStatus: 'Stopped', SecondaryStatus: 'MaxRuntimeExceeded' },
+        { state: 'failed', message: 'training job stopped (MaxRuntimeExceeded)' },
+      ],
     ];
     for (const [fields, expected] of cases) {
       described.set('r-1', { ...base, ...fields });

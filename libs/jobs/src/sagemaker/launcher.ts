@@ -5,7 +5,15 @@ import {
   type DescribeTrainingJobResponse,
   type TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
-import { errorMessage, JobLauncherError, parseTrainingJobRequest, type JobLauncher, type JobState, type JobStatus, type TrainingJobRequest } from '../types.ts';
+import {
+  errorMessage,
+  JobLauncherError,
+  parseTrainingJobRequest,
+  type JobLauncher,
+  type JobState,
+  type JobStatus,
+  type TrainingJobRequest,
+} from '../types.ts';
 import type { SageMakerLauncherOptions } from './types.ts';
 
 const DEFAULT_INSTANCE_TYPE = 'ml.m5.xlarge';
@@ -15,7 +23,14 @@ const DEFAULT_MAX_RUNTIME_SECONDS = 24 * 60 * 60;
 const VOLUME_SIZE_GB = 30;
 
 // InProgress covers provisioning too: until SecondaryStatus reaches Training the trainer has not started.
-const NOT_YET_TRAINING = new Set(['Starting', 'Pending', 'LaunchingMLInstances', 'PreparingTrainingStack', 'Downloading', 'DownloadingTrainingImage']);
+const NOT_YET_TRAINING = new Set([
+  'Starting',
+  'Pending',
+  'LaunchingMLInstances',
+  'PreparingTrainingStack',
+  'Downloading',
+  'DownloadingTrainingImage',
+]);
 
 /** Runs the trainer image as a SageMaker training job. */
 export class SageMakerLauncher implements JobLauncher {
@@ -32,7 +47,9 @@ export class SageMakerLauncher implements JobLauncher {
     const name = trainingJobName(runId);
     const { opts } = this;
     // Instance types are a closed enum in the SDK, but new ones appear before the SDK knows them.
-    const instanceType = (gpu ? (opts.gpuInstanceType ?? DEFAULT_GPU_INSTANCE_TYPE) : (opts.instanceType ?? DEFAULT_INSTANCE_TYPE)) as TrainingInstanceType;
+    const instanceType = (
+      gpu ? (opts.gpuInstanceType ?? DEFAULT_GPU_INSTANCE_TYPE) : (opts.instanceType ?? DEFAULT_INSTANCE_TYPE)
+    ) as TrainingInstanceType;
     try {
       await this.client.send(
         new CreateTrainingJobCommand({

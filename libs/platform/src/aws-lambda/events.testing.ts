@@ -65,28 +65,28 @@ export function httpApiV2Request(method: string, path: string, headers: Record<s
  */
 export function s3ObjectCreatedEvent(encodedKey: string) {
   const event = {
-  Records: [
-    {
-      eventVersion: '2.0',
-      eventSource: 'aws:s3',
-      awsRegion: 'us-east-1',
-      eventTime: '1970-01-01T00:00:00.000Z',
-      eventName: 'ObjectCreated:Put',
-      userIdentity: { principalId: 'EXAMPLE' },
-      requestParameters: { sourceIPAddress: '127.0.0.1' },
-      responseElements: {
-        'x-amz-request-id': 'EXAMPLE123456789',
-        'x-amz-id-2': 'EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH',
+    Records: [
+      {
+        eventVersion: '2.0',
+        eventSource: 'aws:s3',
+        awsRegion: 'us-east-1',
+        eventTime: '1970-01-01T00:00:00.000Z',
+        eventName: 'ObjectCreated:Put',
+        userIdentity: { principalId: 'EXAMPLE' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: {
+          'x-amz-request-id': 'EXAMPLE123456789',
+          'x-amz-id-2': 'EXAMPLE123/5678abcdefghijklambdaisawesome/mnopqrstuvwxyzABCDEFGH',
+        },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'testConfigRule',
+          bucket: { name: 'example-bucket', ownerIdentity: { principalId: 'EXAMPLE' }, arn: 'arn:aws:s3:::example-bucket' },
+          object: { key: encodedKey, size: 1024, eTag: '0123456789abcdef0123456789abcdef', sequencer: '0A1B2C3D4E5F678901' },
+        },
       },
-      s3: {
-        s3SchemaVersion: '1.0',
-        configurationId: 'testConfigRule',
-        bucket: { name: 'example-bucket', ownerIdentity: { principalId: 'EXAMPLE' }, arn: 'arn:aws:s3:::example-bucket' },
-        object: { key: encodedKey, size: 1024, eTag: '0123456789abcdef0123456789abcdef', sequencer: '0A1B2C3D4E5F678901' },
-      },
-    },
-  ],
-};
+    ],
+  };
   return event;
 }
 

@@ -233,7 +233,9 @@ describe('createLambdaHandler: S3 event notifications', () => {
     const handler = createLambdaHandler(createTestApp(), { onS3Event });
     // Changed: the key, encoded as S3 encodes "inbox/my reviews(1)+2.jsonl".
     const [record] = s3PutEvent.Records;
-    const event = { Records: [{ ...record, s3: { ...record?.s3, object: { ...record?.s3.object, key: 'inbox/my+reviews%281%29%2B2.jsonl' } } }] };
+    const event = {
+      Records: [{ ...record, s3: { ...record?.s3, object: { ...record?.s3.object, key: 'inbox/my+reviews%281%29%2B2.jsonl' } } }],
+    };
     await handler(event);
     expect(onS3Event.mock.calls[0]?.[0].Records[0]?.s3.object.key).toBe('inbox/my reviews(1)+2.jsonl');
   });

@@ -39,7 +39,9 @@ export function createLambdaHandler<E extends Env, S extends Schema, B extends s
 }
 
 function isScheduledEvent(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && 'detail-type' in event && event['detail-type'] === 'Scheduled Event' && 'source' in event;
+  return (
+    typeof event === 'object' && event !== null && 'detail-type' in event && event['detail-type'] === 'Scheduled Event' && 'source' in event
+  );
 }
 
 function isS3Notification(event: unknown): boolean {

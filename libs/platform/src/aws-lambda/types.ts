@@ -3,14 +3,17 @@ import { z } from 'zod';
 
 // S3 URL-encodes object keys in notifications, with '+' for a space ("my+file%281%29.csv").
 // A literal '+' arrives as %2B, so swapping '+' first is safe.
-const objectKey = z.string().min(1).transform((key, ctx) => {
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '));
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a URL-encoded key' });
-    return z.NEVER;
-  }
-});
+const objectKey = z
+  .string()
+  .min(1)
+  .transform((key, ctx) => {
+    try {
+      return decodeURIComponent(key.replace(/\+/g, ' '));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a URL-encoded key' });
+      return z.NEVER;
+    }
+  });
 
 export const s3EventRecordSchema = z.object({
   eventSource: z.literal('aws:s3'),

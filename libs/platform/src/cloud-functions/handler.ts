@@ -3,10 +3,7 @@ import type { Env, Hono, Schema } from 'hono';
 import type { FunctionsRequest, FunctionsResponse } from './types.ts';
 
 /** Registers `app` as the HTTP function `name` (the `--target` / FUNCTION_TARGET at deploy time). */
-export function registerHttpFunction<E extends Env, S extends Schema, B extends string>(
-  name: string,
-  app: Hono<E, S, B>,
-): void {
+export function registerHttpFunction<E extends Env, S extends Schema, B extends string>(name: string, app: Hono<E, S, B>): void {
   functions.http(name, async (req: FunctionsRequest, res: FunctionsResponse) => {
     const response = await app.fetch(await toFetchRequest(req));
     await writeResponse(response, res);

@@ -12,7 +12,13 @@ describe('caller auth settings', () => {
   });
 
   it('turns OIDC on with audiences, defaulting to Google issuer and keys', () => {
-    const policy = callerPolicyFrom(parse({ MLOPS_API_KEY: 'k', MLOPS_OIDC_AUDIENCES: 'https://a.run.app, https://b.run.app', MLOPS_OIDC_EMAILS: 'sched@p.iam.gserviceaccount.com' }));
+    const policy = callerPolicyFrom(
+      parse({
+        MLOPS_API_KEY: 'k',
+        MLOPS_OIDC_AUDIENCES: 'https://a.run.app, https://b.run.app',
+        MLOPS_OIDC_EMAILS: 'sched@p.iam.gserviceaccount.com',
+      }),
+    );
     expect(policy).toEqual({
       apiKey: 'k',
       oidc: {
@@ -24,7 +30,11 @@ describe('caller auth settings', () => {
     });
     expect(describeCallerPolicy(policy)).toMatch(/the API key or OIDC ID tokens/);
     expect(describeCallerPolicy(policy)).not.toContain('k,');
-    expect(callerPolicyFrom(parse({ MLOPS_OIDC_AUDIENCES: 'x', MLOPS_OIDC_ISSUERS: 'https://i.example', MLOPS_OIDC_JWKS_URL: 'https://i.example/jwks' })).oidc).toEqual({
+    expect(
+      callerPolicyFrom(
+        parse({ MLOPS_OIDC_AUDIENCES: 'x', MLOPS_OIDC_ISSUERS: 'https://i.example', MLOPS_OIDC_JWKS_URL: 'https://i.example/jwks' }),
+      ).oidc,
+    ).toEqual({
       audiences: ['x'],
       issuers: ['https://i.example'],
       jwksUrl: 'https://i.example/jwks',

@@ -10,7 +10,12 @@ const list = <T extends z.ZodType<string, string>>(item: T) =>
   z
     .string()
     .optional()
-    .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== ''))
+    .transform((s) =>
+      (s ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    )
     .pipe(z.array(item));
 
 /**
@@ -59,9 +64,12 @@ export function callerPolicyFrom(settings: CallerAuthSettings): CallerPolicy {
 export function describeCallerPolicy(policy: CallerPolicy): string {
   const parts = [
     policy.apiKey && 'the API key',
-    policy.oidc && `OIDC ID tokens (audiences ${policy.oidc.audiences.join(', ')}; issuers ${policy.oidc.issuers.join(', ')}${policy.oidc.allowedEmails ? `; principals ${policy.oidc.allowedEmails.join(', ')}` : ''})`,
+    policy.oidc &&
+      `OIDC ID tokens (audiences ${policy.oidc.audiences.join(', ')}; issuers ${policy.oidc.issuers.join(', ')}${policy.oidc.allowedEmails ? `; principals ${policy.oidc.allowedEmails.join(', ')}` : ''})`,
   ].filter(Boolean);
-  return parts.length === 0 ? 'open: neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set' : `callers authenticated by ${parts.join(' or ')}`;
+  return parts.length === 0
+    ? 'open: neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set'
+    : `callers authenticated by ${parts.join(' or ')}`;
 }
 
 const CALL_AUTH_MODES = ['api-key', 'id-token', 'none'] as const;
@@ -95,9 +103,11 @@ export interface CallAuth {
 export function callAuthFrom(settings: CallAuthSettings, callees: readonly (string | undefined)[]): CallAuth {
   const key = settings.MLOPS_API_KEY;
   const mode = settings.MLOPS_CALL_AUTH ?? (key !== undefined ? 'api-key' : 'none');
-  if (mode === 'api-key' && key === undefined) throw new Error('MLOPS_CALL_AUTH is api-key but MLOPS_API_KEY is not set: there is no key to send');
+  if (mode === 'api-key' && key === undefined)
+    throw new Error('MLOPS_CALL_AUTH is api-key but MLOPS_API_KEY is not set: there is no key to send');
   // Fail loudly: an identity setting with nobody to call is most likely a misplaced or mistyped URL.
-  if (mode === 'id-token' && !callees.some((url) => url !== undefined)) throw new Error('MLOPS_CALL_AUTH is id-token but this function has no other function to call configured');
+  if (mode === 'id-token' && !callees.some((url) => url !== undefined))
+    throw new Error('MLOPS_CALL_AUTH is id-token but this function has no other function to call configured');
   return {
     mode,
     target: (url, timeoutMs) => ({

@@ -38,7 +38,9 @@ describe('requireApiKey and callFunction', () => {
   it('is open without a configured key, and names an unreachable target', async () => {
     const res = await app(undefined).request('/act', { method: 'POST', body: '{"b":2}' });
     expect(await res.json()).toEqual({ got: { b: 2 } });
-    await expect(callFunction({ url: 'http://127.0.0.1:9', timeoutMs: 2000 }, '/act', {})).rejects.toThrow(/POST http:\/\/127\.0\.0\.1:9\/act failed/);
+    await expect(callFunction({ url: 'http://127.0.0.1:9', timeoutMs: 2000 }, '/act', {})).rejects.toThrow(
+      /POST http:\/\/127\.0\.0\.1:9\/act failed/,
+    );
   });
 });
 
@@ -108,7 +110,10 @@ describe('requireCaller with OIDC ID tokens', () => {
       status: 401,
       body: { error: 'ID token principal is not allowed to call this function' },
     });
-    expect(await call(a, bearer(await token({ email_verified: false })))).toEqual({ status: 401, body: { error: 'ID token email is not verified' } });
+    expect(await call(a, bearer(await token({ email_verified: false })))).toEqual({
+      status: 401,
+      body: { error: 'ID token email is not verified' },
+    });
     expect((await call(a, bearer(await token({ email: undefined })))).body.error).toMatch(/carries no email/);
   });
 
@@ -126,7 +131,10 @@ describe('requireCaller with OIDC ID tokens', () => {
   it('answers 503 when the issuer keys cannot be fetched, and recovers', async () => {
     const port = await closedPort();
     const unreachable = guarded({ apiKey: 'k', oidc: { audiences: [AUD], issuers: [ISS], jwksUrl: `http://127.0.0.1:${port}/certs` } });
-    expect(await call(unreachable, bearer(await token()))).toEqual({ status: 503, body: { error: 'cannot verify the token now: the issuer keys are unavailable' } });
+    expect(await call(unreachable, bearer(await token()))).toEqual({
+      status: 503,
+      body: { error: 'cannot verify the token now: the issuer keys are unavailable' },
+    });
     expect((await call(unreachable, bearer('k'))).status).toBe(200); // the key does not need the issuer
 
     let failing = true;

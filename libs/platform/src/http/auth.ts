@@ -32,7 +32,13 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 class KeysUnavailable extends Error {}
 
 /** Errors from the key lookup that are about the token (its kid/alg), not about the JWKS endpoint. */
-const tokenKeyErrors = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSEAlgNotAllowed, errors.JOSENotSupported, errors.JWSInvalid];
+const tokenKeyErrors = [
+  errors.JWKSNoMatchingKey,
+  errors.JWKSMultipleMatchingKeys,
+  errors.JOSEAlgNotAllowed,
+  errors.JOSENotSupported,
+  errors.JWSInvalid,
+];
 
 function remoteKeys(jwksUrl: string): JWTVerifyGetKey {
   const jwks = createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5_000 });
@@ -80,7 +86,9 @@ export function requireCaller(policy: CallerPolicy): MiddlewareHandler<FunctionE
   const keys = oidc ? remoteKeys(oidc.jwksUrl) : undefined;
   const allowed = oidc?.allowedEmails ? new Set(oidc.allowedEmails.map((e) => e.toLowerCase())) : undefined;
   const missing = `missing ${[key && 'API key', oidc && 'ID token'].filter(Boolean).join(' or ')}`;
-  const accepts = [key && 'Authorization: Bearer <API key> or X-Api-Key', oidc && 'Authorization: Bearer <OIDC ID token>'].filter(Boolean).join(' or ');
+  const accepts = [key && 'Authorization: Bearer <API key> or X-Api-Key', oidc && 'Authorization: Bearer <OIDC ID token>']
+    .filter(Boolean)
+    .join(' or ');
 
   const verify = async (token: string): Promise<Caller> => {
     let payload: JWTPayload;

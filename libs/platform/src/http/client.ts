@@ -28,7 +28,12 @@ async function authorization(target: FunctionTarget, url: string, signal: AbortS
   try {
     return `Bearer ${await googleIdToken(audience, signal)}`;
   } catch (error) {
-    const why = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : error instanceof Error ? error.message : String(error);
+    const why =
+      error instanceof Error && error.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : error instanceof Error
+          ? error.message
+          : String(error);
     throw new FunctionCallError(
       `POST ${url} not sent: cannot get a Google ID token for audience ${audience} (${why}); ` +
         'on GCP the metadata server issues it, elsewhere set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file',

@@ -38,7 +38,13 @@ describe('statusOfError', () => {
 
   it('keeps an HttpError status and leaves every other error to a 500', () => {
     expect(statusOfError(new HttpError(413, 'too large'))).toBe(413);
-    for (const error of [new Error('boom'), new CodedError('NOT_FOUND'), new CodedError('DATA_ERROR'), new CodedError('toString'), Object.assign(new Error('x'), { code: 404 })]) {
+    for (const error of [
+      new Error('boom'),
+      new CodedError('NOT_FOUND'),
+      new CodedError('DATA_ERROR'),
+      new CodedError('toString'),
+      Object.assign(new Error('x'), { code: 404 }),
+    ]) {
       expect(statusOfError(error)).toBeUndefined();
     }
   });
@@ -79,9 +85,15 @@ describe('handleErrors', () => {
 
   it('answers { error, request_id, details? } with the mapped status', async () => {
     const app = appWith();
-    expect(await get(app, '/http')).toEqual({ status: 400, body: { error: 'bad request', request_id: 'req-1', details: [{ path: 'text', message: 'must be a string' }] } });
+    expect(await get(app, '/http')).toEqual({
+      status: 400,
+      body: { error: 'bad request', request_id: 'req-1', details: [{ path: 'text', message: 'must be a string' }] },
+    });
     expect(await get(app, '/conflict')).toEqual({ status: 409, body: { error: 'the alias moved', request_id: 'req-1' } });
-    expect(await get(app, '/label')).toEqual({ status: 400, body: { error: 'unknown label', request_id: 'req-1', details: [{ path: 'items.0.label', message: 'unknown label "x"' }] } });
+    expect(await get(app, '/label')).toEqual({
+      status: 400,
+      body: { error: 'unknown label', request_id: 'req-1', details: [{ path: 'items.0.label', message: 'unknown label "x"' }] },
+    });
     expect(await get(app, '/odd-details')).toEqual({ status: 400, body: { error: 'unknown label', request_id: 'req-1' } });
     expect(await get(app, '/nowhere')).toEqual({ status: 404, body: { error: 'no route GET /nowhere', request_id: 'req-1' } });
   });
@@ -89,8 +101,14 @@ describe('handleErrors', () => {
   it('logs anything else and answers 500, naming the failed work only when told to', async () => {
     logged.length = 0;
     expect(await get(appWith(), '/bug')).toEqual({ status: 500, body: { error: 'internal error', request_id: 'req-1' } });
-    expect(await get(appWith({ what: 'promote' }), '/bug')).toEqual({ status: 500, body: { error: 'promote failed: cannot read x of undefined', request_id: 'req-1' } });
-    expect(logged).toEqual([expect.objectContaining({ request_id: 'req-1', err: expect.any(TypeError) }), expect.objectContaining({ request_id: 'req-1' })]);
+    expect(await get(appWith({ what: 'promote' }), '/bug')).toEqual({
+      status: 500,
+      body: { error: 'promote failed: cannot read x of undefined', request_id: 'req-1' },
+    });
+    expect(logged).toEqual([
+      expect.objectContaining({ request_id: 'req-1', err: expect.any(TypeError) }),
+      expect.objectContaining({ request_id: 'req-1' }),
+    ]);
     expect(await get(appWith(), '/conflict')).toMatchObject({ status: 409 });
     expect(logged).toHaveLength(2); // a mapped error is the caller's, not logged
   });

@@ -10,7 +10,9 @@ describe('jsonBodyLimit over real HTTP', () => {
 
   beforeAll(async () => {
     const app = new Hono();
-    app.onError((error, c) => (error instanceof HttpError ? c.json({ error: error.message }, error.status) : c.json({ error: 'internal' }, 500)));
+    app.onError((error, c) =>
+      error instanceof HttpError ? c.json({ error: error.message }, error.status) : c.json({ error: 'internal' }, 500),
+    );
     app.post('/echo', jsonBodyLimit(100), async (c) => c.json({ body: await readJsonBody(c) }));
     server = await serveNode(app, { port: 0, hostname: '127.0.0.1', handleSignals: false });
     base = `http://127.0.0.1:${server.port}`;

@@ -8,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requireCaller } from './auth.ts';
 import { callFunction, FunctionCallError } from './client.ts';
 import { HttpError, type FunctionEnv } from './http.ts';
-import { closedPort, closeServer, listenLocal, startFakeMetadataServer, startTestIssuer, type FakeMetadataServer, type TestIssuer } from './oidc.testing.ts';
+import {
+  closedPort,
+  closeServer,
+  listenLocal,
+  startFakeMetadataServer,
+  startTestIssuer,
+  type FakeMetadataServer,
+  type TestIssuer,
+} from './oidc.testing.ts';
 
 /** What the caller sees from a failed call: the error, and how long it took. */
 async function failure(call: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
@@ -52,8 +60,10 @@ describe('callFunction with Google ID tokens from the metadata server', () => {
       reached += 1;
       await next();
     });
-    app.post('/v1/act', requireCaller({ apiKey: 'k', oidc: { audiences: [calleeUrl], issuers: [ISS], jwksUrl: issuer.jwksUrl } }), async (c) =>
-      c.json({ got: await c.req.json(), caller: c.get('caller') ?? null }),
+    app.post(
+      '/v1/act',
+      requireCaller({ apiKey: 'k', oidc: { audiences: [calleeUrl], issuers: [ISS], jwksUrl: issuer.jwksUrl } }),
+      async (c) => c.json({ got: await c.req.json(), caller: c.get('caller') ?? null }),
     );
     callee.on('request', getRequestListener(app.fetch));
   });
@@ -105,7 +115,9 @@ describe('callFunction with Google ID tokens from the metadata server', () => {
     const silent = createServer(() => {}); // accepts and never answers
     vi.stubEnv('GCE_METADATA_HOST', (await listenLocal(silent)).replace('http://', ''));
     try {
-      const { error, ms } = await failure(callFunction({ url: calleeUrl, idTokenAudience: `${calleeUrl}/silent`, timeoutMs: 500 }, 'v1/act', {}));
+      const { error, ms } = await failure(
+        callFunction({ url: calleeUrl, idTokenAudience: `${calleeUrl}/silent`, timeoutMs: 500 }, 'v1/act', {}),
+      );
       expect(error).toBeInstanceOf(FunctionCallError);
       expect((error as Error).message).toMatch(/cannot get a Google ID token for audience .*\/silent \(no answer within 500 ms\)/);
       expect(ms).toBeGreaterThanOrEqual(450);

@@ -31,7 +31,10 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 export async function googleIdToken(audience: string, signal: AbortSignal): Promise<string> {
   const client = clientFor(audience);
   try {
-    const headers = await untilAborted(client.then((c) => c.getRequestHeaders()), signal);
+    const headers = await untilAborted(
+      client.then((c) => c.getRequestHeaders()),
+      signal,
+    );
     const token = /^Bearer (.+)$/.exec(headers.get('authorization') ?? '')?.[1];
     if (token === undefined) throw new Error('google-auth-library returned no bearer token');
     return token;

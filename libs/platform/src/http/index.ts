@@ -1,4 +1,14 @@
-export { callerName, HttpError, jsonBodyLimit, parseOr400, readJsonBody, requestContext, type Caller, type FunctionEnv, type RequestLogger } from './http.ts';
+export {
+  callerName,
+  HttpError,
+  jsonBodyLimit,
+  parseOr400,
+  readJsonBody,
+  requestContext,
+  type Caller,
+  type FunctionEnv,
+  type RequestLogger,
+} from './http.ts';
 export {
   handleErrors,
   statusOfError,

@@ -35,7 +35,11 @@ export interface TestIssuer {
 export async function startTestIssuer(iss: string): Promise<TestIssuer> {
   const keys: Record<string, { privateKey: CryptoKey; alg: string }> = {};
   const published: JWK[] = [];
-  for (const [kid, alg] of [['rsa-1', 'RS256'], ['ec-1', 'ES256'], ['unpublished', 'RS256']] as const) {
+  for (const [kid, alg] of [
+    ['rsa-1', 'RS256'],
+    ['ec-1', 'ES256'],
+    ['unpublished', 'RS256'],
+  ] as const) {
     const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
     keys[kid] = { privateKey, alg };
     if (kid !== 'unpublished') published.push({ ...(await exportJWK(publicKey)), kid, alg, use: 'sig' });
@@ -53,7 +57,9 @@ export async function startTestIssuer(iss: string): Promise<TestIssuer> {
       const signer = keys[opts.signer ?? 'rsa-1']!;
       const now = Math.floor(Date.now() / 1000);
       const payload = { iss, sub: '1234567890', iat: now - 10, exp: now + (opts.expiresIn ?? 3600), ...claims };
-      return new SignJWT(payload).setProtectedHeader({ alg: signer.alg, kid: opts.kid ?? opts.signer ?? 'rsa-1', typ: 'JWT' }).sign(signer.privateKey);
+      return new SignJWT(payload)
+        .setProtectedHeader({ alg: signer.alg, kid: opts.kid ?? opts.signer ?? 'rsa-1', typ: 'JWT' })
+        .sign(signer.privateKey);
     },
     close: () => closeServer(server),
   };
@@ -78,7 +84,8 @@ export async function startFakeMetadataServer(issuer: TestIssuer, email: string)
   const identityRequests: string[] = [];
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://metadata');
-    const send = (status: number, text: string) => res.writeHead(status, { 'metadata-flavor': 'Google', 'content-type': 'application/text' }).end(text);
+    const send = (status: number, text: string) =>
+      res.writeHead(status, { 'metadata-flavor': 'Google', 'content-type': 'application/text' }).end(text);
     if (req.headers['metadata-flavor'] !== 'Google') return send(403, 'missing Metadata-Flavor: Google');
     switch (url.pathname) {
       case '/computeMetadata/v1/instance':

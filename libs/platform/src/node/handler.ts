@@ -13,16 +13,14 @@ export async function serveNode<E extends Env, S extends Schema, B extends strin
   const requestedPort = options.port ?? (Number(process.env.PORT) || 8080);
   const hostname = options.hostname ?? '0.0.0.0';
 
-  const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>(
-    (resolve, reject) => {
-      // Only the Request is passed on: apps must not depend on Node bindings.
-      const server = serve({ fetch: (request) => app.fetch(request), port: requestedPort, hostname }, (address) => {
-        server.off('error', reject);
-        resolve({ server, address });
-      });
-      server.once('error', reject); // e.g. EADDRINUSE
-    },
-  );
+  const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((resolve, reject) => {
+    // Only the Request is passed on: apps must not depend on Node bindings.
+    const server = serve({ fetch: (request) => app.fetch(request), port: requestedPort, hostname }, (address) => {
+      server.off('error', reject);
+      resolve({ server, address });
+    });
+    server.once('error', reject); // e.g. EADDRINUSE
+  });
 
   let closing: Promise<void> | undefined;
   // server.close() drops idle keep-alive sockets, but a socket busy at that moment would then

@@ -37,7 +37,8 @@ describe('FileStore', () => {
   });
 
   it('writes nothing for bad keys', async () => {
-    for (const key of ['/etc/passwd', 'a/../../b', 'a/.~b.lock']) await expect(store.put(key, 'x'), key).rejects.toThrow(/Invalid object key/);
+    for (const key of ['/etc/passwd', 'a/../../b', 'a/.~b.lock'])
+      await expect(store.put(key, 'x'), key).rejects.toThrow(/Invalid object key/);
     expect(await readdir(root)).toEqual([]);
   });
 

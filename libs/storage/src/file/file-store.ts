@@ -98,11 +98,7 @@ export class FileStore implements ObjectStore {
       const st = await handle.stat({ bigint: true });
       await mkdir(dirname(localPath), { recursive: true });
       const hash = createHash('sha256');
-      await pipeline(
-        handle.createReadStream({ autoClose: false }),
-        hashing(hash),
-        createWriteStream(tmp, { flags: 'wx' }),
-      );
+      await pipeline(handle.createReadStream({ autoClose: false }), hashing(hash), createWriteStream(tmp, { flags: 'wx' }));
       await rename(tmp, localPath);
       return { key, size: Number(st.size), etag: hash.digest('hex'), updated: st.mtime };
     } finally {

@@ -5,7 +5,7 @@ import { PreconditionFailedError, type ObjectStore } from '../types.ts';
 import { FileStore } from './file-store.ts';
 
 export async function incrementCounter(store: ObjectStore, key: string, times: number): Promise<void> {
-  for (let done = 0; done < times; ) {
+  for (let done = 0; done < times;) {
     const { body, info } = await store.get(key);
     try {
       await store.putIfMatch(key, String(Number(body.toString()) + 1), info.etag);

@@ -135,13 +135,19 @@ describe('GcsStore', () => {
       await expect(store.get('aliases/champion.json')).rejects.toThrow(
         /^GCS get of gs:\/\/models\/prod\/aliases\/champion\.json failed: .*ECONNREFUSED/,
       );
-      await expect(store.putIfMatch('a.json', 'x', '123')).rejects.toThrow(/^GCS putIfMatch of gs:\/\/models\/prod\/a\.json failed: .*ECONNREFUSED/);
+      await expect(store.putIfMatch('a.json', 'x', '123')).rejects.toThrow(
+        /^GCS putIfMatch of gs:\/\/models\/prod\/a\.json failed: .*ECONNREFUSED/,
+      );
       await expect(store.putIfAbsent('a.json', 'x')).rejects.toThrow(/^GCS putIfAbsent of gs:\/\/models\/prod\/a\.json failed/);
       await expect(store.head('a.json')).rejects.toThrow(/^GCS head of gs:\/\/models\/prod\/a\.json failed/);
       await expect(store.list('versions/')).rejects.toThrow(/^GCS list of gs:\/\/models\/prod\/versions\/\* failed/);
       await expect(store.delete('a.json')).rejects.toThrow(/^GCS delete of gs:\/\/models\/prod\/a\.json failed/);
-      await expect(store.downloadFile('a.json', '/nonexistent/a.json')).rejects.toThrow(/^GCS downloadFile to \/nonexistent\/a\.json of gs:\/\/models\/prod\/a\.json failed/);
-      await expect(store.uploadFile('a.json', import.meta.filename)).rejects.toThrow(/^GCS uploadFile from .* of gs:\/\/models\/prod\/a\.json failed/);
+      await expect(store.downloadFile('a.json', '/nonexistent/a.json')).rejects.toThrow(
+        /^GCS downloadFile to \/nonexistent\/a\.json of gs:\/\/models\/prod\/a\.json failed/,
+      );
+      await expect(store.uploadFile('a.json', import.meta.filename)).rejects.toThrow(
+        /^GCS uploadFile from .* of gs:\/\/models\/prod\/a\.json failed/,
+      );
     } finally {
       vi.unstubAllEnvs();
     }
@@ -161,7 +167,10 @@ describe('GcsStore', () => {
 
 describe('the local GCS used by these tests', () => {
   it('answers ifGenerationMatch as GCS does', async () => {
-    const file = gcs.client().bucket(gcs.bucket).file(`${uniquePrefix('raw')}/k`);
+    const file = gcs
+      .client()
+      .bucket(gcs.bucket)
+      .file(`${uniquePrefix('raw')}/k`);
     const save = (ifGenerationMatch: number) =>
       file.save('x', { resumable: false, preconditionOpts: { ifGenerationMatch } }).then(
         () => `ok ${String(file.metadata.generation)}`,

@@ -72,12 +72,18 @@ export async function startConditionalProxy(upstream: Upstream): Promise<Conditi
     const ifMatch = single(req.headers['if-match']);
     if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
     if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
-      return { status: 501, code: 'NotImplemented', message: 'A header you provided implies functionality that is not implemented', detail: { Header: 'If-None-Match' } };
+      return {
+        status: 501,
+        code: 'NotImplemented',
+        message: 'A header you provided implies functionality that is not implemented',
+        detail: { Header: 'If-None-Match' },
+      };
     }
     const current = await currentEtag(path);
     if (ifNoneMatch !== undefined && current !== undefined) return preconditionFailed('If-None-Match');
     if (ifMatch !== undefined) {
-      if (current === undefined) return { status: 404, code: 'NoSuchKey', message: 'The specified key does not exist.', detail: { Key: key } };
+      if (current === undefined)
+        return { status: 404, code: 'NoSuchKey', message: 'The specified key does not exist.', detail: { Key: key } };
       const wanted = ifMatch.split(',').map((tag) => unquoted(tag.trim()));
       if (!wanted.includes('*') && !wanted.includes(unquoted(current))) return preconditionFailed('If-Match');
     }
@@ -135,7 +141,12 @@ interface S3ErrorReply {
 }
 
 function preconditionFailed(condition: string): S3ErrorReply {
-  return { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', detail: { Condition: condition } };
+  return {
+    status: 412,
+    code: 'PreconditionFailed',
+    message: 'At least one of the pre-conditions you specified did not hold',
+    detail: { Condition: condition },
+  };
 }
 
 /** Answers as S3 does (XML body, x-amz-request-id), after reading and dropping the request body. */

@@ -106,7 +106,9 @@ describe('S3Store', () => {
       await expect(store.head('a.json')).rejects.toThrow(/^S3 head of s3:\/\/models\/prod\/a\.json failed/);
       await expect(store.list('versions/')).rejects.toThrow(/^S3 list of s3:\/\/models\/prod\/versions\/\* failed/);
       await expect(store.delete('a.json')).rejects.toThrow(/^S3 delete of s3:\/\/models\/prod\/a\.json failed/);
-      await expect(store.downloadFile('a.json', '/nonexistent/a.json')).rejects.toThrow(/^S3 downloadFile of s3:\/\/models\/prod\/a\.json failed/);
+      await expect(store.downloadFile('a.json', '/nonexistent/a.json')).rejects.toThrow(
+        /^S3 downloadFile of s3:\/\/models\/prod\/a\.json failed/,
+      );
     } finally {
       client.destroy();
     }

@@ -252,7 +252,11 @@ function statusOf(err: unknown): number | undefined {
 }
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || statusOf(err) === 404) && err.name !== 'NoSuchBucket';
+  return (
+    err instanceof S3ServiceException &&
+    (err.name === 'NoSuchKey' || err.name === 'NotFound' || statusOf(err) === 404) &&
+    err.name !== 'NoSuchBucket'
+  );
 }
 
 function isPreconditionFailed(err: unknown): boolean {

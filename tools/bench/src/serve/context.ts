@@ -41,7 +41,10 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     seconds: values.seconds ? positive('seconds', values.seconds) : values.quick ? 2 : 10,
     rowCap: values.rows ? Math.floor(positive('rows', values.rows)) : values.quick ? 2_000 : undefined,
     coldRuns: values.quick ? 1 : 3,
-    only: values.only?.split(',').map((name) => name.trim()).filter((name) => name !== ''),
+    only: values.only
+      ?.split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== ''),
   };
 }
 
@@ -99,7 +102,9 @@ export async function prepareBench(options: BenchOptions): Promise<PreparedBench
   const registry = createRegistry(store, settings.MLOPS_MODEL);
   const champion = await registry.getAlias('champion');
   if (!champion) {
-    throw new Error(`no champion for model "${settings.MLOPS_MODEL}" in ${store.uri}: train one (npm start) or point MLOPS_STORE at a store that has one`);
+    throw new Error(
+      `no champion for model "${settings.MLOPS_MODEL}" in ${store.uri}: train one (npm start) or point MLOPS_STORE at a store that has one`,
+    );
   }
   const work = await mkdtemp(join(tmpdir(), 'mlops-serve-bench-'));
   let classifier: TextClassifier | undefined;
@@ -138,7 +143,13 @@ export async function prepareBench(options: BenchOptions): Promise<PreparedBench
       reviewTokens: await tokensByLength(classifier, reviews),
       sentenceTokens: await tokensByLength(classifier, sentences),
       classifier,
-      childEnv: { ...process.env, MLOPS_STORE: settings.MLOPS_STORE, MLOPS_CACHE_DIR: cacheDir, LOG_LEVEL: 'warn', PREDICT_LOG_SAMPLE_RATE: '0' },
+      childEnv: {
+        ...process.env,
+        MLOPS_STORE: settings.MLOPS_STORE,
+        MLOPS_CACHE_DIR: cacheDir,
+        LOG_LEVEL: 'warn',
+        PREDICT_LOG_SAMPLE_RATE: '0',
+      },
       progress,
     };
     return { context, releaseClassifier, dispose };

@@ -15,7 +15,14 @@ export function oneLine(error: unknown): string {
 /** The main table: one line per row, latency cells left blank for a throughput-only row. */
 export function measurementTable(rows: readonly Row[]): string {
   return markdownTable(
-    [{ title: 'measurement' }, { title: 'texts/s', align: 'right' }, { title: 'p50 ms', align: 'right' }, { title: 'p99 ms', align: 'right' }, { title: 'latency of' }, { title: 'notes' }],
+    [
+      { title: 'measurement' },
+      { title: 'texts/s', align: 'right' },
+      { title: 'p50 ms', align: 'right' },
+      { title: 'p99 ms', align: 'right' },
+      { title: 'latency of' },
+      { title: 'notes' },
+    ],
     rows.map((row) => [
       row.name,
       fixed(row.textsPerSecond),

@@ -41,7 +41,8 @@ export async function until(child: ChildProcess, what: string, check: () => Prom
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check().catch(() => false)) return;
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${what}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${what}`);
     if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs / 1000} s`);
     await sleep(10);
   }

@@ -42,7 +42,10 @@ export interface Timing {
  * Runs `selected` in order, each after the ones it needs. The shared classifier is released after
  * its last user, so that later measurements (servers in child processes) run without its sessions around.
  */
-export async function runMeasurements(selected: readonly Measurement[], bench: PreparedBench): Promise<{ results: Results; timings: Timing[] }> {
+export async function runMeasurements(
+  selected: readonly Measurement[],
+  bench: PreparedBench,
+): Promise<{ results: Results; timings: Timing[] }> {
   const { context } = bench;
   const results = new Results();
   const timings: Timing[] = [];

@@ -53,7 +53,10 @@ export function targetChecks(results: Results): Check[] {
   }
   if (raw) {
     // What batching can give at most: the raw passes' own gain from batch 1 to their best batch.
-    context('raw best batch / raw batch 1 (the most any batcher can gain on these texts)', ratio(raw.limit / raw.reviews.get(1)!.textsPerSecond));
+    context(
+      'raw best batch / raw batch 1 (the most any batcher can gain on these texts)',
+      ratio(raw.limit / raw.reviews.get(1)!.textsPerSecond),
+    );
   }
   if (http && raw) {
     const shortOverhead = shortC1 && shortC1.p50 / raw.sentences.get(1)!.p50;
@@ -77,14 +80,26 @@ export function targetChecks(results: Results): Check[] {
   }
   if (batch && raw) {
     const share = batch.rowsPerSecond / raw.limit;
-    add('batch-score / raw batched limit (best raw row: pre-tokenized, no I/O)', share, `${(share * 100).toFixed(0)}%`, '≥ 80%', (v) => v >= 0.8);
+    add(
+      'batch-score / raw batched limit (best raw row: pre-tokenized, no I/O)',
+      share,
+      `${(share * 100).toFixed(0)}%`,
+      '≥ 80%',
+      (v) => v >= 0.8,
+    );
   }
   if (batch && raw && predict) {
     const shareOfPredict = batch.rowsPerSecond / predict.speeds.get(raw.bestBatch)!.textsPerSecond;
     context(`batch-score / TextClassifier.predict, batch ${raw.bestBatch} (tokenization in both)`, `${(shareOfPredict * 100).toFixed(0)}%`);
   }
   for (const c of coldStarts ?? []) {
-    add(`cold start, ${c.host}, empty cache`, c.empty, c.empty === undefined ? 'failed' : `${c.empty.toFixed(0)} ms`, '< 1000 ms', (v) => v < 1000);
+    add(
+      `cold start, ${c.host}, empty cache`,
+      c.empty,
+      c.empty === undefined ? 'failed' : `${c.empty.toFixed(0)} ms`,
+      '< 1000 ms',
+      (v) => v < 1000,
+    );
   }
   return checks;
 }

@@ -34,7 +34,11 @@ export interface DeployRun<Settings extends DeploySettings = DeploySettings, Cli
   action(text: string): void;
 }
 
-export interface DeployProvider<Name extends string = string, Block extends object = object, Clients extends object = object> extends ProviderSettings<Block> {
+export interface DeployProvider<
+  Name extends string = string,
+  Block extends object = object,
+  Clients extends object = object,
+> extends ProviderSettings<Block> {
   readonly name: Name;
   readonly bundleHost: BundleHost;
   /** Whether `--canary` can split traffic between revisions of one function. */

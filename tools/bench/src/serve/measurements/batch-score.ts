@@ -40,7 +40,9 @@ export const batchScoreMeasurement: Measurement<BatchScore> = {
     const batchSettings = loadBatchSettings();
     const unsup = join(settings.MLOPS_DATA_DIR, 'imdb', 'unsup.jsonl.gz');
     const input = rowCap ? await firstRows(unsup, rowCap, work) : unsup;
-    progress(`batch-score ${rowCap ? `${rowCap} rows of ` : ''}${unsup} (batch ${batchSettings.BATCH_MAX_BATCH}, chunks of ${batchSettings.BATCH_CHUNK_ROWS})`);
+    progress(
+      `batch-score ${rowCap ? `${rowCap} rows of ` : ''}${unsup} (batch ${batchSettings.BATCH_MAX_BATCH}, chunks of ${batchSettings.BATCH_CHUNK_ROWS})`,
+    );
     // Built like the batch-score service builds its model: no batching wait, full batches from the chunks.
     const scorer = await ServingModel.load(modelDir, { version }, batchServingOptions(batchSettings));
     let reported = 0;
@@ -55,7 +57,13 @@ export const batchScoreMeasurement: Measurement<BatchScore> = {
           }
         },
       });
-      return { rows: summary.rows, rowsPerSecond: summary.rows_per_second, seconds: summary.seconds, badRows: summary.bad_rows, batchSize: batchSettings.BATCH_MAX_BATCH };
+      return {
+        rows: summary.rows,
+        rowsPerSecond: summary.rows_per_second,
+        seconds: summary.seconds,
+        badRows: summary.bad_rows,
+        batchSize: batchSettings.BATCH_MAX_BATCH,
+      };
     } finally {
       await scorer.retire();
     }

@@ -51,7 +51,12 @@ function hosts(bundles: string, text: string): Host[] {
       // The framework's own CLI, run by node directly: npx would add its own start-up to the number.
       start: (port, env) =>
         startNode(
-          [join(REPO_ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'), '--target=predict', `--source=${entry('cloud-function')}`, `--port=${port}`],
+          [
+            join(REPO_ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
+            '--target=predict',
+            `--source=${entry('cloud-function')}`,
+            `--port=${port}`,
+          ],
           env,
         ),
       ready: firstPrediction,
@@ -79,10 +84,14 @@ export const coldStartMeasurement: Measurement<ColdStart[]> = {
     // Inside the repo, so that the bundles' externals (onnxruntime-node, tokenizers) resolve from the root node_modules.
     const bundles = join(REPO_ROOT, 'dist', 'bench');
     progress(`bundling predict for every host into ${bundles}`);
-    execFileSync(join(REPO_ROOT, 'node_modules/.bin/tsx'), [join(REPO_ROOT, 'tools/build/src/main.ts'), 'predict', '--host', 'all', '--out', bundles], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      join(REPO_ROOT, 'node_modules/.bin/tsx'),
+      [join(REPO_ROOT, 'tools/build/src/main.ts'), 'predict', '--host', 'all', '--out', bundles],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     const coldStarts: ColdStart[] = [];
     for (const host of hosts(bundles, reviews[0]!)) {
       const result: ColdStart = { host: host.name };

@@ -67,7 +67,10 @@ export const httpLoadMeasurement: Measurement<HttpLoad> = {
     for (const config of configs) {
       const port = await freePort();
       progress(`starting mlops serve predict on port ${port} (${config.name})`);
-      const server = startNode([join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'serve', 'predict', '--port', String(port)], { ...childEnv, ...config.env });
+      const server = startNode([join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'serve', 'predict', '--port', String(port)], {
+        ...childEnv,
+        ...config.env,
+      });
       try {
         await until(server, 'ready', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000);
         for (const [set, texts] of Object.entries(config.sets)) {
@@ -92,7 +95,12 @@ export const httpLoadMeasurement: Measurement<HttpLoad> = {
       rows: [...runs].flatMap(([run, results]) =>
         CONCURRENCY.map((c) => {
           const speed = results.get(c);
-          return speedRow(`HTTP POST /v1/predict, c=${c} (${run})`, speed, 'per request', `1 text/request; non-2xx ${speed?.non2xx ?? '—'}, errors ${speed?.errors ?? '—'}`);
+          return speedRow(
+            `HTTP POST /v1/predict, c=${c} (${run})`,
+            speed,
+            'per request',
+            `1 text/request; non-2xx ${speed?.non2xx ?? '—'}, errors ${speed?.errors ?? '—'}`,
+          );
         }),
       ),
     };

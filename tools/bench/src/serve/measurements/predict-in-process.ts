@@ -25,6 +25,8 @@ export const predictInProcessMeasurement: Measurement<PredictInProcess> = {
     return { batches, speeds };
   },
   report({ batches, speeds }) {
-    return { rows: batches.map((size) => speedRow(`TextClassifier.predict, batch ${size}`, speeds.get(size), 'per call', 'tokenize + forward')) };
+    return {
+      rows: batches.map((size) => speedRow(`TextClassifier.predict, batch ${size}`, speeds.get(size), 'per call', 'tokenize + forward')),
+    };
   },
 };

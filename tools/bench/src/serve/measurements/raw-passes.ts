@@ -71,9 +71,16 @@ export const rawPassesMeasurement: Measurement<RawPasses> = {
     return {
       rows: [
         ...BATCHES.map((size) =>
-          speedRow(`raw onnxruntime forward, batch ${size}`, raw.reviews.get(size), 'per pass', `one session, ${threads} threads, on the event loop; pre-tokenized, length-sorted`),
+          speedRow(
+            `raw onnxruntime forward, batch ${size}`,
+            raw.reviews.get(size),
+            'per pass',
+            `one session, ${threads} threads, on the event loop; pre-tokenized, length-sorted`,
+          ),
         ),
-        ...SENTENCE_BATCHES.map((size) => speedRow(`raw onnxruntime forward, SST-2, batch ${size}`, raw.sentences.get(size), 'per pass', 'the same, on SST-2 sentences')),
+        ...SENTENCE_BATCHES.map((size) =>
+          speedRow(`raw onnxruntime forward, SST-2, batch ${size}`, raw.sentences.get(size), 'per pass', 'the same, on SST-2 sentences'),
+        ),
         ...PARALLEL_BATCHES.map((size) =>
           speedRow(
             `raw onnxruntime forward, ${threads} sessions side by side, batch ${size}`,

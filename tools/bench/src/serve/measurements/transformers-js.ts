@@ -26,7 +26,11 @@ export const transformersJsMeasurement: Measurement<TransformersJs> = {
     try {
       transformersEnv.allowRemoteModels = false;
       // Every core, as our sessions use every core, so the comparison is of the code, not the settings.
-      const classify = await pipeline('text-classification', modelDir, { dtype: 'fp32', device: 'cpu', session_options: { intraOpNumThreads: threads } });
+      const classify = await pipeline('text-classification', modelDir, {
+        dtype: 'fp32',
+        device: 'cpu',
+        session_options: { intraOpNumThreads: threads },
+      });
       try {
         for (const size of batches) {
           const texts = batchesOf(reviews, size);
@@ -56,7 +60,10 @@ export const transformersJsMeasurement: Measurement<TransformersJs> = {
           error ? `failed: ${error}` : `@huggingface/transformers ${transformersEnv.version}, fp32, ${threads} threads`,
         ),
       ),
-      after: agreement === undefined ? [] : [`transformers.js and ours agree on ${(agreement * 100).toFixed(1)}% of labels (${AGREEMENT_TEXTS} texts).`],
+      after:
+        agreement === undefined
+          ? []
+          : [`transformers.js and ours agree on ${(agreement * 100).toFixed(1)}% of labels (${AGREEMENT_TEXTS} texts).`],
     };
   },
 };

@@ -78,7 +78,12 @@ export interface FunctionsApi {
   updateFunction(req: UpdateFunctionRequest): Promise<[{ promise(): Promise<[CloudFunction, ...unknown[]]> }, ...unknown[]]>;
 }
 
-export async function deployCloudFunction(client: FunctionsApi, fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): Promise<{ action: 'created' | 'updated'; fn: CloudFunction }> {
+export async function deployCloudFunction(
+  client: FunctionsApi,
+  fn: FunctionName,
+  s: CloudFunctionsSettings,
+  source: SourceObject,
+): Promise<{ action: 'created' | 'updated'; fn: CloudFunction }> {
   const name = `${parentOf(s)}/functions/${serviceId(fn)}`;
   const exists = await client.getFunction({ name }).then(
     () => true,
@@ -87,7 +92,9 @@ export async function deployCloudFunction(client: FunctionsApi, fn: FunctionName
       throw error;
     },
   );
-  const [operation] = exists ? await client.updateFunction(updateFunctionRequest(fn, s, source)) : await client.createFunction(createFunctionRequest(fn, s, source));
+  const [operation] = exists
+    ? await client.updateFunction(updateFunctionRequest(fn, s, source))
+    : await client.createFunction(createFunctionRequest(fn, s, source));
   const [deployed] = await operation.promise();
   return { action: exists ? 'updated' : 'created', fn: deployed };
 }

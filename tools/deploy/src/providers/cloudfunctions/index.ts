@@ -9,7 +9,14 @@ import type { FunctionName } from '../../config.ts';
 import { zipFolder } from '../../zip.ts';
 import { applySchedulerJob, planSchedulerJob } from '../gcp/scheduler.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
-import { createFunctionRequest, deployCloudFunction, sourceObjectFor, updateFunctionRequest, type FunctionsApi, type SourceObject } from './function.ts';
+import {
+  createFunctionRequest,
+  deployCloudFunction,
+  sourceObjectFor,
+  updateFunctionRequest,
+  type FunctionsApi,
+  type SourceObject,
+} from './function.ts';
 import { cloudFunctionsSettingsSchema, type CloudFunctionsBlock, type CloudFunctionsSettings } from './settings.ts';
 
 export interface CloudFunctionsClients {
@@ -47,7 +54,9 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
   async plan(run) {
     for (const fn of run.functions) {
       const { dir, zipFile, source } = await packageFunction(run, fn);
-      run.log(`would upload ${zipFile} to gs://${source.bucket}/${source.object}, then FunctionServiceClient.getFunction → createFunction (above) or updateFunction (${join(dir, 'update-function.json')})`);
+      run.log(
+        `would upload ${zipFile} to gs://${source.bucket}/${source.object}, then FunctionServiceClient.getFunction → createFunction (above) or updateFunction (${join(dir, 'update-function.json')})`,
+      );
       run.action(`cloudfunctions ${fn}: upload, get → create|update`);
       if (fn === 'evaluate') await planSchedulerJob(run, dir);
     }

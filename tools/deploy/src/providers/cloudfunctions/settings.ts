@@ -11,4 +11,7 @@ export type CloudFunctionsSettings = GcpDeploySettings & CloudFunctionsBlock;
 
 export const cloudFunctionsSettingsSchema = z
   .object({ ...gcpEnvShape, GCP_SOURCE_BUCKET: envValue() })
-  .transform((e): CloudFunctionsBlock => ({ gcp: gcpSettingsFrom(e), ...(e.GCP_SOURCE_BUCKET ? { sourceBucket: e.GCP_SOURCE_BUCKET } : {}) }));
+  .transform((e): CloudFunctionsBlock => ({
+    gcp: gcpSettingsFrom(e),
+    ...(e.GCP_SOURCE_BUCKET ? { sourceBucket: e.GCP_SOURCE_BUCKET } : {}),
+  }));

@@ -32,7 +32,9 @@ export function parseCanary(text: string): Canary {
 
 export function trafficFor(canary: Canary | undefined): TrafficTarget[] {
   if (!canary) return [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }];
-  const targets: TrafficTarget[] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: canary.revision, percent: canary.percent }];
+  const targets: TrafficTarget[] = [
+    { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: canary.revision, percent: canary.percent },
+  ];
   if (canary.percent < 100) targets.push({ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 - canary.percent, tag: 'canary' });
   return targets;
 }
@@ -62,7 +64,11 @@ export function cloudRunService(fn: FunctionName, s: GcpDeploySettings, canary?:
             cpuIdle: true,
             startupCpuBoost: true,
           },
-          startupProbe: { httpGet: { path: fn === 'predict' || fn === 'batch-score' ? '/readyz' : '/healthz', port: 8080 }, periodSeconds: 5, failureThreshold: 60 },
+          startupProbe: {
+            httpGet: { path: fn === 'predict' || fn === 'batch-score' ? '/readyz' : '/healthz', port: 8080 },
+            periodSeconds: 5,
+            failureThreshold: 60,
+          },
         },
       ],
     },
@@ -86,7 +92,12 @@ export interface ServicesApi {
 }
 
 /** get → create or update; waits for the long-running operation and returns the service (with its uri). */
-export async function deployCloudRunService(client: ServicesApi, fn: FunctionName, s: GcpDeploySettings, canary?: Canary): Promise<{ action: 'created' | 'updated'; service: Service }> {
+export async function deployCloudRunService(
+  client: ServicesApi,
+  fn: FunctionName,
+  s: GcpDeploySettings,
+  canary?: Canary,
+): Promise<{ action: 'created' | 'updated'; service: Service }> {
   const name = `${parentOf(s)}/services/${serviceId(fn)}`;
   const exists = await client.getService({ name }).then(
     () => true,
@@ -96,7 +107,9 @@ export async function deployCloudRunService(client: ServicesApi, fn: FunctionNam
     },
   );
   if (!exists && canary) throw new Error(`--canary needs an existing service: ${name} does not exist yet`);
-  const [operation] = exists ? await client.updateService(updateServiceRequest(fn, s, canary)) : await client.createService(createServiceRequest(fn, s, canary));
+  const [operation] = exists
+    ? await client.updateService(updateServiceRequest(fn, s, canary))
+    : await client.createService(createServiceRequest(fn, s, canary));
   const [service] = await operation.promise();
   return { action: exists ? 'updated' : 'created', service };
 }

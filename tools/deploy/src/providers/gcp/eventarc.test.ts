@@ -27,7 +27,12 @@ class FakeEventarc {
   private polls = new Map<string, number>();
   private pending = new Map<string, unknown>();
   private ops = 0;
-  private server: Server = createServer((req, res) => void this.handle(req).then(([status, body]) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))));
+  private server: Server = createServer(
+    (req, res) =>
+      void this.handle(req).then(([status, body]) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+      ),
+  );
   baseUrl = '';
 
   async start(): Promise<void> {
@@ -54,12 +59,19 @@ class FakeEventarc {
     let text = '';
     for await (const chunk of req) text += String(chunk);
     const url = new URL(req.url ?? '/', 'http://x');
-    this.requests.push({ method: req.method ?? '', path: `${url.pathname}${url.search}`, authorization: req.headers.authorization, body: text ? JSON.parse(text) : undefined });
-    if (!url.pathname.startsWith('/v1/')) return [404, { error: { code: 404, message: `no ${req.method} ${url.pathname}`, status: 'NOT_FOUND' } }];
+    this.requests.push({
+      method: req.method ?? '',
+      path: `${url.pathname}${url.search}`,
+      authorization: req.headers.authorization,
+      body: text ? JSON.parse(text) : undefined,
+    });
+    if (!url.pathname.startsWith('/v1/'))
+      return [404, { error: { code: 404, message: `no ${req.method} ${url.pathname}`, status: 'NOT_FOUND' } }];
     const path = url.pathname.slice('/v1/'.length);
     if (req.method === 'POST' && path.endsWith('/triggers')) {
       const name = `${path}/${url.searchParams.get('triggerId')}`;
-      if (this.triggers.has(name)) return [409, { error: { code: 409, message: `Resource '${name}' already exists`, status: 'ALREADY_EXISTS' } }];
+      if (this.triggers.has(name))
+        return [409, { error: { code: 409, message: `Resource '${name}' already exists`, status: 'ALREADY_EXISTS' } }];
       return this.operation({ ...(JSON.parse(text) as object), name });
     }
     if (req.method === 'PATCH' && this.triggers.has(path)) return this.operation(JSON.parse(text));
@@ -67,7 +79,8 @@ class FakeEventarc {
       const polls = (this.polls.get(path) ?? 0) + 1;
       this.polls.set(path, polls);
       if (this.mode === 'stuck' || polls < 2) return [200, { name: path, done: false }];
-      if (this.mode === 'fail') return [200, { name: path, done: true, error: { code: 7, message: 'Permission denied on the service account' } }];
+      if (this.mode === 'fail')
+        return [200, { name: path, done: true, error: { code: 7, message: 'Permission denied on the service account' } }];
       const trigger = this.pending.get(path) as { name: string };
       this.triggers.set(trigger.name, trigger);
       return [200, { name: path, done: true, response: { ...trigger, uid: 'u-1' } }];
@@ -84,8 +97,20 @@ const authClient = (): OAuth2Client => {
   client.setCredentials({ access_token: 'test-token' });
   return client;
 };
-const api = (over: Partial<EventarcApi> = {}): EventarcApi => ({ http: authClient(), baseUrl: fake.baseUrl, pollMs: 5, timeoutMs: 2000, ...over });
-const env = { GCP_PROJECT: 'p1', GCP_REGION: 'europe-west1', GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com', GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops', MLOPS_STORE: 'gs://b1/m' };
+const api = (over: Partial<EventarcApi> = {}): EventarcApi => ({
+  http: authClient(),
+  baseUrl: fake.baseUrl,
+  pollMs: 5,
+  timeoutMs: 2000,
+  ...over,
+});
+const env = {
+  GCP_PROJECT: 'p1',
+  GCP_REGION: 'europe-west1',
+  GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
+  GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
+  MLOPS_STORE: 'gs://b1/m',
+};
 const TRIGGERS = '/v1/projects/p1/locations/europe-west1/triggers';
 
 beforeAll(() => fake.start());
@@ -101,7 +126,11 @@ describe('the Eventarc trigger over REST', () => {
   it('creates a missing trigger and waits for its operation', async () => {
     const result = await deployEventarcTrigger(api(), trigger);
     expect(result.action).toBe('created');
-    expect(result.trigger).toMatchObject({ name: `${TRIGGERS.slice(4)}/mlops-batch-score-finalize`, uid: 'u-1', destination: { cloudRun: { service: 'mlops-batch-score', region: 'europe-west1', path: '/' } } });
+    expect(result.trigger).toMatchObject({
+      name: `${TRIGGERS.slice(4)}/mlops-batch-score-finalize`,
+      uid: 'u-1',
+      destination: { cloudRun: { service: 'mlops-batch-score', region: 'europe-west1', path: '/' } },
+    });
     expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       `POST ${TRIGGERS}?triggerId=mlops-batch-score-finalize`,
       'GET /v1/projects/p1/locations/europe-west1/operations/op-1',
@@ -109,7 +138,12 @@ describe('the Eventarc trigger over REST', () => {
     ]);
     expect(fake.requests.every((r) => r.authorization === 'Bearer test-token')).toBe(true);
     expect(fake.requests[0]?.body).toEqual(trigger.trigger);
-    expect(fake.requests[0]?.body).toMatchObject({ eventFilters: [{ attribute: 'type', value: 'google.cloud.storage.object.v1.finalized' }, { attribute: 'bucket', value: 'b1' }] });
+    expect(fake.requests[0]?.body).toMatchObject({
+      eventFilters: [
+        { attribute: 'type', value: 'google.cloud.storage.object.v1.finalized' },
+        { attribute: 'bucket', value: 'b1' },
+      ],
+    });
   });
 
   it('updates the trigger when create answers ALREADY_EXISTS', async () => {
@@ -128,10 +162,14 @@ describe('the Eventarc trigger over REST', () => {
 
   it('reports a failed operation, an operation that never finishes and an API error', async () => {
     fake.mode = 'fail';
-    await expect(deployEventarcTrigger(api(), trigger)).rejects.toThrow(/operations\/op-\d+ failed: Permission denied on the service account/);
+    await expect(deployEventarcTrigger(api(), trigger)).rejects.toThrow(
+      /operations\/op-\d+ failed: Permission denied on the service account/,
+    );
     fake.mode = 'stuck';
     await expect(deployEventarcTrigger(api({ timeoutMs: 50 }), trigger)).rejects.toThrow(/operations\/op-\d+ not done after/);
-    await expect(deployEventarcTrigger(api({ baseUrl: fake.baseUrl.replace(/\/v1$/, '/v0') }), trigger)).rejects.toThrow(/answered 404 \(NOT_FOUND: no POST/);
+    await expect(deployEventarcTrigger(api({ baseUrl: fake.baseUrl.replace(/\/v1$/, '/v0') }), trigger)).rejects.toThrow(
+      /answered 404 \(NOT_FOUND: no POST/,
+    );
   });
 });
 
@@ -140,7 +178,9 @@ describe('nx deploy batch-score --provider cloudrun', () => {
     getService: async () => {
       throw Object.assign(new Error('not found'), { code: 5 });
     },
-    createService: async (req) => [{ promise: async () => [{ name: req.serviceId ?? '', uri: 'https://mlops-batch-score-1.europe-west1.run.app' }] }],
+    createService: async (req) => [
+      { promise: async () => [{ name: req.serviceId ?? '', uri: 'https://mlops-batch-score-1.europe-west1.run.app' }] },
+    ],
     updateService: async () => {
       throw new Error('not expected');
     },
@@ -149,7 +189,15 @@ describe('nx deploy batch-score --provider cloudrun', () => {
   it('deploys the service, then creates the trigger through the REST API', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'mlops-eventarc-'));
     dirs.push(outDir);
-    const report = await deploy({ target: 'batch-score', provider: 'cloudrun', dryRun: false, outDir, env, log: () => {}, clients: { services, eventarc: api() } });
+    const report = await deploy({
+      target: 'batch-score',
+      provider: 'cloudrun',
+      dryRun: false,
+      outDir,
+      env,
+      log: () => {},
+      clients: { services, eventarc: api() },
+    });
     expect(report.actions).toEqual(['cloudrun batch-score: created', 'eventarc batch-score: created']);
     expect(report.files.map((f) => f.slice(outDir.length + 1))).toContain('cloudrun/batch-score/eventarc-trigger.json');
     expect(fake.triggers.has('projects/p1/locations/europe-west1/triggers/mlops-batch-score-finalize')).toBe(true);
@@ -157,7 +205,14 @@ describe('nx deploy batch-score --provider cloudrun', () => {
 
   it('names the missing project and region before sending anything', async () => {
     const partial = { ...env, GCP_PROJECT: '', GCP_REGION: ' ' };
-    const attempt = deploy({ target: 'batch-score', provider: 'cloudrun', dryRun: false, env: partial, log: () => {}, clients: { services, eventarc: api() } });
+    const attempt = deploy({
+      target: 'batch-score',
+      provider: 'cloudrun',
+      dryRun: false,
+      env: partial,
+      log: () => {},
+      clients: { services, eventarc: api() },
+    });
     await expect(attempt).rejects.toThrow(DeploySettingsError);
     await expect(attempt).rejects.toThrow('deploy to cloudrun needs GCP_PROJECT, GCP_REGION (missing from the environment)');
     expect(fake.requests).toEqual([]);

@@ -44,8 +44,10 @@ export function eventarcTrigger(s: GcpDeploySettings): EventarcTrigger {
   };
 }
 
-export const createTriggerUrl = (t: EventarcTrigger, base = EVENTARC_API): string => `${base}/${t.parent}/triggers?triggerId=${encodeURIComponent(t.triggerId)}`;
-export const updateTriggerUrl = (t: EventarcTrigger, base = EVENTARC_API): string => `${base}/${t.trigger.name}?updateMask=${TRIGGER_UPDATE_MASK}`;
+export const createTriggerUrl = (t: EventarcTrigger, base = EVENTARC_API): string =>
+  `${base}/${t.parent}/triggers?triggerId=${encodeURIComponent(t.triggerId)}`;
+export const updateTriggerUrl = (t: EventarcTrigger, base = EVENTARC_API): string =>
+  `${base}/${t.trigger.name}?updateMask=${TRIGGER_UPDATE_MASK}`;
 
 export interface HttpRequest {
   url: string;
@@ -76,7 +78,9 @@ export async function defaultEventarcApi(): Promise<EventarcApi> {
   return { http };
 }
 
-const apiError = z.object({ error: z.object({ code: z.number().optional(), message: z.string().optional(), status: z.string().optional() }) });
+const apiError = z.object({
+  error: z.object({ code: z.number().optional(), message: z.string().optional(), status: z.string().optional() }),
+});
 const operationSchema = z.object({
   name: z.string().min(1),
   done: z.boolean().optional(),
@@ -92,7 +96,9 @@ async function call(api: EventarcApi, req: HttpRequest): Promise<{ status: numbe
 
 function failure(req: { method: string; url: string }, status: number, body: unknown): Error {
   const parsed = apiError.safeParse(body);
-  const detail = parsed.success ? `${parsed.data.error.status ?? status}: ${parsed.data.error.message ?? ''}` : JSON.stringify(body).slice(0, 200);
+  const detail = parsed.success
+    ? `${parsed.data.error.status ?? status}: ${parsed.data.error.message ?? ''}`
+    : JSON.stringify(body).slice(0, 200);
   return new Error(`Eventarc ${req.method} ${req.url} answered ${status} (${detail})`);
 }
 
@@ -107,7 +113,10 @@ async function waitFor(api: EventarcApi, first: Operation): Promise<Operation> {
   const deadline = Date.now() + (api.timeoutMs ?? 300_000);
   let op = first;
   while (!op.done) {
-    if (Date.now() > deadline) throw new Error(`Eventarc operation ${op.name} not done after ${Math.round((api.timeoutMs ?? 300_000) / 1000)} s; check it with: gcloud eventarc operations describe ${op.name}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Eventarc operation ${op.name} not done after ${Math.round((api.timeoutMs ?? 300_000) / 1000)} s; check it with: gcloud eventarc operations describe ${op.name}`,
+      );
     await new Promise((r) => setTimeout(r, api.pollMs ?? 2000));
     op = await send(api, { url: `${base}/${op.name}`, method: 'GET' });
   }
@@ -116,7 +125,10 @@ async function waitFor(api: EventarcApi, first: Operation): Promise<Operation> {
 }
 
 /** POST to create; on 409 (ALREADY_EXISTS) PATCH the same fields; waits for the long-running operation. */
-export async function deployEventarcTrigger(api: EventarcApi, t: EventarcTrigger): Promise<{ action: 'created' | 'updated'; trigger: Record<string, unknown> }> {
+export async function deployEventarcTrigger(
+  api: EventarcApi,
+  t: EventarcTrigger,
+): Promise<{ action: 'created' | 'updated'; trigger: Record<string, unknown> }> {
   const create: HttpRequest = { url: createTriggerUrl(t, api.baseUrl), method: 'POST', data: t.trigger };
   const created = await call(api, create);
   let action: 'created' | 'updated' = 'created';

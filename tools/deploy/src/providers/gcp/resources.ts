@@ -18,4 +18,5 @@ export function memoryLimit(mib: number): string {
 
 /** google-gax's NOT_FOUND code, which a get on a missing service or function rejects with. */
 const NOT_FOUND = 5;
-export const isNotFound = (error: unknown): boolean => typeof error === 'object' && error !== null && 'code' in error && error.code === NOT_FOUND;
+export const isNotFound = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && 'code' in error && error.code === NOT_FOUND;

@@ -35,7 +35,8 @@ export const FUNCTION_URL_FUNCTIONS: readonly FunctionName[] = ['evaluate', 'ret
 const hasFunctionUrl = (fn: FunctionName): boolean => FUNCTION_URL_FUNCTIONS.includes(fn);
 
 /** Serverless v3's logical id of a function's URL (naming.getLambdaFunctionUrlLogicalId: `-` → `Dash`). */
-export const functionUrlLogicalId = (fn: FunctionName): string => `${fn.replace(/-/g, 'Dash').replace(/^./, (c) => c.toUpperCase())}LambdaFunctionUrl`;
+export const functionUrlLogicalId = (fn: FunctionName): string =>
+  `${fn.replace(/-/g, 'Dash').replace(/^./, (c) => c.toUpperCase())}LambdaFunctionUrl`;
 
 /**
  * The URLs each function calls (names from apps/<fn>/src/settings.ts), read from the stack. The
@@ -81,7 +82,13 @@ export function iamStatementsFor(fn: FunctionName, s: AwsDeploySettings): IamSta
     });
     const role = s.functionEnv.SAGEMAKER_ROLE_ARN;
     // CreateTrainingJob hands the job its execution role: the caller must be allowed to pass exactly that one.
-    if (role) statements.push({ Effect: 'Allow', Action: ['iam:PassRole'], Resource: role, Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } } });
+    if (role)
+      statements.push({
+        Effect: 'Allow',
+        Action: ['iam:PassRole'],
+        Resource: role,
+        Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      });
   }
   if (s.aws.snsTopicArn && fn !== 'predict' && fn !== 'batch-score') {
     statements.push({ Effect: 'Allow', Action: ['sns:Publish'], Resource: s.aws.snsTopicArn });
@@ -115,7 +122,16 @@ function eventsFor(fn: FunctionName, s: AwsDeploySettings): Yamlable[] {
   if (fn === 'batch-score') {
     const inbox = s.functionEnv.BATCH_INPUT_PREFIX ?? 'inbox/';
     // The store bucket holds models and logs already: `existing: true` adds the notification to it.
-    return [{ s3: { bucket: s.storeLocation.bucket, event: 's3:ObjectCreated:*', rules: [{ prefix: `${s.storeLocation.prefix}${inbox}` }], existing: true } }];
+    return [
+      {
+        s3: {
+          bucket: s.storeLocation.bucket,
+          event: 's3:ObjectCreated:*',
+          rules: [{ prefix: `${s.storeLocation.prefix}${inbox}` }],
+          existing: true,
+        },
+      },
+    ];
   }
   if (fn === 'evaluate') {
     // libs/platform turns an EventBridge "Scheduled Event" into POST /v1/evaluate on the app.
@@ -183,12 +199,24 @@ export interface ServerlessRun {
 }
 
 /** Runs the serverless v3 CLI (`deploy` or `package`) in `serviceDir`, telemetry and notifications off. */
-export function runServerless(bin: string, args: readonly string[], serviceDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ServerlessRun> {
+export function runServerless(
+  bin: string,
+  args: readonly string[],
+  serviceDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServerlessRun> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       cwd: serviceDir,
-      env: { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*', SLS_INTERACTIVE_SETUP_DISABLE: '1', CI: '1' },
+      env: {
+        ...env,
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+        SLS_DEPRECATION_DISABLE: '*',
+        SLS_INTERACTIVE_SETUP_DISABLE: '1',
+        CI: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -196,6 +224,8 @@ export function runServerless(bin: string, args: readonly string[], serviceDir: 
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ command: [bin, ...args], code: code ?? 1, stdout, stderr, ms: Math.round(performance.now() - started) }));
+    child.on('close', (code) =>
+      resolve({ command: [bin, ...args], code: code ?? 1, stdout, stderr, ms: Math.round(performance.now() - started) }),
+    );
   });
 }

@@ -23,15 +23,13 @@ export const awsSettingsSchema = z
     EVALUATE_SCHEDULE_AWS: envValue(),
     ALERT_SNS_TOPIC_ARN: envValue(),
   })
-  .transform(
-    (e): AwsBlock => ({
-      aws: {
-        // The placeholder a dry run shows when AWS_REGION is unset.
-        region: e.AWS_REGION ?? 'us-east-1',
-        stage: e.SERVERLESS_STAGE ?? 'prod',
-        service: e.SERVERLESS_SERVICE ?? 'mlops',
-        scheduleExpression: e.EVALUATE_SCHEDULE_AWS ?? 'rate(1 hour)',
-        ...(e.ALERT_SNS_TOPIC_ARN ? { snsTopicArn: e.ALERT_SNS_TOPIC_ARN } : {}),
-      },
-    }),
-  );
+  .transform((e): AwsBlock => ({
+    aws: {
+      // The placeholder a dry run shows when AWS_REGION is unset.
+      region: e.AWS_REGION ?? 'us-east-1',
+      stage: e.SERVERLESS_STAGE ?? 'prod',
+      service: e.SERVERLESS_SERVICE ?? 'mlops',
+      scheduleExpression: e.EVALUATE_SCHEDULE_AWS ?? 'rate(1 hour)',
+      ...(e.ALERT_SNS_TOPIC_ARN ? { snsTopicArn: e.ALERT_SNS_TOPIC_ARN } : {}),
+    },
+  }));
