@@ -5,10 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '@mlops/config';
-import { z } from 'zod';
-import { deploy, writeDeploySpecs } from './deploy.ts';
+import { writeDeploySpecs } from './deploy.ts';
 import { writeExecutorSchema } from './executor-schema.ts';
-import { deployOptionsSchema } from './options.ts';
+import { deployErrorMessage, deployWithOptions } from './options.ts';
 
 try {
   const { values, positionals } = parseArgs({
@@ -24,7 +23,7 @@ try {
   if (positionals[0] === 'specs') {
     for (const file of [...(await writeDeploySpecs()), await writeExecutorSchema(REPO_ROOT)]) process.stdout.write(`wrote ${file}\n`);
   } else {
-    const o = deployOptionsSchema.parse({
+    await deployWithOptions({
       function: positionals[0],
       provider: values.provider,
       dryRun: values['dry-run'],
@@ -32,17 +31,8 @@ try {
       skipBuild: values['skip-build'],
       outDir: values.out,
     });
-    await deploy({
-      target: o.function,
-      provider: o.provider,
-      dryRun: o.dryRun,
-      canary: o.canary,
-      skipBuild: o.skipBuild,
-      outDir: o.outDir,
-    });
   }
 } catch (error) {
-  const message = error instanceof z.ZodError ? z.prettifyError(error) : error instanceof Error ? error.message : String(error);
-  process.stderr.write(`deploy: ${message}\n`);
+  process.stderr.write(`deploy: ${deployErrorMessage(error)}\n`);
   process.exitCode = 1;
 }
