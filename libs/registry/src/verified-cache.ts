@@ -1,6 +1,6 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomHex, sha256OfFile } from '@mlops/storage';
+import { jsonText, randomHex, sha256OfFile } from '@mlops/storage';
 import { z } from 'zod';
 import type { VersionFile } from './schemas.ts';
 
@@ -72,7 +72,7 @@ export class VerifiedCache {
   async save(): Promise<void> {
     if (!this.changed) return;
     const tmp = join(this.dir, `${STAMPS_FILE}.${randomHex(6)}.tmp`);
-    await writeFile(tmp, `${JSON.stringify(this.stamps, null, 2)}\n`);
+    await writeFile(tmp, jsonText(this.stamps));
     await rename(tmp, join(this.dir, STAMPS_FILE));
     this.changed = false;
   }

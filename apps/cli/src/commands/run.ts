@@ -58,6 +58,7 @@ export async function runCommand(flags: RunFlags): Promise<void> {
       ]),
       '',
       `chart: ${result.chart}`,
+      `this run's store: ${result.store} (look inside with MLOPS_STORE=${result.store} npx mlops registry audit)`,
       `scenario took ${(result.seconds / 60).toFixed(1)} min; champion ${result.versions.before} → ${result.versions.after}`,
     ].join('\n'),
     { ok: true, ...result },

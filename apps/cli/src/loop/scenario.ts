@@ -6,7 +6,8 @@ import { defaultData, type Settings } from '@mlops/config';
 import { readExamples, shuffled } from '@mlops/data';
 import { downloadForInference, TextClassifier } from '@mlops/inference';
 import { EvaluationRecordSchema, evaluateRows, readEvaluations, type EvaluationRecord } from '@mlops/monitoring';
-import type { ModelRegistry } from '@mlops/registry';
+import { createRegistry, NoChampionError, type ModelRegistry } from '@mlops/registry';
+import { openStore } from '@mlops/storage';
 import { z } from 'zod';
 import { pct } from '../output.ts';
 import { loopChart } from './chart.ts';
@@ -46,18 +47,21 @@ export interface ScenarioResult {
   phases: ReturnType<typeof accuracyTable>;
   heldOut: { version: string; dataset: string; n: number; accuracy: number; ci95: [number, number] }[];
   versions: { before: string; after: string };
+  /** The store this run played out in (seedScenarioStore). */
+  store: string;
   chart: string;
   seconds: number;
 }
 
 interface Context {
   settings: Settings;
+  /** The registry of the store the scenario starts from (MLOPS_STORE); the scenario never changes its aliases. */
   registry: ModelRegistry;
   env: NodeJS.ProcessEnv;
   info: (message: string) => void;
   sizes: ScenarioSizes;
   evaluateEvery: string;
-  /** Trains v1 when the store has no champion. */
+  /** Trains v1 into that store when it has no champion. */
   trainFirst: () => Promise<void>;
 }
 
@@ -81,20 +85,22 @@ const runsAnswer = z.object({
  */
 export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
   const started = performance.now();
-  const { registry, info, sizes } = ctx;
-  if (!(await registry.getAlias('champion'))) {
+  const { info, sizes } = ctx;
+  if (!(await ctx.registry.getAlias('champion'))) {
     info('phase 1: no champion yet, training v1 on IMDB train');
     await ctx.trainFirst();
   }
+  const { store, registry } = await seedScenarioStore(ctx.registry, ctx.settings, new Date());
+  const env: NodeJS.ProcessEnv = { ...ctx.env, MLOPS_STORE: store };
   const before = (await registry.getAlias('champion'))!.version;
-  info(`phase 1: serving champion ${before}`);
+  info(`phase 1: serving champion ${before} from a store of this run's own: ${store}`);
 
   const data = await scenarioData(ctx);
   const evaluations: EvaluationRecord[] = [];
   const alerts = await alertReceiver((alert) => info(`  ALERT ${alert}`));
   let lastLine = '';
   const stack = await startStack(
-    { ALERT_WEBHOOK_URL: alerts.url, ...ctx.env },
+    { ALERT_WEBHOOK_URL: alerts.url, ...env },
     {
       evaluateEvery: ctx.evaluateEvery,
       onEvaluation: ({ ok, body }) => {
@@ -114,7 +120,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
       let shown = 0;
       const out = await replay(stack.urls.predict, rows, {
         phase,
-        apiKey: ctx.env.MLOPS_API_KEY,
+        apiKey: env.MLOPS_API_KEY,
         onProgress: (done) => {
           if (done - shown >= 2000 || done === rows.length) info(`  ${phase}: ${(shown = done)}/${rows.length} texts served and labelled`);
         },
@@ -138,7 +144,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     await play('sst2', data.sstTraffic);
     info('phase 4: waiting for evaluate to notice and retrain-trigger to start fine-tuning');
     const run = await waitForValue(
-      async () => (await runs(stack, ctx.env.MLOPS_API_KEY)).at(-1),
+      async () => (await runs(stack, env.MLOPS_API_KEY)).at(-1),
       300,
       'no retraining started within 5 minutes; see the evaluations above',
     );
@@ -146,7 +152,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     info(`  retrain ${run.run_id} started from ${before}; the training job's log: ${jobLog}`);
     const settled = await waitForValue(
       async () => {
-        const current = (await runs(stack, ctx.env.MLOPS_API_KEY)).find((r) => r.run_id === run.run_id);
+        const current = (await runs(stack, env.MLOPS_API_KEY)).find((r) => r.run_id === run.run_id);
         return current && current.status !== 'running' ? current : undefined;
       },
       1800,
@@ -194,6 +200,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
       phases: accuracyTable(served),
       heldOut,
       versions: { before, after },
+      store,
       chart: `${registry.store.uri}/${chartKey}`,
       seconds: (performance.now() - started) / 1000,
     };
@@ -201,6 +208,29 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     await stack.close();
     await alerts.close();
   }
+}
+
+/**
+ * Each run plays out in a store of its own, `<MLOPS_STORE>/scenarios/<time>`, that starts with the
+ * starting store's champion as its v1 and nothing else: no earlier run's traffic, feedback, retrains
+ * or versions, so a second run is as whole and honest as the first, without training v1 again.
+ */
+export async function seedScenarioStore(
+  from: ModelRegistry,
+  settings: Pick<Settings, 'MLOPS_STORE' | 'MLOPS_CACHE_DIR' | 'MLOPS_ACTOR'>,
+  at: Date,
+): Promise<{ store: string; registry: ModelRegistry }> {
+  const champion = await from.getAlias('champion');
+  if (!champion) throw new NoChampionError(from.model, 'the scenario starts from one');
+  const store = `${settings.MLOPS_STORE.replace(/\/+$/, '')}/scenarios/${at.toISOString().replace(/[:.]/g, '-')}`;
+  const registry = createRegistry(openStore(store), from.model);
+  if (!(await registry.getAlias('champion'))) {
+    await registry.registerVersion(await from.downloadVersion(champion.version, settings.MLOPS_CACHE_DIR), {
+      actor: settings.MLOPS_ACTOR,
+      reason: `the scenario starts from ${from.model} ${champion.version} of ${from.store.uri}`,
+    });
+  }
+  return { store, registry };
 }
 
 /** A Slack-compatible webhook on 127.0.0.1 that prints each alert's text: the alert channel, for real. */
