@@ -24,7 +24,7 @@ async function loadedByPython(job: object): Promise<unknown> {
 }
 
 describe('training settings', () => {
-  it('default to the configuration the README measured (and train-job.ts used before the table)', () => {
+  it('default to the configuration measured in docs/benchmarks.md', () => {
     expect(DEFAULT_HYPERPARAMETERS).toEqual({
       epochs: 2,
       maxLength: 512,

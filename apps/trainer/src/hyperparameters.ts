@@ -32,7 +32,7 @@ const splitRatio = number('must be above 0 and below 1', (n) => n > 0 && n < 1);
  * train`'s flags are all built from this table. Keys are the TypeScript names; the flag is the key
  * in kebab case (--max-length) and the job file's key in snake case (max_length).
  *
- * Defaults chosen by profiling on 2 CPU cores (see README): about 17 minutes on IMDB train, 0.878 on IMDB test.
+ * Defaults chosen by profiling on 2 CPU cores: docs/benchmarks.md has the profile and the trainings they give.
  */
 export const TRAINING_SETTINGS = {
   epochs: { type: positiveInteger, default: 2, section: 'train', description: 'training epochs (early stopping may end sooner)' },

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Prediction } from '@mlops/inference';
 import { z } from 'zod';
 import type { PredictionRecord } from './prediction-log.ts';
@@ -37,29 +35,9 @@ export function sampleOf(records: readonly PredictionRecord[]): Omit<Reference, 
   };
 }
 
-/** A version folder's reference, or undefined for versions trained before references existed. */
-export async function readReference(versionDir: string): Promise<Reference | undefined> {
-  let text: string;
-  try {
-    text = await readFile(join(versionDir, 'reference.json'), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const parsed = ReferenceSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${versionDir}/reference.json is malformed: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
-}
-
 /** An HF config.json read as its label names in class order (no model session needed). */
 export const ConfigLabelsSchema = z.object({ id2label: z.record(z.string(), z.string()) }).transform(({ id2label }) =>
   Object.entries(id2label)
     .sort(([a], [b]) => Number(a) - Number(b))
     .map(([, label]) => label),
 );
-
-/** Label names in class order, from a version folder's HF config.json. */
-export async function readLabels(versionDir: string): Promise<string[]> {
-  const parsed = ConfigLabelsSchema.safeParse(JSON.parse(await readFile(join(versionDir, 'config.json'), 'utf8')));
-  if (!parsed.success) throw new Error(`${versionDir}/config.json has no usable id2label: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
-}

@@ -20,7 +20,6 @@ describe('statusOfError', () => {
     ['UNKNOWN_ALIAS', 404],
     ['UNKNOWN_PREDICTION', 404],
     ['ALIAS_CONFLICT', 409],
-    ['PRECONDITION_FAILED', 409],
     ['NO_CHAMPION', 409],
     ['ALREADY_CHAMPION', 409],
     ['CANARY_RUNNING', 409],
@@ -41,6 +40,7 @@ describe('statusOfError', () => {
     for (const error of [
       new Error('boom'),
       new CodedError('NOT_FOUND'),
+      new CodedError('PRECONDITION_FAILED'),
       new CodedError('DATA_ERROR'),
       new CodedError('toString'),
       Object.assign(new Error('x'), { code: 404 }),

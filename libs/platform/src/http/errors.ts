@@ -8,8 +8,9 @@ import { HttpError, type FunctionEnv } from './http.ts';
  * and apps' errors each have one; domain code never names a status). An error whose code is not
  * here is a fault of the function: 500.
  *
- * Left out on purpose: storage's NOT_FOUND and data's DATA_ERROR. They reach a response only from
- * a function's own store or configured files, so a 4xx would blame the caller for the function's fault.
+ * Left out on purpose: storage's NOT_FOUND and PRECONDITION_FAILED, and data's DATA_ERROR. They reach
+ * a response only from a function's own store or configured files (the registry handles the races it
+ * expects), so a 4xx would blame the caller for the function's fault.
  */
 export const STATUS_BY_ERROR_CODE = {
   // The request names something that is not there.
@@ -18,7 +19,6 @@ export const STATUS_BY_ERROR_CODE = {
   UNKNOWN_PREDICTION: 404, // predict's feedback: no instance made that prediction
   // The state forbids it now: re-read and decide again, or wait for it to change.
   ALIAS_CONFLICT: 409, // @mlops/registry: the alias moved meanwhile
-  PRECONDITION_FAILED: 409, // @mlops/storage: a conditional write lost a race
   NO_CHAMPION: 409, // @mlops/registry
   ALREADY_CHAMPION: 409, // promote
   CANARY_RUNNING: 409, // promote

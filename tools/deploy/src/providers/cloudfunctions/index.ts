@@ -72,7 +72,8 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
       const { action, fn: deployed } = await deployCloudFunction(client, fn, run.settings, source);
       run.log(`${fn}: ${action} ${deployed.name ?? ''} ${deployed.url ?? ''}`);
       run.action(`cloudfunctions ${fn}: ${action}`);
-      if (fn === 'evaluate') await applySchedulerJob(run, dir);
+      // The schedule calls the function at the URL it was given, not at a guessed run.app address.
+      if (fn === 'evaluate') await applySchedulerJob(run, dir, deployed.url ?? undefined);
     }
   },
 };

@@ -48,9 +48,15 @@ async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, canary: 
   return dir;
 }
 
-async function planEventarcTrigger(run: CloudRunRun, dir: string): Promise<void> {
+/** batch-score's trigger, written beside its service requests. */
+async function writeEventarcTrigger(run: CloudRunRun, dir: string) {
   const trigger = eventarcTrigger(run.settings);
   await run.write(join(dir, 'eventarc-trigger.json'), jsonText(trigger));
+  return trigger;
+}
+
+async function planEventarcTrigger(run: CloudRunRun, dir: string): Promise<void> {
+  const trigger = await writeEventarcTrigger(run, dir);
   run.log(
     `would POST ${createTriggerUrl(trigger)} with .trigger (above), or PATCH ${updateTriggerUrl(trigger)} when it exists, then poll the operation`,
   );
@@ -58,8 +64,7 @@ async function planEventarcTrigger(run: CloudRunRun, dir: string): Promise<void>
 }
 
 async function applyEventarcTrigger(run: CloudRunRun, dir: string): Promise<void> {
-  const trigger = eventarcTrigger(run.settings);
-  await run.write(join(dir, 'eventarc-trigger.json'), jsonText(trigger));
+  const trigger = await writeEventarcTrigger(run, dir);
   const { action } = await deployEventarcTrigger(run.clients.eventarc ?? (await defaultEventarcApi()), trigger);
   run.log(`Eventarc trigger: ${action} ${trigger.trigger.name}`);
   run.action(`eventarc batch-score: ${action}`);
