@@ -10,6 +10,8 @@ import {
   fingerprint,
   loadDataset,
   readExamples,
+  sortedLabels,
+  UnknownLabelsError,
   type DataInput,
   type DataReport,
   type Example,
@@ -58,9 +60,11 @@ const EXPECTED: Example[] = [
   { id: undefined, text: 'No id here', label: 'positive', line: 3 },
 ];
 
+const SENTIMENT = { labels: ['negative', 'positive'] } as const;
+
 describe('readExamples formats', () => {
   it('reads JSONL with ids, case-insensitive labels and a report', async () => {
-    const { examples, report } = await readAll(fixture('rows.jsonl', ROWS));
+    const { examples, report } = await readAll(fixture('rows.jsonl', ROWS), SENTIMENT);
     expect(examples).toEqual(EXPECTED);
     expect(report).toMatchObject({ rows: 3, good: 3, bad: 0, duplicates: 0, labelCounts: { negative: 1, positive: 2 } });
     expect(report.fingerprint).toBe(fingerprint(EXPECTED));
@@ -73,12 +77,12 @@ describe('readExamples formats', () => {
       [{ stream: Readable.from([Buffer.from(gzipSync(ROWS))]), name: 'gs://bucket/rows.jsonl.gz' }],
       [fixture('rows.txt', ROWS), { format: 'jsonl' }],
     ];
-    for (const [input, opts] of inputs) expect((await readAll(input, opts)).examples).toEqual(EXPECTED);
+    for (const [input, opts] of inputs) expect((await readAll(input, { ...SENTIMENT, ...opts })).examples).toEqual(EXPECTED);
   });
 
   it('maps numeric labels and "0"/"1" to label names; names win over indices', async () => {
     const path = fixture('numeric.jsonl', jsonl({ text: 'a', label: 0 }, { text: 'b', label: 1 }, { text: 'c', label: ' 1' }));
-    expect((await readAll(path)).examples.map((e) => e.label)).toEqual(['negative', 'positive', 'positive']);
+    expect((await readAll(path, SENTIMENT)).examples.map((e) => e.label)).toEqual(['negative', 'positive', 'positive']);
     const stars = fixture('stars.jsonl', jsonl({ text: 'a', label: 1 }, { text: 'b', label: '0' }));
     expect((await readAll(stars, { labels: ['0', '1', '2'] })).examples.map((e) => e.label)).toEqual(['1', '0']);
   });
@@ -93,7 +97,7 @@ describe('readExamples formats', () => {
       'line two",positive',
       '4,plain,negative',
     ].join('\r\n');
-    const opts = { textField: 'review', labelField: 'sentiment' };
+    const opts = { ...SENTIMENT, textField: 'review', labelField: 'sentiment' };
     const expected = [
       { text: 'Good, really good', label: 'positive', line: 2 },
       { text: 'He said "meh"', label: 'negative', line: 3 },
@@ -149,8 +153,9 @@ describe('bad rows', () => {
         { text: 'index 2', label: 2 },
       ),
     );
-    const { examples, report } = await readAll(path, { maxErrorRatio: 1, maxTextBytes: 10 });
+    const { examples, report } = await readAll(path, { ...SENTIMENT, maxErrorRatio: 1, maxTextBytes: 10 });
     expect(examples.map((e) => e.line)).toEqual([1]);
+    expect(report.unknownLabels).toEqual({ neutral: 1, '2': 1 });
     expect(report.badRows).toEqual([
       { line: 2, reason: 'invalid JSON' },
       { line: 3, reason: 'not an object' },
@@ -189,7 +194,7 @@ describe('bad rows', () => {
   });
 
   it('keeps only the first 100 bad rows but counts all', async () => {
-    const rows = Array.from({ length: 150 }, () => ({ label: 'positive' }));
+    const rows = Array.from({ length: 150 }, () => ({ text: '', label: 'positive' }));
     const { report } = await readAll(fixture('many-bad.jsonl', jsonl(...rows)), { maxErrorRatio: 1 });
     expect(report.bad).toBe(150);
     expect(report.badRows).toHaveLength(100);
@@ -198,15 +203,44 @@ describe('bad rows', () => {
   it('passes at the error ratio limit and fails above it', async () => {
     const good = Array.from({ length: 98 }, (_, i) => ({ text: `review ${i}`, label: i % 2 }));
     const onePercent = fixture('one-bad.jsonl', jsonl(...good, { text: 'one more', label: 0 }, { text: '' }));
-    expect((await readAll(onePercent)).report).toMatchObject({ rows: 100, bad: 1 });
+    expect((await readAll(onePercent, SENTIMENT)).report).toMatchObject({ rows: 100, bad: 1 });
 
     const twoPercent = fixture('two-bad.jsonl', jsonl(...good, { text: '' }, { text: 'x', label: 'meh' }));
-    const err = await dataError(readAll(twoPercent));
+    const err = await dataError(readAll(twoPercent, SENTIMENT));
     expect(err.message).toContain('2 of 100 rows are bad (2.00%, limit 1.00%)');
+    expect(err.message).toContain('unknown label: 1 (unknown labels: "meh" (1))');
     expect(err.message).toContain('line 99 (empty text)');
     expect(err.message).toContain('line 100 (unknown label)');
     expect(err.report?.badByReason).toEqual({ 'empty text': 1, 'unknown label': 1 });
-    expect((await readAll(twoPercent, { maxErrorRatio: 0.02 })).examples).toHaveLength(98);
+    expect((await readAll(twoPercent, { ...SENTIMENT, maxErrorRatio: 0.02 })).examples).toHaveLength(98);
+  });
+});
+
+describe('labels', () => {
+  it('takes any label as written when no classes are given, and sortedLabels orders them', async () => {
+    const path = fixture(
+      'four.jsonl',
+      jsonl({ text: 'a', label: 'good' }, { text: 'b', label: ' excellent ' }, { text: 'c', label: 'Poor' }, { text: 'd', label: 3 }),
+    );
+    const { examples, report } = await readAll(path);
+    expect(examples.map((e) => e.label)).toEqual(['good', 'excellent', 'Poor', '3']);
+    expect(report.labelCounts).toEqual({ good: 1, excellent: 1, Poor: 1, '3': 1 });
+    expect(sortedLabels(examples.map((e) => e.label!))).toEqual(['3', 'Poor', 'excellent', 'good']);
+    expect(sortedLabels(['10', '2', '1', '2'])).toEqual(['1', '2', '10']);
+  });
+
+  it("names every label outside the classes with unknownLabels: 'fail', however few", async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => ({ text: `row ${i}`, label: ['poor', 'good'][i % 2] }));
+    const path = fixture(
+      'new-class.jsonl',
+      jsonl(...rows, { text: 'x', label: 'meh' }, { text: 'y', label: 'meh' }, { text: 'z', label: 'wow' }),
+    );
+    const err = await readAll(path, { labels: ['poor', 'good'], unknownLabels: 'fail' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownLabelsError);
+    expect((err as UnknownLabelsError).unknown).toEqual(['meh', 'wow']);
+    expect((err as Error).message).toBe(`${path}: labels "meh" (2 rows), "wow" (1 row) not among the classes poor, good`);
+    // The default leaves them as bad rows (here under the 1% limit).
+    expect((await readAll(path, { labels: ['poor', 'good'] })).report).toMatchObject({ bad: 3, unknownLabels: { meh: 2, wow: 1 } });
   });
 });
 
@@ -231,6 +265,17 @@ describe('broken files', () => {
     const path = fixture('columns.csv', 'body,label\nhello,positive\n');
     expect((await dataError(readAll(path))).message).toBe(`${path}: CSV header has no "text" column (columns: body, label)`);
     expect((await dataError(readAll(path, { labelField: 'stars', textField: 'body' }))).message).toContain('no "stars" column');
+  });
+
+  it('rejects JSONL whose rows have no text or label field, naming the fields they have', async () => {
+    const path = fixture('fields.jsonl', jsonl({ id: 1, review: 'hello', stars_bin: 'good' }, { id: 2, review: 'bye' }));
+    expect((await dataError(readAll(path))).message).toBe(`${path}: no row has a "text" field (fields: id, review, stars_bin)`);
+    expect((await dataError(readAll(path, { textField: 'review', labelField: 'stars' }))).message).toBe(
+      `${path}: no row has a "stars" field (fields: id, review, stars_bin)`,
+    );
+    // A field some rows lack is a bad row in those rows, not a wrong field name.
+    const some = await readAll(path, { textField: 'review', labelField: 'stars_bin', maxErrorRatio: 1 });
+    expect(some.report.badByReason).toEqual({ 'missing label': 1 });
   });
 
   it('rejects broken CSV quoting', async () => {
@@ -267,7 +312,7 @@ describe('loadDataset', () => {
         { text: 'other', label: 'negative' },
       ),
     );
-    const { examples, report } = await loadDataset(path);
+    const { examples, report } = await loadDataset(path, SENTIMENT);
     expect(examples.map((e) => e.line)).toEqual([1, 2]);
     expect(report).toMatchObject({ rows: 4, good: 4, duplicates: 2, labelCounts: { positive: 1, negative: 1 } });
     expect(report.fingerprint).toBe(fingerprint(examples));

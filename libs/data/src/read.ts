@@ -1,18 +1,22 @@
 import { z } from 'zod';
-import { DataError } from './errors.ts';
+import { DataError, UnknownLabelsError } from './errors.ts';
 import { fingerprintOfRowHashes, rowHash, textHash } from './hash.ts';
 import { readRecords, sourceName } from './records.ts';
 import type { DataInput, DataReport, Example, ReadOptions } from './types.ts';
 
 const MAX_BAD_ROWS = 100;
+/** Distinct unknown labels kept in a report (counted while there is room). */
+const MAX_UNKNOWN_LABELS = 20;
+const MAX_FIELD_NAMES = 50;
 
-type Settings = Required<Omit<ReadOptions, 'format'>>;
+type Settings = Required<Omit<ReadOptions, 'format' | 'labels'>> & Pick<ReadOptions, 'labels'>;
 
 function settings(opts: ReadOptions): Settings {
   return {
     textField: opts.textField ?? 'text',
     labelField: opts.labelField ?? 'label',
-    labels: opts.labels ?? ['negative', 'positive'],
+    labels: opts.labels,
+    unknownLabels: opts.unknownLabels ?? 'skip',
     requireLabel: opts.requireLabel ?? true,
     maxErrorRatio: opts.maxErrorRatio ?? 0.01,
     maxTextBytes: opts.maxTextBytes ?? 100_000,
@@ -20,15 +24,33 @@ function settings(opts: ReadOptions): Settings {
 }
 
 type Row = { text: string; label: string | undefined; id: string | undefined };
+/** Why a row is bad; `unknownLabel` is the label as written when that is the reason. */
+type BadRow = { reason: string; unknownLabel?: string };
 
-/** Returns a validator giving the row's fields, or the bad-row reason (the first zod issue). */
-function rowValidator(s: Settings): (row: unknown) => Row | string {
-  const labelByKey = new Map(s.labels.map((name) => [name.trim().toLowerCase(), name]));
+/** How a label value is read: as one of the known labels (a name, any case, or an index), or as written when none are given. */
+function labelReader(labels: readonly string[] | undefined): (value: string | number) => string | undefined {
+  if (!labels) return (value) => String(value).trim() || undefined;
+  const labelByKey = new Map(labels.map((name) => [name.trim().toLowerCase(), name]));
   // A label name wins over an index, so labels ['1'..'5'] read "1" as '1', not labels[1].
-  const labelOf = (value: string | number): string | undefined => {
+  return (value) => {
     const key = String(value).trim().toLowerCase();
-    return labelByKey.get(key) ?? (/^\d+$/.test(key) ? s.labels[Number(key)] : undefined);
+    return labelByKey.get(key) ?? (/^\d+$/.test(key) ? labels[Number(key)] : undefined);
   };
+}
+
+/**
+ * Label names in a fixed order for a model's classes: numerically when every one is a number
+ * ("2" before "10"), else by code unit, so the same data always gives the same class order.
+ */
+export function sortedLabels(labels: Iterable<string>): string[] {
+  const distinct = [...new Set(labels)];
+  const numeric = distinct.every((l) => /^-?\d+(\.\d+)?$/.test(l));
+  return numeric ? distinct.sort((a, b) => Number(a) - Number(b)) : distinct.sort();
+}
+
+/** Returns a validator giving the row's fields, or why it is bad (the first zod issue). */
+function rowValidator(s: Settings): (row: unknown) => Row | BadRow {
+  const labelOf = labelReader(s.labels);
 
   const fields = z.object(
     {
@@ -41,8 +63,10 @@ function rowValidator(s: Settings): (row: unknown) => Row | string {
           if (s.requireLabel) ctx.addIssue({ code: 'custom', message: 'missing label' });
           return undefined;
         }
-        const label = typeof value === 'string' || typeof value === 'number' ? labelOf(value) : undefined;
-        if (label === undefined) ctx.addIssue({ code: 'custom', message: 'unknown label' });
+        const readable = typeof value === 'string' || typeof value === 'number';
+        const label = readable ? labelOf(value) : undefined;
+        if (label === undefined)
+          ctx.addIssue({ code: 'custom', message: 'unknown label', params: readable ? { written: String(value).trim() } : {} });
         return label;
       }),
       id: z
@@ -58,7 +82,10 @@ function rowValidator(s: Settings): (row: unknown) => Row | string {
   );
   return (row) => {
     const result = schema.safeParse(row);
-    return result.success ? result.data : (result.error.issues[0]?.message ?? 'invalid row');
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    const written = issue?.code === 'custom' ? issue.params?.written : undefined;
+    return { reason: issue?.message ?? 'invalid row', ...(typeof written === 'string' && { unknownLabel: written }) };
   };
 }
 
@@ -95,21 +122,29 @@ async function* read(input: DataInput, opts: ReadOptions, dropDuplicates: boolea
     badByReason: {},
     badRows: [],
     duplicates: 0,
-    labelCounts: Object.fromEntries(s.labels.map((label) => [label, 0])),
+    labelCounts: Object.fromEntries((s.labels ?? []).map((label) => [label, 0])),
+    unknownLabels: {},
     fingerprint: '',
   };
   const seenTexts = new Set<string>();
   const rowHashes: string[] = [];
-  const requiredColumns = s.requireLabel ? [s.textField, s.labelField] : [s.textField];
+  const requiredFields = s.requireLabel ? [s.textField, s.labelField] : [s.textField];
+  const fields = new FieldsSeen(requiredFields);
 
-  for await (const record of readRecords(input, opts.format, requiredColumns)) {
+  for await (const record of readRecords(input, opts.format, requiredFields)) {
     report.rows++;
-    const row = 'error' in record ? record.error : validate(record.row);
-    if (typeof row === 'string') {
-      const reason = row;
+    if (!('error' in record)) fields.note(record.row);
+    const row = 'error' in record ? { reason: record.error } : validate(record.row);
+    if ('reason' in row) {
+      const { reason, unknownLabel } = row;
       report.bad++;
       report.badByReason[reason] = (report.badByReason[reason] ?? 0) + 1;
       if (report.badRows.length < MAX_BAD_ROWS) report.badRows.push({ line: record.line, reason });
+      if (
+        unknownLabel !== undefined &&
+        (unknownLabel in report.unknownLabels || Object.keys(report.unknownLabels).length < MAX_UNKNOWN_LABELS)
+      )
+        report.unknownLabels[unknownLabel] = (report.unknownLabels[unknownLabel] ?? 0) + 1;
       continue;
     }
     report.good++;
@@ -128,9 +163,40 @@ async function* read(input: DataInput, opts: ReadOptions, dropDuplicates: boolea
 
   report.fingerprint = fingerprintOfRowHashes(rowHashes);
   if (report.rows === 0) throw new DataError(`${report.source}: no rows (empty file)`, report);
+  const absent = fields.absent();
+  if (absent) throw new DataError(`${report.source}: no row has a "${absent}" field (fields: ${fields.names().join(', ')})`, report);
+  if (s.unknownLabels === 'fail' && Object.keys(report.unknownLabels).length > 0) throw new UnknownLabelsError(report, s.labels ?? []);
   const ratio = report.bad / report.rows;
   if (ratio > s.maxErrorRatio) throw new DataError(tooManyBadRows(report, ratio, s.maxErrorRatio), report);
   return report;
+}
+
+/**
+ * The fields of a JSON file's rows, so that a field no row has is named with the ones there are
+ * (the JSON counterpart of a CSV header without the column) instead of failing every row.
+ */
+class FieldsSeen {
+  private readonly seen = new Set<string>();
+  private readonly present = new Map<string, number>();
+  private objects = 0;
+
+  constructor(private readonly required: readonly string[]) {}
+
+  note(row: unknown): void {
+    if (!isPlainObject(row)) return;
+    this.objects++;
+    for (const name of Object.keys(row)) if (this.seen.size < MAX_FIELD_NAMES) this.seen.add(name);
+    for (const name of this.required) if (name in row) this.present.set(name, (this.present.get(name) ?? 0) + 1);
+  }
+
+  /** The first required field no object row has, if any. */
+  absent(): string | undefined {
+    return this.objects > 0 ? this.required.find((name) => !this.present.has(name)) : undefined;
+  }
+
+  names(): string[] {
+    return [...this.seen];
+  }
 }
 
 function tooManyBadRows(r: DataReport, ratio: number, limit: number): string {
@@ -142,5 +208,8 @@ function tooManyBadRows(r: DataReport, ratio: number, limit: number): string {
     .slice(0, 5)
     .map((b) => `line ${b.line} (${b.reason})`)
     .join(', ');
-  return `${r.source}: ${r.bad} of ${r.rows} rows are bad (${percent(ratio)}, limit ${percent(limit)}); ${reasons}; first: ${first}`;
+  const unknown = Object.entries(r.unknownLabels)
+    .map(([label, n]) => `"${label}" (${n})`)
+    .join(', ');
+  return `${r.source}: ${r.bad} of ${r.rows} rows are bad (${percent(ratio)}, limit ${percent(limit)}); ${reasons}${unknown ? ` (unknown labels: ${unknown})` : ''}; first: ${first}`;
 }

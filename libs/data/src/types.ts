@@ -20,6 +20,8 @@ export interface DataReport {
   duplicates: number;
   /** Per label, over the examples handed out. */
   labelCounts: Record<string, number>;
+  /** Labels outside `ReadOptions.labels` as written, with their rows (bad rows; the first 20 distinct labels). */
+  unknownLabels: Record<string, number>;
   /** `fingerprint()` of the examples handed out. */
   fingerprint: string;
 }
@@ -34,8 +36,13 @@ export interface ReadOptions {
   format?: DataFormat;
   textField?: string;
   labelField?: string;
-  /** Allowed label names; a numeric label i (or "i") means labels[i]. */
+  /**
+   * The classes: a label matches one by name (any case) or by index (i or "i" means labels[i]).
+   * Default: any non-empty label, as written (trimmed); `sortedLabels` orders what was found.
+   */
   labels?: readonly string[];
+  /** A label outside `labels`: a bad row ('skip', the default) or, once the file is read, an UnknownLabelsError naming every such label ('fail'). */
+  unknownLabels?: 'skip' | 'fail';
   requireLabel?: boolean;
   maxErrorRatio?: number;
   maxTextBytes?: number;
