@@ -14,3 +14,4 @@ export { parseJobArgs, type JobArgs } from './job-args.ts';
 export { TrainingCoreError } from './python-core.ts';
 export { ParityError } from './parity.ts';
 export type { CoreEvent } from './events.ts';
+export { labelListSchema } from './training-data.ts';

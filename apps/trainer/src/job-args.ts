@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { flagName, HYPERPARAMETER_NAMES, TRAINING_SETTINGS, type Hyperparameters } from './hyperparameters.ts';
+import { labelListSchema } from './training-data.ts';
 
 const jobArgsSchema = z.object({
   data: z.string().min(1),
@@ -15,6 +16,9 @@ const jobArgsSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
     .optional(),
   reason: z.string().optional(),
+  labels: labelListSchema.optional(),
+  'text-field': z.string().min(1).optional(),
+  'label-field': z.string().min(1).optional(),
 });
 
 // Keyed by flag name, so an error names the flag that was given (`--max-length`), not the TypeScript name.
@@ -29,6 +33,10 @@ export interface JobArgs {
   baseVersion?: string | undefined;
   runId?: string | undefined;
   reason?: string | undefined;
+  /** The classes in order; a --base-version's own classes are used when absent. */
+  labels?: string[] | undefined;
+  textField?: string | undefined;
+  labelField?: string | undefined;
   /** Only the flags given; trainModel fills in the rest. */
   hyper: Partial<Hyperparameters>;
 }
@@ -51,6 +59,9 @@ export function parseJobArgs(argv: string[]): JobArgs {
     baseVersion: args['base-version'],
     runId: args['run-id'],
     reason: args.reason,
+    labels: args.labels,
+    textField: args['text-field'],
+    labelField: args['label-field'],
     hyper,
   };
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createTinyModel } from '@mlops/inference/testing';
+import { generatedRatings, RATING_LABELS } from '@mlops/data/testing';
+import { ConfigLabelsSchema } from '@mlops/monitoring';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { expect, it } from 'vitest';
@@ -61,4 +63,40 @@ it('fine-tunes a registered version from training data in the store, and leaves 
   expect(missing.code).toBe(1);
   expect(missing.last).toMatchObject({ phase: 'result', ok: false, error: expect.stringMatching(/datasets\/none\.jsonl/) });
   expect(JSON.parse((await store.get('runs/r-2/result.json')).body.toString())).toMatchObject({ ok: false });
+}, 120_000);
+
+it('fine-tunes a version of four classes in their registered order, and refuses data with a class it does not know', async () => {
+  const storeDir = join(await mkdtemp(join(tmpdir(), 'trainer-main-')), 'store');
+  const store = openStore(storeDir);
+  const registry = createRegistry(store);
+  await registry.registerVersion(await createTinyModel({ labels: [...RATING_LABELS] }), { actor: 'test', reason: 'fixture' });
+  const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join('\n');
+  await store.put('datasets/r-1/train.jsonl', jsonl(generatedRatings(120)));
+  await store.put('datasets/r-2/train.jsonl', jsonl([...generatedRatings(120), { text: 'so-so, really', label: 'meh' }]));
+  const args = (run: string) => [
+    '--data',
+    `store:datasets/${run}/train.jsonl`,
+    '--eval',
+    'none',
+    '--base-version',
+    'v1',
+    '--run-id',
+    run,
+    '--epochs',
+    '1',
+  ];
+
+  const ok = await job(storeDir, args('r-1'));
+  expect(ok.last).toMatchObject({ phase: 'result', ok: true, version: 'v2' });
+  const config = await registry.readVersionJson('v2', 'config.json', ConfigLabelsSchema);
+  expect(config).toEqual([...RATING_LABELS]); // not re-sorted: the head of v1 carries over
+
+  const refused = await job(storeDir, args('r-2'));
+  expect(refused.code).toBe(1);
+  expect(refused.last).toMatchObject({
+    ok: false,
+    code: 'DATA_ERROR',
+    error: expect.stringMatching(/^fine-tuning v1: .*label "meh" \(1 row\) not among the classes terrible, poor, good, excellent$/),
+  });
+  expect((await registry.listVersions()).map((v) => v.version)).toEqual(['v1', 'v2']);
 }, 120_000);

@@ -1,6 +1,7 @@
 /**
  * The training job's own entry, as a container or a local child process runs it:
- *   tsx apps/trainer/src/main.ts --data URI|store:KEY [--eval URI|none] [--base-version V] [--run-id ID] [--epochs N] …
+ *   tsx apps/trainer/src/main.ts --data URI|store:KEY [--eval URI|none] [--base-version V] [--run-id ID]
+ *     [--labels a,b,c] [--text-field F] [--label-field F] [--epochs N] …
  * (every hyperparameter of TRAINING_SETTINGS is a flag: --max-length, --weight-decay, --warmup-ratio, …).
  * Progress goes to stdout as one JSON object per line; the last line is the result or the error.
  * With --run-id the result is also written to the store (runs/<id>/result.json), where
@@ -10,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadSettings } from '@mlops/config';
+import { ConfigLabelsSchema } from '@mlops/monitoring';
 import { createRegistry } from '@mlops/registry';
 import { openStore, putJson } from '@mlops/storage';
 import { z } from 'zod';
@@ -44,6 +46,8 @@ try {
   const baseVersion = args.baseVersion;
   // Fine-tuning from a registered version: its folder comes from the store, and it becomes the parent.
   const base = baseVersion ? await registry.downloadVersion(baseVersion, settings.MLOPS_CACHE_DIR) : args.base;
+  // A registered version keeps its classes in its own order, so its head carries over.
+  const labels = args.labels ?? (baseVersion ? await registry.readVersionJson(baseVersion, 'config.json', ConfigLabelsSchema) : undefined);
   let lastStep = 0;
   const result = await trainModel({
     data: await localData(args.data),
@@ -51,6 +55,9 @@ try {
     ...(base ? { base } : {}),
     ...(baseVersion ? { parentVersion: baseVersion } : {}),
     reason: args.reason ?? `trained on ${args.data}`,
+    labels,
+    textField: args.textField,
+    labelField: args.labelField,
     hyper: args.hyper,
     registry,
     python: settings.MLOPS_PYTHON,

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '@mlops/config';
 import { DataError } from '@mlops/data';
+import { generatedRatings, RATING_LABELS } from '@mlops/data/testing';
 import { TextClassifier } from '@mlops/inference';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
@@ -78,6 +79,8 @@ describe('trainModel', () => {
     expect(reference.labels.filter((l: string) => l === 'positive').length).toBeGreaterThan(10);
     const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
     expect(config.architectures).toEqual(['DistilBertForSequenceClassification']);
+    // No labels given: the sorted distinct labels of the data.
+    expect(config.id2label).toEqual({ 0: 'negative', 1: 'positive' });
 
     // Fine-tuning from the registered version keeps its tokenizer and records the parent.
     const tuned = await trainModel({
@@ -93,6 +96,53 @@ describe('trainModel', () => {
     expect(tuned.version.parent).toBe('v1');
     expect(tuned.champion).toBe(false);
     expect(tuned.metrics.validation!.accuracy).toBeGreaterThan(0.9);
+  });
+
+  it('trains four classes from a CSV with other column names, and refuses to fine-tune on a class the base lacks', async () => {
+    const csv = (rows: { text: string; label: string }[]) =>
+      ['review,stars_bin', ...rows.map((r) => `"${r.text}",${r.label}`)].join('\n') + '\n';
+    const dir = await mkdtemp(join(tmpdir(), 'trainer-csv-'));
+    const data = join(dir, 'train.csv');
+    const evalData = join(dir, 'eval.csv');
+    await writeFile(data, csv(generatedRatings(400)));
+    await writeFile(evalData, csv(generatedRatings(120, 5)));
+    const fields = { textField: 'review', labelField: 'stars_bin' };
+    const result = await trainModel({
+      data,
+      eval: evalData,
+      ...fields,
+      hyper: { ...TINY, epochs: 4 },
+      registry,
+      python: PYTHON,
+      actor: 'test',
+    });
+    expect(Object.keys(result.metrics.eval!.per_class)).toEqual(['excellent', 'good', 'poor', 'terrible']);
+    expect(result.metrics.eval!.accuracy).toBeGreaterThan(0.8);
+
+    const v1 = await registry.downloadVersion('v1', join(storeDir, 'cache'));
+    const classifier = await TextClassifier.load(v1);
+    const [prediction] = await classifier.predict(['the film was a sublime masterpiece']);
+    expect(prediction!.label).toBe('excellent');
+    expect(Object.keys(prediction!.probabilities).sort()).toEqual([...RATING_LABELS].sort());
+    await classifier.release();
+
+    // Given classes keep their order, and a label outside them stops the job, naming it, before any training.
+    const ordered = [...RATING_LABELS];
+    const withMeh = await writeJsonl([...generatedRatings(200), { text: 'so-so really', label: 'meh' }]);
+    const refused = trainModel({
+      data: withMeh,
+      base: v1,
+      parentVersion: 'v1',
+      labels: ordered,
+      hyper: TINY,
+      registry,
+      python: PYTHON,
+      actor: 'test',
+    });
+    await expect(refused).rejects.toThrow(
+      /^fine-tuning v1: .*label "meh" \(1 row\) not among the classes terrible, poor, good, excellent$/,
+    );
+    expect((await registry.listVersions()).map((v) => v.version)).toEqual(['v1']);
   });
 
   it('stops on corrupt data past the error ratio and registers nothing', async () => {

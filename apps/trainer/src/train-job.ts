@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DataError, fingerprint, loadDataset, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
+import { DataError, fieldOptions, fingerprint, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
 import { TextClassifier } from '@mlops/inference';
 import { buildReference, classificationMetrics, evaluateOnDataset, predictAll, roundTo, type DatasetEvaluation } from '@mlops/monitoring';
 import type { ModelRegistry, VersionInfo } from '@mlops/registry';
@@ -15,6 +15,7 @@ import { hyperparametersSchema, type Hyperparameters } from './hyperparameters.t
 import { checkOnnxParity } from './parity.ts';
 import { checkPythonCore, runPythonCore } from './python-core.ts';
 import { writeShards } from './shards.ts';
+import { readTrainingData } from './training-data.ts';
 
 export type TrainProgress =
   { phase: 'prepare'; message: string } | { phase: 'core'; event: CoreEvent } | { phase: 'evaluate'; done: number; total: number };
@@ -33,7 +34,14 @@ export interface TrainOptions {
   python: string;
   actor: string;
   reason?: string;
-  labels?: string[];
+  /**
+   * The classes in order (e.g. a registered base version's id2label): a row with any other label
+   * stops the job, naming it. Default: the sorted distinct labels of the training data.
+   */
+  labels?: string[] | undefined;
+  /** Where the text and label are in `data` and `eval` (CSV columns or JSON keys; default "text" and "label"). */
+  textField?: string | undefined;
+  labelField?: string | undefined;
   onProgress?: (progress: TrainProgress) => void;
   signal?: AbortSignal;
 }
@@ -52,7 +60,6 @@ export interface TrainResult {
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const hyper: Hyperparameters = hyperparametersSchema.parse(opts.hyper ?? {});
-  const labels = opts.labels ?? ['negative', 'positive'];
   const say = (message: string) => opts.onProgress?.({ phase: 'prepare', message });
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -69,11 +76,14 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const work = await mkdtemp(join(tmpdir(), 'mlops-train-'));
   const out = join(work, 'model');
   try {
-    const { examples, report } = await timed('read_data', () => loadDataset(opts.data, { labels }));
+    const { examples, report, labels } = await timed('read_data', () =>
+      readTrainingData(opts.data, { ...opts, fixedBy: opts.parentVersion && `fine-tuning ${opts.parentVersion}` }),
+    );
     const { train, validation } = stratifiedSplit(examples, { validationRatio: hyper.validationRatio, seed: hyper.seed });
     say(
       `data: ${report.good} rows (${report.bad} bad, ${report.duplicates} duplicates) → ${train.length} train / ${validation.length} validation`,
     );
+    say(`classes: ${labels.join(', ')}`);
     for (const bad of report.badRows.slice(0, 10)) say(`  skipped line ${bad.line}: ${bad.reason}`);
     if (report.bad > 10) say(`  … ${report.bad - 10} more bad rows (${JSON.stringify(report.badByReason)})`);
     if (validation.length === 0 || train.length === 0) {
@@ -133,6 +143,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         await writeFile(join(out, 'reference.json'), JSON.stringify(buildReference('validation', texts, predictions)));
         if (opts.eval) {
           const evaluation = await evaluateOnDataset(classifier, opts.eval, {
+            read: fieldOptions(opts),
             onProgress: (d, total) => opts.onProgress?.({ phase: 'evaluate', done: d, total }),
           });
           metrics.eval = evaluation.metrics;

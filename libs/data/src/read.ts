@@ -2,12 +2,17 @@ import { z } from 'zod';
 import { DataError, UnknownLabelsError } from './errors.ts';
 import { fingerprintOfRowHashes, rowHash, textHash } from './hash.ts';
 import { readRecords, sourceName } from './records.ts';
-import type { DataInput, DataReport, Example, ReadOptions } from './types.ts';
+import type { DataFields, DataInput, DataReport, Example, ReadOptions } from './types.ts';
 
 const MAX_BAD_ROWS = 100;
 /** Distinct unknown labels kept in a report (counted while there is room). */
 const MAX_UNKNOWN_LABELS = 20;
 const MAX_FIELD_NAMES = 50;
+
+/** The read options for `fields`, leaving out unset ones, so the reader's defaults apply. */
+export function fieldOptions(fields: DataFields): Pick<ReadOptions, 'textField' | 'labelField'> {
+  return { ...(fields.textField && { textField: fields.textField }), ...(fields.labelField && { labelField: fields.labelField }) };
+}
 
 type Settings = Required<Omit<ReadOptions, 'format' | 'labels'>> & Pick<ReadOptions, 'labels'>;
 

@@ -47,3 +47,9 @@ export interface ReadOptions {
   maxErrorRatio?: number;
   maxTextBytes?: number;
 }
+
+/** Where the text and the label are in a data file: CSV columns or JSON keys (unset: "text" and "label"). */
+export interface DataFields {
+  textField?: string | undefined;
+  labelField?: string | undefined;
+}
