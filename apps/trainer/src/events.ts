@@ -14,6 +14,16 @@ export const coreEventSchema = z.discriminatedUnion('event', [
     epochs: z.number(),
     steps_total: z.number(),
   }),
+  /** Fine-tuning: what the base checkpoint gave and which weights start fresh (python/mlops_trainer/base.py). */
+  z.object({
+    event: z.literal('base'),
+    model_type: z.string(),
+    files: z.array(z.string()),
+    new_weights: z.array(z.string()),
+    unused_weights: z.array(z.string()),
+    head: z.string(),
+    labels: z.array(z.string()),
+  }),
   z.object({
     event: z.literal('step'),
     elapsed: z.number(),
@@ -50,3 +60,4 @@ export const coreEventSchema = z.discriminatedUnion('event', [
 
 export type CoreEvent = z.infer<typeof coreEventSchema>;
 export type DoneEvent = Extract<CoreEvent, { event: 'done' }>;
+export type BaseEvent = Extract<CoreEvent, { event: 'base' }>;

@@ -60,12 +60,12 @@ describe('training settings', () => {
 
   it('write a job file whose every key the PyTorch core reads, and nothing else', async () => {
     const hyper = { ...DEFAULT_HYPERPARAMETERS, weightDecay: 0.02, warmupRatio: 0.1, maxGradNorm: 0.5 };
-    const fresh = coreJob(hyper, { work: '/w', out: '/w/model', base: null });
+    const fresh = coreJob(hyper, { work: '/w', out: '/w/model', base: null, labels: ['negative', 'positive'] });
     expect(await loadedByPython(fresh)).toEqual(fresh);
     expect(fresh.train).toMatchObject({ weight_decay: 0.02, warmup_ratio: 0.1, max_grad_norm: 0.5, batch_size: 32 });
     expect(fresh.model).toMatchObject({ n_layers: 2, classifier_dropout: 0.2 });
 
-    const fineTune = coreJob(hyper, { work: '/w', out: '/w/model', base: '/base' });
+    const fineTune = coreJob(hyper, { work: '/w', out: '/w/model', base: '/base', labels: ['negative', 'positive'] });
     expect(fineTune.model).toBeNull();
     expect(await loadedByPython(fineTune)).toEqual(fineTune);
   });

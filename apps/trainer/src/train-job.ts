@@ -12,6 +12,7 @@ import { TextTokenizer } from '@mlops/tokenizer';
 import { coreJob } from './core-job.ts';
 import type { CoreEvent, DoneEvent } from './events.ts';
 import { hyperparametersSchema, type Hyperparameters } from './hyperparameters.ts';
+import { describeBase, loadBaseTokenizer } from './base-model.ts';
 import { checkOnnxParity } from './parity.ts';
 import { checkPythonCore, runPythonCore } from './python-core.ts';
 import { writeShards } from './shards.ts';
@@ -24,7 +25,10 @@ export interface TrainOptions {
   data: string;
   /** Scored after training with the exported ONNX model; its metrics go into metrics.json. */
   eval?: string;
-  /** A Hugging Face DistilBERT folder (config.json, tokenizer.json, pytorch_model.bin) to fine-tune. */
+  /**
+   * A Hugging Face DistilBERT, BERT or RoBERTa folder to fine-tune: config.json, model.safetensors or
+   * pytorch_model.bin (sharded or not), tokenizer.json (or BERT's vocab.txt). See base-model.ts.
+   */
   base?: string;
   /** The registry version `base` was downloaded from, for lineage. */
   parentVersion?: string;
@@ -93,7 +97,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     const tokenizer = await timed('tokenizer', () =>
       opts.base
         ? // The base's own length unless one is asked for: its position embeddings fix the ceiling.
-          TextTokenizer.load(opts.base, opts.hyper?.maxLength)
+          loadBaseTokenizer(opts.base, opts.hyper?.maxLength)
         : TextTokenizer.train(
             train.map((e) => e.text),
             { vocabSize: hyper.vocabSize, maxLength: hyper.maxLength },
@@ -116,9 +120,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     say(`shards written in ${timings.tokenize_and_shard}s`);
 
     const jobPath = join(work, 'job.json');
-    await writeFile(jobPath, jsonText(coreJob(hyper, { work, out, base: opts.base ?? null })));
+    await writeFile(jobPath, jsonText(coreJob(hyper, { work, out, base: opts.base ?? null, labels })));
     const done: DoneEvent = await timed('train_and_export', () =>
-      runPythonCore(opts.python, jobPath, (event) => opts.onProgress?.({ phase: 'core', event }), opts.signal),
+      runPythonCore(
+        opts.python,
+        jobPath,
+        (event) => {
+          // Fine-tuning: say which weights the base gave and which start fresh.
+          if (event.event === 'base') say(describeBase(event));
+          opts.onProgress?.({ phase: 'core', event });
+        },
+        opts.signal,
+      ),
     );
     // The PyTorch steps alone, as the core measured them (the rest is start-up, validation, export).
     timings.core_train = done.train_seconds;

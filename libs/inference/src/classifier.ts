@@ -19,11 +19,26 @@ export interface Prediction {
   unknownTokens: number;
 }
 
-/** The parts of an HF config.json serving needs; everything else is ignored. */
-const modelConfigSchema = z.object({
-  id2label: z.record(z.string(), z.string()),
+/** The parts of an HF config.json that bound a text's length. */
+export const positionsConfigSchema = z.object({
+  model_type: z.string().optional(),
   max_position_embeddings: z.number().int().positive().optional(),
+  pad_token_id: z.number().int().nonnegative().optional(),
 });
+
+/**
+ * Tokens per text the model's position table holds. RoBERTa counts positions from padding_idx + 1
+ * (its first rows are never a real token's), so roberta-base's 514 rows hold 512 tokens.
+ */
+export function usablePositions(config: z.infer<typeof positionsConfigSchema>): number | undefined {
+  const rows = config.max_position_embeddings;
+  if (rows === undefined) return undefined;
+  // pad_token_id 1 is RobertaConfig's own default, for a config that leaves it out.
+  return config.model_type === 'roberta' ? rows - ((config.pad_token_id ?? 1) + 1) : rows;
+}
+
+/** The parts of an HF config.json serving needs; everything else is ignored. */
+const modelConfigSchema = positionsConfigSchema.extend({ id2label: z.record(z.string(), z.string()) });
 
 /** Tokenized rows padded to the longest of them: the model's inputs, row-major [batch, seq]. */
 export interface PaddedBatch {
@@ -121,9 +136,8 @@ export class TextClassifier {
     }
     if (sessions.status === 'rejected') throw new ModelLoadError((sessions.reason as Error).message);
     // The tokenizer's limit may exceed what the model's position table holds.
-    if (config.max_position_embeddings !== undefined && tokenizer.value.maxLength > config.max_position_embeddings) {
-      tokenizer.value.setMaxLength(config.max_position_embeddings);
-    }
+    const positions = usablePositions(config);
+    if (positions !== undefined && tokenizer.value.maxLength > positions) tokenizer.value.setMaxLength(positions);
     return new TextClassifier(sessions.value, tokenizer.value, labels);
   }
 

@@ -1,4 +1,13 @@
-export { downloadForInference, lengthGroups, ModelLoadError, TextClassifier, type PaddedBatch, type Prediction } from './classifier.ts';
+export {
+  downloadForInference,
+  lengthGroups,
+  ModelLoadError,
+  positionsConfigSchema,
+  TextClassifier,
+  usablePositions,
+  type PaddedBatch,
+  type Prediction,
+} from './classifier.ts';
 export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
 export { InferenceError } from './session-pool.ts';
 export { ServingModel, type ModelMetadata, type ServingOptions } from './serving-model.ts';

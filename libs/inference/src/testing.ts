@@ -25,8 +25,8 @@ from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassific
 from mlops_trainer.export import save_hf, export_onnx
 torch.manual_seed(${opts.seed ?? 0})
 m = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${tokenizer.vocabSize}, dim=16, n_layers=1, n_heads=2,
-    hidden_dim=32, dropout=0.1, attention_dropout=0.0, seq_classif_dropout=0.2, initializer_range=0.02, pad_token_id=0,
-    max_position_embeddings=${maxLength}, labels=${JSON.stringify(opts.labels ?? ['negative', 'positive'])}))
+    hidden_dim=32, activation='gelu', dropout=0.1, attention_dropout=0.0, seq_classif_dropout=0.2, initializer_range=0.02, pad_token_id=0,
+    max_position_embeddings=${maxLength}, labels=${JSON.stringify(opts.labels ?? ['negative', 'positive'])}, inherited={}))
 ${opts.leaning === undefined ? '' : `with torch.no_grad(): m.classifier.bias[${opts.leaning}] += 100.0`}
 save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
   execFileSync(loadSettings().MLOPS_PYTHON, ['-c', script], { env: { ...process.env, PYTHONPATH: TRAINER_PYTHON }, stdio: 'pipe' });

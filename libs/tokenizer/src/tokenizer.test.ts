@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeBertVocab, writeByteLevelBpe } from './testing.ts';
 import { TextTokenizer, TokenizerError } from './tokenizer.ts';
 
 const corpus = Array.from({ length: 300 }, (_, i) =>
@@ -82,5 +83,76 @@ describe('TextTokenizer', () => {
     expect(loaded.usesFastEncoder).toBe(false);
     expect((await loaded.encode(['good film'])).ids[0]![0]).toBe(loaded.clsId);
     await rm(other, { recursive: true, force: true });
+  });
+});
+
+describe('base model tokenizers', () => {
+  const texts = corpus.map((text) => text.replace(/<br \/>/g, ' '));
+  const probes = [
+    ...texts.slice(0, 10),
+    'ÉLAN, naïve café! Déjà vu… “quoted” — ½ ☃ 😀 北京大学 tabs\tand\u00a0nbsp',
+    'Wonderful MOVING Film '.repeat(30),
+    '',
+  ];
+
+  it('builds a BERT tokenizer.json from vocab.txt, cased or not as tokenizer_config.json says', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tok-vocab-'));
+    const trained = await TextTokenizer.train(texts, { vocabSize: 200, maxLength: 24 });
+    expect(await writeBertVocab(dir, trained, { lowercase: true })).toBe(200);
+    const fromVocab = await TextTokenizer.load(dir);
+    expect(fromVocab.vocabSize).toBe(200);
+    expect([fromVocab.padId, fromVocab.unkId, fromVocab.clsId, fromVocab.sepId]).toEqual([0, 1, 2, 3]);
+    expect((await fromVocab.encode(probes)).ids).toEqual((await trained.encodeWithRust(probes)).ids);
+    expect(fromVocab.usesFastEncoder).toBe(true);
+    expect(await fromVocab.encode(probes)).toEqual(await fromVocab.encodeWithRust(probes));
+
+    // Saved, it is a tokenizer.json beside the checkpoint's own config, which serving loads the same.
+    const saved = await mkdtemp(join(tmpdir(), 'tok-vocab-saved-'));
+    await fromVocab.save(saved);
+    const config = JSON.parse(await readFile(join(saved, 'tokenizer_config.json'), 'utf8'));
+    expect(config).toEqual({ tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: 24 });
+    expect((await (await TextTokenizer.load(saved)).encode(probes)).ids).toEqual((await fromVocab.encode(probes)).ids);
+
+    const cased = await mkdtemp(join(tmpdir(), 'tok-cased-'));
+    await writeBertVocab(cased, trained, { lowercase: false });
+    const casedTokenizer = await TextTokenizer.load(cased);
+    const [lower, upper] = (await casedTokenizer.encode(['wonderful', 'WONDERFUL'])).ids;
+    expect(upper).not.toEqual(lower);
+    expect(upper).toContain(casedTokenizer.unkId);
+    await Promise.all([dir, saved, cased].map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('refuses a vocab.txt of unknown casing, and a RoBERTa folder without tokenizer.json, naming what is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tok-no-config-'));
+    await writeBertVocab(dir, await TextTokenizer.train(texts, { vocabSize: 100, maxLength: 24 }), { lowercase: true });
+    await rm(join(dir, 'tokenizer_config.json'));
+    await expect(TextTokenizer.load(dir)).rejects.toThrow(/vocab.txt but no tokenizer_config.json with do_lower_case/);
+    await rm(join(dir, 'vocab.txt'));
+    await expect(TextTokenizer.load(dir)).rejects.toThrow(/has no tokenizer.json, nor a BERT vocab.txt/);
+    await writeFile(join(dir, 'vocab.json'), '{}');
+    await writeFile(join(dir, 'merges.txt'), '');
+    await expect(TextTokenizer.load(dir)).rejects.toThrow(/byte-level BPE tokenizer \(RoBERTa's\) is read from its tokenizer.json only/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reads a RoBERTa byte-level BPE tokenizer.json with its own special tokens, tokenizers.js giving the Rust binding's ids", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tok-bpe-'));
+    await writeByteLevelBpe(dir, texts, { maxLength: 20 });
+    const tokenizer = await TextTokenizer.load(dir);
+    expect([tokenizer.clsId, tokenizer.padId, tokenizer.sepId, tokenizer.unkId]).toEqual([0, 1, 2, 3]);
+    const { ids } = await tokenizer.encodeWithRust(probes);
+    expect(ids[0]![0]).toBe(tokenizer.clsId);
+    expect(ids[0]!.at(-1)).toBe(tokenizer.sepId);
+    expect(ids.some((row) => row.length === 20 && row.at(-1) === tokenizer.sepId)).toBe(true);
+    expect(ids.flat()).not.toContain(tokenizer.unkId); // every byte has a symbol
+    expect(tokenizer.usesFastEncoder).toBe(true);
+    expect((await tokenizer.encode(probes)).ids).toEqual(ids);
+
+    // A config that names no special tokens: RoBERTa's conventional names are found in the vocabulary.
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 1e30 }));
+    const bare = await TextTokenizer.load(dir);
+    expect([bare.clsId, bare.padId, bare.sepId]).toEqual([0, 1, 2]);
+    expect(bare.maxLength).toBe(512); // the 1e30 sentinel is no limit: the model's positions bound it
+    await rm(dir, { recursive: true, force: true });
   });
 });

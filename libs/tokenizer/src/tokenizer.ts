@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,7 +15,15 @@ import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
-type SpecialToken = (typeof SPECIAL_TOKENS)[number];
+
+/** The special tokens the tokenizer needs, by role, and the names to look for when a config names none (BERT's, RoBERTa's). */
+const SPECIAL_ROLES = {
+  pad: ['[PAD]', '<pad>'],
+  unk: ['[UNK]', '<unk>'],
+  cls: ['[CLS]', '<s>'],
+  sep: ['[SEP]', '</s>'],
+} as const;
+type SpecialRole = keyof typeof SPECIAL_ROLES;
 
 export class TokenizerError extends Error {
   readonly code = 'TOKENIZER_ERROR';
@@ -26,11 +34,40 @@ export interface EncodedBatch {
   ids: number[][];
 }
 
-/** HF `tokenizer_config.json`: what transformers / transformers.js read beside tokenizer.json. */
+/** A special token in `tokenizer_config.json`: its text, or an AddedToken object holding it. */
+const specialTokenSchema = z.union([z.string(), z.object({ content: z.string() }).transform((token) => token.content)]);
+
+/**
+ * HF `tokenizer_config.json`: what transformers / transformers.js read beside tokenizer.json. Each
+ * field is read on its own, so one odd field does not hide the others. transformers writes a huge
+ * sentinel model_max_length (1e30) for "no limit": that is no limit of ours, the model's positions are.
+ */
 const tokenizerConfigSchema = z.object({
-  model_max_length: z.number().int().positive(),
-  do_lower_case: z.boolean().optional(),
+  model_max_length: z.number().int().positive().max(1_000_000).optional().catch(undefined),
+  do_lower_case: z.boolean().optional().catch(undefined),
+  tokenize_chinese_chars: z.boolean().optional().catch(undefined),
+  strip_accents: z.boolean().nullable().optional().catch(undefined),
+  pad_token: specialTokenSchema.optional().catch(undefined),
+  unk_token: specialTokenSchema.optional().catch(undefined),
+  cls_token: specialTokenSchema.optional().catch(undefined),
+  sep_token: specialTokenSchema.optional().catch(undefined),
+  mask_token: specialTokenSchema.optional().catch(undefined),
 });
+type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;
+
+/** What `train` writes: a DistilBERT WordPiece tokenizer's config. */
+const TRAINED_CONFIG = {
+  tokenizer_class: 'DistilBertTokenizer',
+  do_lower_case: true,
+  padding_side: 'right',
+  truncation_side: 'right',
+  pad_token: '[PAD]',
+  unk_token: '[UNK]',
+  cls_token: '[CLS]',
+  sep_token: '[SEP]',
+  mask_token: '[MASK]',
+  clean_up_tokenization_spaces: true,
+};
 
 /** The one tokenizer used by training and serving: a Hugging Face `tokenizer.json` and its config. */
 export class TextTokenizer {
@@ -44,11 +81,14 @@ export class TextTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     private _maxLength: number,
+    /** tokenizer_config.json as read (or as `train` makes it), written back by `save` with the max length. */
+    private readonly config: Record<string, unknown>,
   ) {
-    this.padId = this.requireId('[PAD]');
-    this.unkId = this.requireId('[UNK]');
-    this.clsId = this.requireId('[CLS]');
-    this.sepId = this.requireId('[SEP]');
+    const settings = tokenizerConfigSchema.parse(config);
+    this.padId = this.requireId('pad', settings.pad_token);
+    this.unkId = this.requireId('unk', settings.unk_token);
+    this.clsId = this.requireId('cls', settings.cls_token);
+    this.sepId = this.requireId('sep', settings.sep_token);
     tokenizer.setTruncation(_maxLength);
     // Some published tokenizer.json files pad to a fixed length; we pad per batch ourselves.
     tokenizer.disablePadding();
@@ -68,19 +108,23 @@ export class TextTokenizer {
     return this.tokenizer.getVocabSize(true);
   }
 
-  /** Loads `tokenizer.json` (+ `tokenizer_config.json` when present) from a model folder. */
+  /**
+   * Loads a model folder's tokenizer: its `tokenizer.json`, or else a BERT `vocab.txt` turned into
+   * one (see `bertTokenizerJson`), with `tokenizer_config.json` when present.
+   */
   static async load(dir: string, maxLength?: number): Promise<TextTokenizer> {
+    const config = await readTokenizerConfig(dir);
     const path = join(dir, 'tokenizer.json');
     let tokenizer: Tokenizer;
     let json: string;
     try {
-      json = await readFile(path, 'utf8');
+      json = (await exists(path)) ? await readFile(path, 'utf8') : await bertTokenizerJson(dir, config.settings);
       tokenizer = Tokenizer.fromString(json);
     } catch (error) {
+      if (error instanceof TokenizerError) throw error;
       throw new TokenizerError(`cannot load tokenizer from ${path}: ${(error as Error).message}`);
     }
-    const config = await readTokenizerConfig(dir);
-    const loaded = new TextTokenizer(tokenizer, maxLength ?? config.settings?.model_max_length ?? 512);
+    const loaded = new TextTokenizer(tokenizer, maxLength ?? config.settings.model_max_length ?? 512, config.raw);
     loaded.fast = await FastEncoder.matching(json, config.raw, loaded);
     return loaded;
   }
@@ -110,7 +154,7 @@ export class TextTokenizer {
       tokenizer.setPostProcessor(bertProcessing(['[SEP]', vocab['[SEP]']!], ['[CLS]', vocab['[CLS]']!]));
       tokenizer.setDecoder(wordPieceDecoder('##', true));
       tokenizer.addSpecialTokens([...SPECIAL_TOKENS]);
-      return new TextTokenizer(tokenizer, opts.maxLength);
+      return new TextTokenizer(tokenizer, opts.maxLength, TRAINED_CONFIG);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
@@ -120,19 +164,7 @@ export class TextTokenizer {
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     this.tokenizer.save(join(dir, 'tokenizer.json'));
-    const config = {
-      tokenizer_class: 'DistilBertTokenizer',
-      do_lower_case: true,
-      model_max_length: this.maxLength,
-      padding_side: 'right',
-      truncation_side: 'right',
-      pad_token: '[PAD]',
-      unk_token: '[UNK]',
-      cls_token: '[CLS]',
-      sep_token: '[SEP]',
-      mask_token: '[MASK]',
-      clean_up_tokenization_spaces: true,
-    };
+    const config = { ...this.config, model_max_length: this.maxLength };
     await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
   }
 
@@ -157,10 +189,14 @@ export class TextTokenizer {
     return this.tokenizer.decode(ids, true);
   }
 
-  private requireId(token: SpecialToken): number {
-    const id = this.tokenizer.tokenToId(token);
-    if (id === null || id === undefined) throw new TokenizerError(`tokenizer has no ${token} token`);
-    return id;
+  /** The id of the token the config names for a role, else of the first conventional name the vocabulary has. */
+  private requireId(role: SpecialRole, configured: string | undefined): number {
+    const candidates = configured === undefined ? SPECIAL_ROLES[role] : [configured];
+    for (const token of candidates) {
+      const id = this.tokenizer.tokenToId(token);
+      if (id !== null && id !== undefined) return id;
+    }
+    throw new TokenizerError(`tokenizer has no ${candidates.join(' or ')} token`);
   }
 }
 
@@ -216,15 +252,75 @@ function configurePipeline(tokenizer: Tokenizer): void {
   tokenizer.setPreTokenizer(bertPreTokenizer());
 }
 
-/** The config as read (tokenizers.js takes it whole) and the parts we use, when they are valid. */
-async function readTokenizerConfig(dir: string): Promise<{ raw: object; settings?: z.infer<typeof tokenizerConfigSchema> }> {
+/** The config as read (tokenizers.js takes it whole, and `save` writes it back) and the parts we use. */
+async function readTokenizerConfig(dir: string): Promise<{ raw: Record<string, unknown>; settings: TokenizerConfig }> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
   } catch {
-    return { raw: {} };
+    return { raw: {}, settings: {} };
   }
-  const parsed = tokenizerConfigSchema.loose().safeParse(raw);
-  // Some published configs carry a huge sentinel model_max_length; the model config bounds it then.
-  return parsed.success ? { raw: parsed.data, settings: parsed.data } : { raw: typeof raw === 'object' && raw !== null ? raw : {} };
+  const object = z.record(z.string(), z.unknown()).safeParse(raw);
+  return object.success ? { raw: object.data, settings: tokenizerConfigSchema.parse(object.data) } : { raw: {}, settings: {} };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * A BERT checkpoint without tokenizer.json has its WordPiece vocabulary in `vocab.txt`: build the
+ * tokenizer.json transformers' own converter (BertConverter) would, with the tokenizers library's
+ * classes, from the vocabulary and tokenizer_config.json's casing.
+ */
+async function bertTokenizerJson(dir: string, config: TokenizerConfig): Promise<string> {
+  const vocab = join(dir, 'vocab.txt');
+  if (!(await exists(vocab))) {
+    const bpe = (await exists(join(dir, 'vocab.json'))) && (await exists(join(dir, 'merges.txt')));
+    throw new TokenizerError(
+      bpe
+        ? `${dir} has vocab.json and merges.txt but no tokenizer.json: a byte-level BPE tokenizer (RoBERTa's) is read from its tokenizer.json only`
+        : `${dir} has no tokenizer.json, nor a BERT vocab.txt to build one from`,
+    );
+  }
+  if (config.do_lower_case === undefined) {
+    throw new TokenizerError(`${dir} has vocab.txt but no tokenizer_config.json with do_lower_case: cased or uncased cannot be told`);
+  }
+  const names = {
+    unk: config.unk_token ?? '[UNK]',
+    cls: config.cls_token ?? '[CLS]',
+    sep: config.sep_token ?? '[SEP]',
+    pad: config.pad_token ?? '[PAD]',
+    mask: config.mask_token ?? '[MASK]',
+  };
+  const tokenizer = new Tokenizer(await WordPiece.fromFile(vocab, { unkToken: names.unk }));
+  tokenizer.setNormalizer(
+    bertNormalizer({
+      cleanText: true,
+      handleChineseChars: config.tokenize_chinese_chars ?? true,
+      lowercase: config.do_lower_case,
+      // Unset, accents are stripped exactly when lowercasing, as in BertTokenizer.
+      ...(typeof config.strip_accents === 'boolean' ? { stripAccents: config.strip_accents } : {}),
+    }),
+  );
+  tokenizer.setPreTokenizer(bertPreTokenizer());
+  const id = (token: string): [string, number] => {
+    const found = tokenizer.tokenToId(token);
+    if (found === null || found === undefined) throw new TokenizerError(`${vocab} has no ${token} token`);
+    return [token, found];
+  };
+  tokenizer.setPostProcessor(bertProcessing(id(names.sep), id(names.cls)));
+  tokenizer.setDecoder(wordPieceDecoder('##', true));
+  // Only those the vocabulary has: a new token would have no row in the model's embeddings.
+  tokenizer.addSpecialTokens(Object.values(names).filter((token) => tokenizer.tokenToId(token) !== null));
+  const scratch = await mkdtemp(join(tmpdir(), 'mlops-vocab-'));
+  try {
+    tokenizer.save(join(scratch, 'tokenizer.json'));
+    return await readFile(join(scratch, 'tokenizer.json'), 'utf8');
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }

@@ -29,7 +29,7 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """A fresh model's settings; its vocabulary, positions, padding id and labels come from the shards."""
+    """A fresh model's settings; its vocabulary, positions and padding id come from the shards, its labels from the job."""
     dim: int
     n_layers: int
     n_heads: int
@@ -45,6 +45,8 @@ class Job:
     work: str
     out: str
     base: Optional[str]
+    # The task's labels: shard label i is labels[i]. A base head keeps its own order of the same labels.
+    labels: List[str]
     model: Optional[ModelParams]  # None when fine-tuning: the base checkpoint's config.json fixes the model
     train: TrainParams
 
@@ -82,10 +84,14 @@ def load_job(raw: object) -> Job:
     base = values["base"]
     if base is not None and (not isinstance(base, str) or not base):
         raise TrainingError(f"job.json: base must be a path or null, got {base!r}")
+    labels = values["labels"]
+    if (not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(l, str) and l for l in labels)
+            or len(set(labels)) != len(labels)):
+        raise TrainingError(f"job.json: labels must be two or more distinct names, got {labels!r}")
     if (base is None) == (values["model"] is None):
         raise TrainingError("job.json: model must be null when fine-tuning from base, and set otherwise")
     return Job(
-        work=values["work"], out=values["out"], base=base,
+        work=values["work"], out=values["out"], base=base, labels=labels,
         model=None if base else _section(ModelParams, values["model"], "model"),
         train=_section(TrainParams, values["train"], "train"),
     )

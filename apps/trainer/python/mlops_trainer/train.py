@@ -14,8 +14,13 @@ from torch.nn import functional as F
 from .events import emit
 from .export import export_onnx, save_hf, write_parity
 from .job import Job, ModelParams, TrainingError, load_job
-from .model import DistilBertConfig, DistilBertForSequenceClassification, load_base_weights
+from .base import Classifier, load_base
+from .model import DistilBertConfig, DistilBertForSequenceClassification
 from .shards import Manifest, Split, length_grouped_batches, load_manifest, sorted_batches, to_tensors
+
+
+# DistilBERT's own activation: the architecture's, not a training setting.
+FRESH_ACTIVATION = "gelu"
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -24,35 +29,37 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def fresh_config(model: ModelParams, manifest: Manifest) -> DistilBertConfig:
+def fresh_config(model: ModelParams, manifest: Manifest, labels: List[str]) -> DistilBertConfig:
     """Every field named, so none falls back to a DistilBertConfig default."""
     return DistilBertConfig(
         vocab_size=manifest.vocab_size, dim=model.dim, n_layers=model.n_layers, n_heads=model.n_heads,
-        hidden_dim=model.hidden_dim, dropout=model.dropout, attention_dropout=model.attention_dropout,
-        seq_classif_dropout=model.classifier_dropout, max_position_embeddings=manifest.max_length,
-        initializer_range=model.initializer_range, pad_token_id=manifest.pad_id, labels=manifest.labels,
+        hidden_dim=model.hidden_dim, activation=FRESH_ACTIVATION, dropout=model.dropout,
+        attention_dropout=model.attention_dropout, seq_classif_dropout=model.classifier_dropout,
+        max_position_embeddings=manifest.max_length, initializer_range=model.initializer_range,
+        pad_token_id=manifest.pad_id, labels=labels, inherited={},
     )
 
 
-def build_model(job: Job, manifest: Manifest) -> Tuple[DistilBertForSequenceClassification, List[str]]:
-    base = job.base
-    if base is None:
+def build_model(job: Job, manifest: Manifest) -> Tuple[Classifier, List[str]]:
+    """The classifier and its label order (a kept base head's may differ from the job's)."""
+    if job.base is None:
         assert job.model is not None  # load_job: a model section unless fine-tuning
-        return DistilBertForSequenceClassification(fresh_config(job.model, manifest)), []
-    with open(os.path.join(base, "config.json"), encoding="utf-8") as f:
-        config = DistilBertConfig.from_hf(json.load(f), labels=manifest.labels)
+        return DistilBertForSequenceClassification(fresh_config(job.model, manifest, job.labels)), job.labels
+    base = load_base(job.base, job.labels)
+    config = base.model.config
     if manifest.vocab_size > config.vocab_size:
         raise TrainingError(f"tokenizer has {manifest.vocab_size} tokens, base model only {config.vocab_size}")
-    if manifest.max_length > config.max_position_embeddings:
-        raise TrainingError(f"max length {manifest.max_length} exceeds the base model's "
-                            f"{config.max_position_embeddings} positions")
-    weights = os.path.join(base, "pytorch_model.bin")
-    if not os.path.exists(weights):
-        raise TrainingError(f"base folder {base} has no pytorch_model.bin (safetensors-only checkpoints are not "
-                            "supported: the core depends on torch and numpy only)")
-    model = DistilBertForSequenceClassification(config)
-    fresh = load_base_weights(model, torch.load(weights, map_location="cpu"))
-    return model, fresh
+    if manifest.max_length > config.usable_positions:
+        raise TrainingError(f"max length {manifest.max_length} exceeds the base model's {config.usable_positions} positions")
+    emit("base", model_type=base.model_type, files=base.files, new_weights=base.new, unused_weights=base.unused,
+         head=base.head, labels=base.labels)
+    return base.model, base.labels
+
+
+def relabel(split: Split, job_labels: List[str], model_labels: List[str]) -> None:
+    """Shard labels index the job's labels; the model's order may differ (a kept base head)."""
+    if model_labels != job_labels:
+        split.labels = np.array([model_labels.index(label) for label in job_labels], dtype=np.int32)[split.labels]
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> List[Dict[str, object]]:
@@ -72,7 +79,7 @@ def warmup_linear(total: int, warmup: int):
 
 
 @torch.no_grad()
-def evaluate(model: DistilBertForSequenceClassification, split: Split, device: torch.device,
+def evaluate(model: Classifier, split: Split, device: torch.device,
              batch_size: int) -> Dict[str, float]:
     model.eval()
     loss_sum, correct = 0.0, 0
@@ -96,14 +103,18 @@ def run(raw_job: object) -> None:
 
     t0 = time.monotonic()
     manifest = load_manifest(job.work)
-    model, fresh = build_model(job, manifest)
+    if manifest.labels != job.labels:
+        raise TrainingError(f"shards were written for labels {manifest.labels}, the job names {job.labels}")
+    model, labels = build_model(job, manifest)
+    relabel(manifest.train, job.labels, labels)
+    relabel(manifest.validation, job.labels, labels)
     model.to(device).train()
     steps_per_epoch = math.ceil(len(manifest.train) / params.batch_size)
     total_steps = steps_per_epoch * params.epochs
     emit("start", device=device.type, threads=threads, amp=amp, torch=torch.__version__,
          params=sum(p.numel() for p in model.parameters()), train_rows=len(manifest.train),
          validation_rows=len(manifest.validation), epochs=params.epochs, steps_total=total_steps,
-         fresh_from_base=fresh if job.base else None, load_seconds=round(time.monotonic() - t0, 3))
+         load_seconds=round(time.monotonic() - t0, 3))
 
     optimizer = torch.optim.AdamW(param_groups(model, params.weight_decay), lr=params.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps, int(total_steps * params.warmup_ratio)))

@@ -51,7 +51,7 @@ TINY_TRAIN = {"epochs": 4, "batch_size": 16, "lr": 3e-3, "weight_decay": 0.01, "
 def tiny_job(work, out, base=None, **train) -> dict:
     """A complete job.json, as the TypeScript side writes it (the core has no defaults to fill gaps with)."""
     return {
-        "work": str(work), "out": str(out), "base": None if base is None else str(base),
+        "work": str(work), "out": str(out), "base": None if base is None else str(base), "labels": ["negative", "positive"],
         "model": None if base is not None else dict(TINY_MODEL),
         "train": {**TINY_TRAIN, **train},
     }
@@ -60,7 +60,8 @@ def tiny_job(work, out, base=None, **train) -> dict:
 def tiny_config(**fields):
     """A DistilBertConfig with every field named."""
     from mlops_trainer.model import DistilBertConfig
-    values = {"vocab_size": 30, "dim": 16, "n_layers": 1, "n_heads": 2, "hidden_dim": 32, "dropout": 0.1,
+    values = {"vocab_size": 30, "dim": 16, "n_layers": 1, "n_heads": 2, "hidden_dim": 32, "activation": "gelu", "dropout": 0.1,
               "attention_dropout": 0.0, "seq_classif_dropout": 0.2, "max_position_embeddings": 8,
-              "initializer_range": 0.02, "pad_token_id": 0, "labels": ["negative", "positive"], **fields}
+              "initializer_range": 0.02, "pad_token_id": 0, "labels": ["negative", "positive"], "inherited": {},
+              **fields}
     return DistilBertConfig(**values)

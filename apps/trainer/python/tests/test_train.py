@@ -12,7 +12,9 @@ import pytest
 
 from conftest import tiny_config, tiny_job
 from mlops_trainer.job import Job, ModelParams, TrainingError, TrainParams, load_job
-from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassification, load_base_weights
+from mlops_trainer.base import ARCHITECTURES, load_base_weights
+from mlops_trainer.bert import BertConfig
+from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassification
 from mlops_trainer.shards import Manifest, length_grouped_batches
 from mlops_trainer.train import fresh_config
 
@@ -60,7 +62,8 @@ def test_fine_tunes_from_a_base_checkpoint(work, tmp_path):
     job = tiny_job(work, tmp_path / "tuned", base=base, epochs=1, lr=1e-3)
     code, events, stderr = run_job(tmp_path, job)
     assert code == 0, stderr
-    assert events[0]["fresh_from_base"] == []
+    base_event = next(e for e in events if e["event"] == "base")
+    assert base_event["new_weights"] == [] and base_event["head"] == "kept, with its label order"
     assert events[-1]["validation_accuracy"] > 0.9
 
 
@@ -84,7 +87,8 @@ def test_base_weights_load_with_or_without_prefix_and_head():
     source = DistilBertForSequenceClassification(config)
     encoder_only = {k[len("distilbert."):]: v for k, v in source.state_dict().items() if k.startswith("distilbert.")}
     target = DistilBertForSequenceClassification(config)
-    fresh = load_base_weights(target, encoder_only)
+    fresh, unused = load_base_weights(target, ARCHITECTURES["distilbert"], encoder_only, keep_output_layer=True)
+    assert unused == []
     assert set(fresh) == {"pre_classifier.weight", "pre_classifier.bias", "classifier.weight", "classifier.bias"}
     assert torch.equal(target.distilbert.embeddings.word_embeddings.weight, source.distilbert.embeddings.word_embeddings.weight)
 
@@ -136,18 +140,20 @@ def test_python_keeps_no_training_defaults():
         defaulted = [f.name for f in dataclasses.fields(cls)
                      if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING]
         assert defaulted == [], f"{cls.__name__} has defaults for {defaulted}"
-    defaulted = [f.name for f in dataclasses.fields(DistilBertConfig) if f.default is not dataclasses.MISSING]
-    assert defaulted == [], f"DistilBertConfig has defaults for {defaulted}"
+    for cls in (DistilBertConfig, BertConfig):
+        defaulted = [f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING]
+        assert defaulted == [], f"{cls.__name__} has defaults for {defaulted}"
 
 
 def test_a_fresh_model_takes_every_value_from_the_job_and_the_shards():
     model = ModelParams(dim=24, n_layers=3, n_heads=3, hidden_dim=48, dropout=0.25, attention_dropout=0.15,
                         classifier_dropout=0.35, initializer_range=0.05)
-    manifest = Manifest(max_length=40, vocab_size=77, pad_id=1, labels=["a", "b", "c"], train=None, validation=None)
-    config = dataclasses.asdict(fresh_config(model, manifest))
-    assert config == {"vocab_size": 77, "dim": 24, "n_layers": 3, "n_heads": 3, "hidden_dim": 48, "dropout": 0.25,
-                      "attention_dropout": 0.15, "seq_classif_dropout": 0.35, "max_position_embeddings": 40,
-                      "initializer_range": 0.05, "pad_token_id": 1, "labels": ["a", "b", "c"]}
+    manifest = Manifest(max_length=40, vocab_size=77, pad_id=1, labels=["x", "y", "z"], train=None, validation=None)
+    config = dataclasses.asdict(fresh_config(model, manifest, ["a", "b", "c"]))
+    assert config == {"vocab_size": 77, "dim": 24, "n_layers": 3, "n_heads": 3, "hidden_dim": 48, "activation": "gelu",
+                      "dropout": 0.25, "attention_dropout": 0.15, "seq_classif_dropout": 0.35,
+                      "max_position_embeddings": 40, "initializer_range": 0.05, "pad_token_id": 1,
+                      "labels": ["a", "b", "c"], "inherited": {}}
 
 
 def test_a_base_config_missing_a_field_is_refused_not_filled_in():
