@@ -26,6 +26,8 @@ export interface BatchContext {
   bucket?: string;
   chunkRows: number;
   batchSize: number;
+  /** The CSV column or JSON key of the text; default "text". */
+  textField?: string;
   /** Where predictions are written before upload; default: the OS temp folder. */
   tmpDir?: string;
 }
@@ -103,6 +105,7 @@ async function scoreWith(
       counts = await scoreToFile(model, { stream, name: input.key }, local, {
         chunkRows: ctx.chunkRows,
         batchSize: ctx.batchSize,
+        textField: ctx.textField,
         isCurrent: () => ctx.models.current() === model,
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });

@@ -2,6 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServingModel } from '@mlops/inference';
+import { RATING_LABELS } from '@mlops/data/testing';
 import { createTinyModel } from '@mlops/inference/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localOutputPaths, ModelReplacedError, scoreLocalFile, scoreToFile, summarySchema, type Scorer } from './score.ts';
@@ -117,5 +118,31 @@ describe('scoring a local file', () => {
       },
     };
     await expect(scoreToFile(scorer, inputs.jsonl, join(tmpdir(), `failed-${process.pid}.jsonl`), opts)).rejects.toThrow('session lost');
+  });
+});
+
+describe('scoring with a model of four classes and a text column of another name', () => {
+  let model: ServingModel;
+  beforeAll(async () => {
+    const dir = await createTinyModel({ labels: [...RATING_LABELS] });
+    model = await ServingModel.load(dir, { version: 'v1' }, { threads: 1, sessions: 0, maxBatchSize: 8, maxWaitMs: 0 });
+  }, 60_000);
+  afterAll(() => model.retire());
+
+  it('reads the text from textField and writes the probabilities of every class', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'batch-score-fields-'));
+    const input = join(dir, 'reviews.csv');
+    await writeFile(input, 'review,stars_bin\n"a good film",good\n"awful plot",terrible\n');
+    const summary = await scoreLocalFile(model, input, undefined, { chunkRows: 2, batchSize: 2, textField: 'review' });
+    expect(summary).toMatchObject({ rows: 2, bad_rows: 0 });
+    const predictions = jsonLines(await readFile(summary.output!, 'utf8'));
+    for (const p of predictions) {
+      expect(Object.keys(p.probabilities as object)).toEqual([...RATING_LABELS]);
+      expect(RATING_LABELS).toContain(p.label);
+    }
+    // Without the setting the default "text" column is missing, and the error names the columns there are.
+    await expect(scoreLocalFile(model, input, undefined, { chunkRows: 2, batchSize: 2 })).rejects.toThrow(
+      'CSV header has no "text" column (columns: review, stars_bin)',
+    );
   });
 });

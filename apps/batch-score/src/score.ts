@@ -19,6 +19,8 @@ export interface ScoreOptions {
   onProgress?: (rows: number, bad: number) => void;
   /** Checked before each chunk: false once a newer model replaced this one (its session is then released). */
   isCurrent?: () => boolean;
+  /** The CSV column or JSON key holding the text; default "text". */
+  textField?: string | undefined;
 }
 
 export interface ScoreCounts {
@@ -53,13 +55,15 @@ export const summarySchema = z.object({
 });
 export type BatchSummary = z.infer<typeof summarySchema>;
 
-const READ_OPTIONS = {
-  requireLabel: false,
-  // Bad rows are reported, never fatal.
-  maxErrorRatio: 1,
-  // Scoring needs only text and id: a label field no row has means a stray label never makes a row bad.
-  labelField: '\u0000',
-} as const;
+const readOptions = (textField: string | undefined) =>
+  ({
+    ...(textField && { textField }),
+    requireLabel: false,
+    // Bad rows are reported, never fatal.
+    maxErrorRatio: 1,
+    // Scoring needs only text and id: a label field no row has means a stray label never makes a row bad.
+    labelField: '\u0000',
+  }) as const;
 
 const predictionLine = (e: Example, p: Prediction, version: string): string =>
   `${JSON.stringify({ id: e.id ?? null, line: e.line, label: p.label, score: p.score, probabilities: p.probabilities, model_version: version })}\n`;
@@ -99,7 +103,7 @@ export async function scoreToFile(model: Scorer, input: DataInput, predictionsPa
     // yield* hands back the report at the end; for await closes the reader (and its stream) on an error.
     let report: DataReport | undefined;
     const examples = async function* () {
-      report = yield* readExamples(input, READ_OPTIONS);
+      report = yield* readExamples(input, readOptions(opts.textField));
     };
     // One chunk ahead: while a chunk's passes run, the next one is read and tokenized.
     let running: ReturnType<typeof predictChunk> | undefined;

@@ -36,6 +36,7 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
     ...(batch.BATCH_BUCKET ? { bucket: batch.BATCH_BUCKET } : {}),
     chunkRows: batch.BATCH_CHUNK_ROWS,
     batchSize: batch.BATCH_MAX_BATCH,
+    textField: batch.BATCH_TEXT_FIELD,
   };
   // Cloud stores deliver events; only the local folder store needs watching.
   const watchSeconds = batch.BATCH_WATCH_SECONDS ?? (store.uri.startsWith('file://') ? 5 : 0);

@@ -14,6 +14,8 @@ const schema = z
     BATCH_BUCKET: z.string().min(1).optional(),
     /** Rows read and scored per step: bounds memory whatever the file size. */
     BATCH_CHUNK_ROWS: z.coerce.number().int().positive().default(256),
+    /** The CSV column or JSON key of the text in the files scored (labels are not read). */
+    BATCH_TEXT_FIELD: z.string().min(1).default('text'),
     /** Seconds between inbox listings; default 5 on a file:// store, off on cloud stores (events arrive instead). 0 turns it off. */
     BATCH_WATCH_SECONDS: z.coerce.number().nonnegative().optional(),
     BATCH_ALIAS: z

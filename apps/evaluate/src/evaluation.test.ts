@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '@mlops/alerts';
 import { textHash } from '@mlops/data';
+import { RATING_LABELS } from '@mlops/data/testing';
 import { createTinyModel } from '@mlops/inference/testing';
 import { feedbackId, logKey, toJsonl, type FeedbackRecord, type PredictionRecord, type Reference } from '@mlops/monitoring';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
@@ -194,5 +195,73 @@ describe('evaluate app', () => {
     const list = (await (await app.request('/v1/evaluations', { headers: { 'x-api-key': 'k' } })).json()) as { evaluations: unknown[] };
     expect(list.evaluations).toHaveLength(1);
     expect((await app.request('/v1/evaluations?since=yesterday', { headers: { 'x-api-key': 'k' } })).status).toBe(400);
+  });
+});
+
+describe('evaluateOnce with four classes', () => {
+  const classes = [...RATING_LABELS];
+  let fourClassDir: string;
+  beforeAll(async () => {
+    fourClassDir = await createTinyModel({ labels: classes });
+    const n = 1000;
+    const reference: Reference = {
+      source: 'validation',
+      n,
+      scores: Array.from({ length: n }, (_, i) => 0.4 + (i % 50) / 100),
+      lengths: Array.from({ length: n }, (_, i) => 100 + ((i * 7) % 300)),
+      unkRatios: Array.from({ length: n }, () => 0),
+      labels: Array.from({ length: n }, (_, i) => classes[i % 4]!),
+    };
+    await writeFile(join(fourClassDir, 'reference.json'), JSON.stringify(reference));
+  }, 60_000);
+
+  /** Predictions like the reference in all but their label, with the true label of each as feedback. */
+  async function labelledTraffic(rows: { predicted: string; truth: string }[]) {
+    const time = new Date().toISOString();
+    const predictions: PredictionRecord[] = rows.map((row, i) => ({
+      prediction_id: `p-${i}`,
+      request_id: 'r',
+      time,
+      model_version: 'v1',
+      label: row.predicted,
+      score: 0.4 + (i % 50) / 100,
+      text_length: 100 + ((i * 7) % 300),
+      tokens: 50,
+      unk_ratio: 0,
+      text_hash: textHash(`rated ${i}`),
+    }));
+    const feedback: FeedbackRecord[] = rows.map((row, i) => ({
+      feedback_id: feedbackId({ prediction_id: `p-${i}`, text_hash: textHash(`rated ${i}`) }),
+      time,
+      label: row.truth,
+      prediction_id: `p-${i}`,
+      text_hash: textHash(`rated ${i}`),
+      source: 'api',
+    }));
+    await store.put(logKey('predictions', new Date(), 'a', 0), toJsonl(predictions));
+    await store.put(logKey('feedback', new Date(), 'a', 0), toJsonl(feedback));
+  }
+
+  it("measures each of the version's classes, imports a CSV of other column names, and calls a shifted label mix drifting", async () => {
+    await registry.registerVersion(fourClassDir, { actor: 't', reason: 'fixture' });
+    // Half the traffic is now predicted "terrible" (a quarter in the reference); every prediction is right.
+    const rows = Array.from({ length: 400 }, (_, i) => {
+      const label = i % 2 ? classes[1 + ((i >> 1) % 3)]! : 'terrible';
+      return { predicted: label, truth: label };
+    });
+    await labelledTraffic(rows);
+    await store.put('feedback/incoming/stars.csv', 'review,stars_bin\n"sublime, truly",excellent\n"meh",so-so\n');
+
+    const record = await evaluateOnce({ ...deps, feedbackFields: { textField: 'review', labelField: 'stars_bin' } });
+    expect(record.feedback).toMatchObject({ rows: 401, imported_files: 1, import_errors: [] });
+    const accuracy = record.champion.accuracy!;
+    expect(Object.keys(accuracy.per_class)).toEqual(classes);
+    expect(accuracy).toMatchObject({ n: 400, accuracy: 1, macro_recall: 1 });
+    expect(Object.values(accuracy.per_class).map((c) => c.support)).toEqual([200, 67, 67, 66]);
+    const drifting = record.champion.drift!.measures.filter((m) => m.drifting).map((m) => m.name);
+    expect(drifting).toEqual(['label_mix']);
+    expect(record.status).toBe('drifting');
+    expect(alerts.map((a) => a.kind)).toEqual(['drifting']);
+    expect(alerts[0]!.facts).toHaveProperty('label_mix');
   });
 });

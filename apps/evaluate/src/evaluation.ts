@@ -1,4 +1,5 @@
 import type { Alert, Alerter } from '@mlops/alerts';
+import type { DataFields } from '@mlops/data';
 import {
   assessVersion,
   ConfigLabelsSchema,
@@ -34,6 +35,8 @@ export interface EvaluatorDeps {
   windowMinutes: number;
   policy: HealthPolicy;
   feedbackPrefix: string;
+  /** Where the text and label are in the files imported from `feedbackPrefix`. */
+  feedbackFields?: DataFields;
   alerter: Pick<Alerter, 'notify'>;
   /** retrain-trigger, called while the champion is stale or drifting (its policy decides). */
   retrain?: (request: RetrainRequest) => Promise<unknown>;
@@ -54,7 +57,11 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
   const challenger = await registry.getAlias('challenger');
 
   const labels = await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema);
-  const imported = await importFeedbackFiles(store, { prefix: deps.feedbackPrefix, labels });
+  const imported = await importFeedbackFiles(store, {
+    prefix: deps.feedbackPrefix,
+    labels,
+    ...(deps.feedbackFields && { fields: deps.feedbackFields }),
+  });
   const now = at ?? new Date(); // after the import, so the window holds what it just imported
   const window = { since: new Date(now.getTime() - deps.windowMinutes * 60_000), until: now };
   const predictions = await readLogWindow(store, 'predictions', PredictionRecordSchema, window);

@@ -27,6 +27,7 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
     windowMinutes: evaluate.EVALUATE_WINDOW_MINUTES,
     policy: { accuracyThreshold: evaluate.EVALUATE_ACCURACY_THRESHOLD, drift: { alpha: evaluate.EVALUATE_DRIFT_ALPHA } },
     feedbackPrefix: evaluate.EVALUATE_FEEDBACK_PREFIX,
+    feedbackFields: { textField: evaluate.EVALUATE_FEEDBACK_TEXT_FIELD, labelField: evaluate.EVALUATE_FEEDBACK_LABEL_FIELD },
     alerter: createAlerter(env, logger),
     ...(retrainUrl && { retrain: (request) => callFunction(calls.target(retrainUrl), 'v1/trigger', request) }),
     ...(promoteUrl && { reviewCanary: () => callFunction(calls.target(promoteUrl), 'v1/canary/review', {}) }),

@@ -15,6 +15,9 @@ const schema = z.object({
   EVALUATE_DRIFT_ALPHA: z.coerce.number().gt(0).lt(0.5).default(0.01),
   /** Labelled files dropped here are imported as feedback at each run. */
   EVALUATE_FEEDBACK_PREFIX: z.string().min(1).default('feedback/incoming/'),
+  /** The CSV column or JSON key of the text, and of the label, in those files. */
+  EVALUATE_FEEDBACK_TEXT_FIELD: z.string().min(1).default('text'),
+  EVALUATE_FEEDBACK_LABEL_FIELD: z.string().min(1).default('label'),
   /** Called when the champion is stale or drifting; unset: alert only. */
   RETRAIN_TRIGGER_URL: z.url().optional(),
   /** Asked to review a running canary after each evaluation; unset: no canary reviews. */

@@ -2,8 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { RATING_LABELS } from '@mlops/data/testing';
 import { ModelWatcher } from '@mlops/inference';
 import { createTinyModel } from '@mlops/inference/testing';
+import type { FeedbackRecord } from '@mlops/monitoring';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -238,5 +240,75 @@ describe('predict app', () => {
     expect(up.status).toBe(200);
     expect(((await up.json()) as { model_version: string }).model_version).toBe('v2');
     expect(logs.some((l) => l.msg === 'the serving model stopped working; reloading')).toBe(true);
+  });
+});
+
+describe('predict app with a model of four classes', () => {
+  const classes = [...RATING_LABELS];
+  let watcher: ModelWatcher;
+  let app: ReturnType<typeof createPredictApp>;
+  const written: FeedbackRecord[][] = [];
+
+  beforeAll(async () => {
+    const store = await mkdtemp(join(tmpdir(), 'predict-four-'));
+    const registry = createRegistry(openStore(store));
+    await registry.registerVersion(await createTinyModel({ labels: classes }), { actor: 'test', reason: 'fixture' });
+    const logger = pino({ level: 'silent' });
+    watcher = new ModelWatcher(registry, {
+      alias: 'champion',
+      cacheDir: join(store, '..', 'cache'),
+      pollMs: 3_600_000,
+      serving: { threads: 1, sessions: 0, maxBatchSize: 8, maxWaitMs: 0 },
+      logger,
+    });
+    await watcher.start();
+    app = createPredictApp({
+      models: watcher,
+      modelName: 'ratings',
+      limits: LIMITS,
+      logger,
+      feedback: { lookup: async () => new Map(), write: async (records) => void written.push(records) },
+    });
+  }, 60_000);
+  afterAll(() => watcher.stop());
+
+  const post = (path: string, body: unknown) =>
+    app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it("answers v1 and the Open Inference Protocol with every class's probability, in the version's class order", async () => {
+    expect(await (await app.request('/v1/model')).json()).toMatchObject({ name: 'ratings', labels: classes });
+    const v1 = (await (await post('/v1/predict', { texts: ['a good film', 'awful plot'] })).json()) as {
+      predictions: { label: string; score: number; probabilities: Record<string, number> }[];
+    };
+    for (const p of v1.predictions) {
+      expect(Object.keys(p.probabilities)).toEqual(classes);
+      expect(Object.values(p.probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(p.score).toBe(Math.max(...Object.values(p.probabilities)));
+      expect(p.probabilities[p.label]).toBe(p.score);
+    }
+
+    const metadata = (await (await app.request('/v2/models/ratings')).json()) as { outputs: { name: string; shape: number[] }[] };
+    expect(metadata.outputs.find((o) => o.name === 'probabilities')?.shape).toEqual([-1, 4]);
+    const infer = (await (
+      await post('/v2/models/ratings/infer', {
+        inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['a good film', 'awful plot'] }],
+      })
+    ).json()) as { outputs: { name: string; shape: number[]; data: (string | number)[] }[] };
+    const probabilities = infer.outputs.find((o) => o.name === 'probabilities')!;
+    expect(probabilities.shape).toEqual([2, 4]);
+    const first = v1.predictions[0]!;
+    probabilities.data.slice(0, 4).forEach((value, i) => expect(value).toBeCloseTo(first.probabilities[classes[i]!]!, 5));
+    expect(infer.outputs.find((o) => o.name === 'label')?.data).toEqual(v1.predictions.map((p) => p.label));
+  });
+
+  it("takes feedback in the version's classes only", async () => {
+    const accepted = await post('/v1/feedback', { items: [{ text: 'a good film', label: 'excellent' }] });
+    expect(accepted.status).toBe(200);
+    expect(written.flat().map((r) => r.label)).toEqual(['excellent']);
+    const refused = await post('/v1/feedback', { text: 'a good film', label: 'positive' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      details: [{ path: 'items.0.label', message: 'unknown label "positive"; expected one of terrible, poor, good, excellent' }],
+    });
   });
 });

@@ -1,8 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '@mlops/alerts';
 import { textHash } from '@mlops/data';
+import { RATING_LABELS } from '@mlops/data/testing';
 import { TextClassifier } from '@mlops/inference';
 import { createTinyModel } from '@mlops/inference/testing';
 import { feedbackId, isHoldout, logKey, toJsonl, writeFeedback, type FeedbackRecord, type PredictionRecord } from '@mlops/monitoring';
@@ -70,8 +71,11 @@ async function labelsBy(version: string) {
   );
 }
 
-/** n labelled predictions of `version` since now, `correct` of them right. */
-async function served(version: string, n: number, correct: number) {
+/**
+ * n labelled predictions of `version` since now, `correct` of them right: it says `classes[0]`, and
+ * the wrong ones should have been `classes[1]`.
+ */
+async function served(version: string, n: number, correct: number, classes = ['positive', 'negative'], into = store) {
   const time = new Date().toISOString();
   const predictions: PredictionRecord[] = [];
   const feedback: FeedbackRecord[] = [];
@@ -82,7 +86,7 @@ async function served(version: string, n: number, correct: number) {
       request_id: 'r',
       time,
       model_version: version,
-      label: 'positive',
+      label: classes[0]!,
       score: 0.9,
       text_length: 10,
       tokens: 3,
@@ -92,14 +96,14 @@ async function served(version: string, n: number, correct: number) {
     feedback.push({
       feedback_id: feedbackId({ prediction_id: id, text_hash: `h${i}` }),
       time,
-      label: i < correct ? 'positive' : 'negative',
+      label: (i < correct ? classes[0] : classes[1])!,
       prediction_id: id,
       text_hash: `h${i}`,
       source: 'api',
     });
   }
-  await store.put(logKey('predictions', new Date(), version, 0), toJsonl(predictions));
-  await store.put(logKey('feedback', new Date(), version, 0), toJsonl(feedback));
+  await into.put(logKey('predictions', new Date(), version, 0), toJsonl(predictions));
+  await into.put(logKey('feedback', new Date(), version, 0), toJsonl(feedback));
 }
 
 describe('considerCandidate', () => {
@@ -240,5 +244,58 @@ describe('promote app errors', () => {
     });
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({ error: 'Model "empty" has no champion yet: nothing to compare v1 with' });
+  });
+});
+
+describe('a model of four classes', () => {
+  // v1 says "terrible" to everything, v2 "excellent": each is right on the class it always says.
+  let fourClass: string[];
+  beforeAll(async () => {
+    const labels = [...RATING_LABELS];
+    fourClass = [await createTinyModel({ seed: 1, labels, leaning: 0 }), await createTinyModel({ seed: 2, labels, leaning: 3 })];
+  }, 60_000);
+
+  async function fourClassDeps(baseRows: { text: string; label: string }[]): Promise<PromoteDeps> {
+    const root = await mkdtemp(join(tmpdir(), 'promote-four-'));
+    const fourStore = openStore(join(root, 'store'));
+    const fourRegistry = createRegistry(fourStore);
+    for (const dir of fourClass) await fourRegistry.registerVersion(dir, { actor: 't', reason: 'fixture' });
+    const baseEval = join(root, 'base.csv');
+    await writeFile(baseEval, ['review,stars_bin', ...baseRows.map((r) => `"${r.text}",${r.label}`)].join('\n'));
+    return {
+      ...deps,
+      store: fourStore,
+      registry: fourRegistry,
+      cacheDir: join(root, 'cache'),
+      baseEval,
+      baseFields: { textField: 'review', labelField: 'stars_bin' },
+      baseRows: 200,
+      gate: { ...deps.gate, minHoldout: 1_000_000 }, // the base set decides
+    };
+  }
+  const rated = (n: number, label: string) => Array.from({ length: n }, (_, i) => ({ text: `${label} review ${i}`, label }));
+
+  it('guards the recall of every class: more accurate on the base set but blind to a class is rejected', async () => {
+    const four = await fourClassDeps([...rated(140, 'excellent'), ...rated(60, 'terrible')]);
+    const result = await considerCandidate(four, 'v2');
+    expect(result.decision).toBe('reject');
+    const check = (name: string) => result.gate.checks.find((c) => c.name === name);
+    expect(check('base accuracy (n=200)')).toMatchObject({ candidate: 0.7, champion: 0.3, pass: true });
+    expect(result.gate.checks.filter((c) => c.name.startsWith('base recall of ')).map((c) => c.name)).toEqual(
+      RATING_LABELS.map((l) => `base recall of ${l}`),
+    );
+    // The bar for "terrible" is the champion's macro recall (1 of 4 classes), not its inflated recall of 1.
+    expect(check('base recall of terrible')).toMatchObject({ candidate: 0, champion: 0.25, pass: false });
+  });
+
+  it('starts a canary for a better candidate, then completes it on live four-class labels', async () => {
+    const four = await fourClassDeps(rated(200, 'excellent'));
+    expect((await considerCandidate(four, 'v2')).decision).toBe('canary');
+    await served('v1', 60, 30, ['terrible', 'good'], four.store);
+    await served('v2', 60, 54, ['excellent', 'poor'], four.store);
+    const review = await reviewCanary(four);
+    expect(review.decision).toBe('complete');
+    expect(Object.keys(review.challenger!.per_class)).toEqual([...RATING_LABELS]);
+    expect((await four.registry.getAlias('champion'))?.version).toBe('v2');
   });
 });

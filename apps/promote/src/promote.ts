@@ -1,5 +1,5 @@
 import type { Alert, Alerter } from '@mlops/alerts';
-import { loadDataset, stratifiedSplit } from '@mlops/data';
+import { fieldOptions, loadDataset, stratifiedSplit, type DataFields } from '@mlops/data';
 import { downloadForInference, TextClassifier } from '@mlops/inference';
 import {
   classificationMetrics,
@@ -24,6 +24,8 @@ export interface PromoteDeps {
   cacheDir: string;
   windowMinutes: number;
   baseEval: string | undefined;
+  /** Where the text and label are in `baseEval`. */
+  baseFields?: DataFields;
   baseRows: number;
   gate: GatePolicy;
   canary: { weight: number; minLabels: number; maxMinutes: number; tolerance: number };
@@ -50,7 +52,7 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
   }
 
   const holdout = await heldOutFeedback(deps);
-  const base = await baseSample(deps);
+  const base = await baseSample(deps, await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema));
   const [candidateScores, championScores] = await score(deps, [version, champion.version], holdout, base);
   const result = gate(candidateScores, championScores, deps.gate);
   const reasons = describeChecks(result.checks);
@@ -224,9 +226,10 @@ async function heldOutFeedback(deps: PromoteDeps): Promise<LabelledText[]> {
   return feedbackTexts(feedback.records, 'holdout').map((r) => ({ text: r.text!, label: r.label }));
 }
 
-async function baseSample(deps: PromoteDeps): Promise<LabelledText[]> {
+/** A class-balanced sample of the base evaluation data, read with the champion's classes. */
+async function baseSample(deps: PromoteDeps, labels: readonly string[]): Promise<LabelledText[]> {
   if (!deps.baseEval || deps.baseRows === 0) return [];
-  const { examples } = await loadDataset(deps.baseEval);
+  const { examples } = await loadDataset(deps.baseEval, { ...fieldOptions(deps.baseFields ?? {}), labels });
   const { validation } = stratifiedSplit(examples, { validationRatio: Math.min(1, deps.baseRows / examples.length), seed: 7 });
   return validation.map((e) => ({ text: e.text, label: e.label! }));
 }

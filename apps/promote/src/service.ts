@@ -26,6 +26,7 @@ export function promoteDeps(
     cacheDir: settings.MLOPS_CACHE_DIR,
     windowMinutes: promote.PROMOTE_WINDOW_MINUTES,
     baseEval: promote.PROMOTE_BASE_EVAL ?? defaultData(settings).eval,
+    baseFields: { textField: promote.PROMOTE_BASE_TEXT_FIELD, labelField: promote.PROMOTE_BASE_LABEL_FIELD },
     baseRows: promote.PROMOTE_BASE_ROWS,
     gate: {
       margin: promote.PROMOTE_MARGIN,

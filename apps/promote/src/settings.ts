@@ -18,6 +18,9 @@ const schema = z.object({
     .default(7 * 24 * 60),
   /** The first domain's held-out data (default IMDB test), sampled so nothing is forgotten unnoticed. */
   PROMOTE_BASE_EVAL: z.string().min(1).optional(),
+  /** The CSV column or JSON key of the text, and of the label, in the base evaluation data. */
+  PROMOTE_BASE_TEXT_FIELD: z.string().min(1).default('text'),
+  PROMOTE_BASE_LABEL_FIELD: z.string().min(1).default('label'),
   PROMOTE_BASE_ROWS: z.coerce.number().int().nonnegative().default(2000),
   /** Traffic share of the challenger while its canary runs. */
   PROMOTE_CANARY_WEIGHT: z.coerce.number().gt(0).max(1).default(0.2),

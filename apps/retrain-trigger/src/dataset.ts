@@ -1,4 +1,4 @@
-import { fingerprint, loadDataset, stratifiedSplit, textHash, type Example } from '@mlops/data';
+import { fieldOptions, fingerprint, loadDataset, stratifiedSplit, textHash, type DataFields, type Example } from '@mlops/data';
 import { FeedbackRecordSchema, feedbackTexts, readLogAll, toJsonl } from '@mlops/monitoring';
 import type { ObjectStore } from '@mlops/storage';
 
@@ -7,6 +7,9 @@ export interface TrainingSetOptions {
   /** Base data (e.g. IMDB train) sampled beside the feedback, so the model keeps its first domain. */
   baseData: string | undefined;
   baseRows: number;
+  /** Where the text and label are in `baseData`. */
+  baseFields?: DataFields;
+  /** The classes of the model fine-tuned: base rows with another label are bad rows. */
   labels: readonly string[];
   seed?: number;
 }
@@ -58,7 +61,7 @@ export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOpti
 }
 
 async function sampleBase(source: string, opts: TrainingSetOptions, taken: Set<string>): Promise<{ rows: Example[]; source: string }> {
-  const { examples } = await loadDataset(source, { labels: opts.labels });
+  const { examples } = await loadDataset(source, { ...fieldOptions(opts.baseFields ?? {}), labels: opts.labels });
   const pool = examples.filter((e) => !taken.has(textHash(e.text)));
   // The "validation" side of a seeded stratified split is a class-balanced sample of the wanted size.
   const { validation } = stratifiedSplit(pool, {

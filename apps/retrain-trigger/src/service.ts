@@ -40,9 +40,9 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
     training: {
       baseData: retrain.RETRAIN_BASE_DATA ?? defaultData(settings).train,
       baseRows: retrain.RETRAIN_BASE_ROWS,
+      baseFields: { textField: retrain.RETRAIN_BASE_TEXT_FIELD, labelField: retrain.RETRAIN_BASE_LABEL_FIELD },
       hyperparameters: fineTuneHyperparameters(retrain),
       gpu: retrain.RETRAIN_GPU,
-      labels: ['negative', 'positive'],
     },
     alerter: createAlerter(env, logger),
     ...(promoteUrl && { promote: (candidate) => callFunction(calls.target(promoteUrl, 600_000), 'v1/candidates', candidate) }),

@@ -14,6 +14,9 @@ const schema = z.object({
   RETRAIN_MIN_NEW_LABELS: z.coerce.number().int().nonnegative().default(500),
   /** The base data mixed with feedback, so the model does not forget its first domain. */
   RETRAIN_BASE_DATA: z.string().min(1).optional(),
+  /** The CSV column or JSON key of the text, and of the label, in the base data. */
+  RETRAIN_BASE_TEXT_FIELD: z.string().min(1).default('text'),
+  RETRAIN_BASE_LABEL_FIELD: z.string().min(1).default('label'),
   RETRAIN_BASE_ROWS: z.coerce.number().int().nonnegative().default(2000),
   RETRAIN_EPOCHS: z.coerce.number().int().positive().default(3),
   RETRAIN_LR: z.coerce.number().positive().default(5e-4),

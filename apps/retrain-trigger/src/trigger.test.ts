@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Alert } from '@mlops/alerts';
 import { isHoldout, toJsonl, writeFeedback, feedbackId, type FeedbackRecord } from '@mlops/monitoring';
 import { textHash } from '@mlops/data';
+import { generatedRatings, RATING_LABELS } from '@mlops/data/testing';
 import type { JobLauncher, JobStatus, TrainingJobRequest } from '@mlops/jobs';
 import { createTinyModel } from '@mlops/inference/testing';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
@@ -70,7 +71,7 @@ beforeEach(async () => {
     registry,
     launcher,
     policy: { mode: 'performance', cooldownMinutes: 0, dailyCap: 10, minNewLabels: 50 },
-    training: { baseData: base, baseRows: 20, hyperparameters: { epochs: 2, lr: 5e-4 }, gpu: false, labels: ['negative', 'positive'] },
+    training: { baseData: base, baseRows: 20, hyperparameters: { epochs: 2, lr: 5e-4 }, gpu: false },
     alerter: { notify: async (a) => (alerts.push(a), []) },
     promote: async (c) => (promoted.push(c), { decision: 'canary' }),
     logger: pino({ level: 'silent' }),
@@ -138,6 +139,44 @@ describe('RetrainTrigger', () => {
       started: false,
       reason: 'only 0 new labelled rows since the last successful run (need 50)',
     });
+  });
+
+  it("builds a four-class champion's training set with its classes, from base data with other column names", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'retrain-four-'));
+    const fourStore = openStore(join(root, 'store'));
+    const fourRegistry = createRegistry(fourStore);
+    await fourRegistry.registerVersion(await createTinyModel({ labels: [...RATING_LABELS] }), { actor: 't', reason: 'fixture' });
+    const csv = join(root, 'base.csv');
+    // A class the champion lacks is a bad row of the base data (1 of 401: under the limit), never a training row.
+    const baseRows = [...generatedRatings(400, 3), { text: 'so-so, really', label: 'meh' }];
+    await writeFile(csv, ['review,stars_bin', ...baseRows.map((r) => `"${r.text}",${r.label}`)].join('\n'));
+    const rated = generatedRatings(200, 9).map((r) => ({
+      ...feedback(1, r.text)[0]!,
+      text: r.text,
+      text_hash: textHash(r.text),
+      feedback_id: feedbackId({ text_hash: textHash(r.text) }),
+      label: r.label,
+    }));
+    await writeFeedback(fourStore, rated);
+
+    const trigger = new RetrainTrigger({
+      ...deps,
+      store: fourStore,
+      registry: fourRegistry,
+      training: { ...deps.training, baseData: csv, baseRows: 40, baseFields: { textField: 'review', labelField: 'stars_bin' } },
+    });
+    const result = await trigger.trigger({ kind: 'performance', reason: 'label mix drifted' });
+    if (!result.started) throw new Error(result.reason);
+    expect(result.run.dataset.base_rows).toBe(40);
+    const written = (await fourStore.get(result.run.dataset.key)).body
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { text: string; label: string });
+    const baseLabels = written.filter((r) => !rated.some((f) => f.text === r.text)).map((r) => r.label);
+    expect(new Set(baseLabels)).toEqual(new Set(RATING_LABELS));
+    for (const label of RATING_LABELS) expect(baseLabels.filter((l) => l === label)).toHaveLength(10); // class-balanced
+    expect(new Set(written.map((r) => r.label))).toEqual(new Set(RATING_LABELS));
   });
 
   it('settles a failed job from the launcher, alerts, and releases the lock', async () => {

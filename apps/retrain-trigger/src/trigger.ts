@@ -1,6 +1,7 @@
 import type { Alert, Alerter } from '@mlops/alerts';
+import type { DataFields } from '@mlops/data';
 import type { JobLauncher } from '@mlops/jobs';
-import { FeedbackRecordSchema, feedbackTexts, readLogAll } from '@mlops/monitoring';
+import { ConfigLabelsSchema, FeedbackRecordSchema, feedbackTexts, readLogAll } from '@mlops/monitoring';
 import type { ModelRegistry } from '@mlops/registry';
 import { randomHex, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
@@ -17,9 +18,10 @@ export interface RetrainDeps {
   training: {
     baseData: string | undefined;
     baseRows: number;
+    /** Where the text and label are in `baseData`. */
+    baseFields?: DataFields;
     hyperparameters: FineTuneHyperparameters;
     gpu: boolean;
-    labels: readonly string[];
   };
   alerter: Pick<Alerter, 'notify'>;
   /** promote, told about each registered candidate. */
@@ -73,7 +75,9 @@ export class RetrainTrigger {
         runId,
         baseData: training.baseData,
         baseRows: training.baseRows,
-        labels: training.labels,
+        ...(training.baseFields && { baseFields: training.baseFields }),
+        // The champion's classes: the job fine-tunes its head, and refuses a label it lacks.
+        labels: await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema),
       });
       const args = trainingJobArgs({
         dataKey: dataset.key,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readExamples, textHash } from '@mlops/data';
+import { fieldOptions, readExamples, textHash, type DataFields } from '@mlops/data';
 import { NotFoundError, randomHex, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import { logKey, readLogObject, toJsonl } from './logs.ts';
@@ -104,10 +104,13 @@ export interface ImportReport {
 }
 
 /**
- * Imports labelled files dropped under `prefix` (JSONL, JSONL.gz or CSV with text and label) as
- * feedback. A marker per object version makes re-runs import each file once.
+ * Imports labelled files dropped under `prefix` (JSONL, JSONL.gz or CSV with text and label, or the
+ * columns `fields` names) as feedback. A marker per object version makes re-runs import each file once.
  */
-export async function importFeedbackFiles(store: ObjectStore, opts: { prefix: string; labels: readonly string[] }): Promise<ImportReport> {
+export async function importFeedbackFiles(
+  store: ObjectStore,
+  opts: { prefix: string; labels: readonly string[]; fields?: DataFields },
+): Promise<ImportReport> {
   const report: ImportReport = { files: 0, rows: 0, bad: 0, errors: [] };
   for (const object of await store.list(opts.prefix)) {
     const marker = `feedback/imported/${createHash('sha256').update(`${object.key}\n${object.etag}`).digest('hex')}.json`;
@@ -117,7 +120,7 @@ export async function importFeedbackFiles(store: ObjectStore, opts: { prefix: st
       const time = new Date().toISOString();
       const reader = readExamples(
         { stream: await store.createReadStream(object.key), name: object.key },
-        { labels: opts.labels, requireLabel: true, maxErrorRatio: 1 },
+        { ...fieldOptions(opts.fields ?? {}), labels: opts.labels, requireLabel: true, maxErrorRatio: 1 },
       );
       let next = await reader.next();
       for (; !next.done; next = await reader.next()) {
