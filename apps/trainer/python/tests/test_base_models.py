@@ -197,3 +197,33 @@ def test_fine_tunes_a_headless_bert_from_safetensors_and_exports_token_type_ids(
     assert events[-1]["validation_accuracy"] > 0.9
     assert b"token_type_ids" in (out / "onnx" / "model.onnx").read_bytes()
     assert json.loads((out / "config.json").read_text())["architectures"] == ["BertForSequenceClassification"]
+
+
+def test_old_conversions_load_gamma_beta_buffers_and_sharded_bins(tmp_path):
+    """Checkpoints converted from the original TensorFlow BERT name LayerNorms gamma/beta and may save
+    position_ids; big ones are sharded pytorch_model-*.bin files under an index."""
+    weights = write_checkpoint(str(tmp_path), "bert", 60, 32, head=2, labels=TASK)
+    os.remove(tmp_path / "pytorch_model.bin")
+    old = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): torch.from_numpy(v)
+           for k, v in weights.items()}
+    old["bert.embeddings.position_ids"] = torch.arange(32)[None, :]
+    names = sorted(old)
+    shards = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
+    for file, part in shards.items():
+        torch.save({k: old[k] for k in part}, tmp_path / file)
+    (tmp_path / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"weight_map": {k: file for file, part in shards.items() for k in part}}))
+    base = load_base(str(tmp_path), TASK)
+    assert (base.new, base.unused, base.files) == ([], [], sorted(shards))
+    np.testing.assert_array_equal(base.model.bert.embeddings.LayerNorm.weight.detach().numpy(),
+                                  weights["bert.embeddings.LayerNorm.weight"])
+
+
+def test_a_bfloat16_checkpoint_trains_in_float32(tmp_path):
+    weights = write_checkpoint(str(tmp_path), "roberta", 60, 34, head=2, labels=TASK, weights_format="safetensors")
+    write_safetensors(str(tmp_path / "model.safetensors"), weights, bfloat16=set(weights))
+    base = load_base(str(tmp_path), TASK)
+    query = base.model.roberta.encoder.layer[0].attention.self.query.weight
+    assert query.dtype == torch.float32 and base.new == []
+    np.testing.assert_allclose(query.detach().numpy(), weights["roberta.encoder.layer.0.attention.self.query.weight"],
+                               rtol=2 ** -8, atol=1e-30)
