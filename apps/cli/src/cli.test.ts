@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { generatedRatings, RATING_LABELS } from '@mlops/data/testing';
 import { createTinyModel } from '@mlops/inference/testing';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
@@ -118,5 +119,69 @@ describe('mlops CLI', () => {
     const badFlag = await mlops(store, 'train', '--epochs', 'zero');
     expect(badFlag.code).not.toBe(0);
     expect(badFlag.stderr).toMatch(/must be a positive integer/);
+  });
+});
+
+describe('mlops CLI on four classes in a CSV with other column names', () => {
+  let store: string;
+  let evalCsv: string;
+  const fields = ['--text-field', 'review', '--label-field', 'stars_bin'];
+
+  beforeAll(async () => {
+    store = join(await mkdtemp(join(tmpdir(), 'cli-four-')), 'store');
+    const dir = await mkdtemp(join(tmpdir(), 'cli-four-data-'));
+    const csv = async (name: string, rows: { text: string; label: string }[]) => {
+      const path = join(dir, name);
+      await writeFile(path, ['review,stars_bin', ...rows.map((r) => `"${r.text}",${r.label}`)].join('\n'));
+      return path;
+    };
+    evalCsv = await csv('eval.csv', generatedRatings(120, 5));
+    const tiny = ['--epochs', '6', '--patience', '3', '--max-length', '32', '--vocab-size', '300', '--batch-size', '16', '--lr', '0.003'];
+    const model = ['--dim', '32', '--n-layers', '1', '--n-heads', '2', '--hidden-dim', '64', '--validation-ratio', '0.1'];
+    const train = await mlops(
+      store,
+      'train',
+      '--data',
+      await csv('train.csv', generatedRatings(400)),
+      '--eval',
+      evalCsv,
+      ...fields,
+      '--labels',
+      RATING_LABELS.join(','),
+      ...tiny,
+      ...model,
+      '--json',
+    );
+    expect(train.code, train.stderr).toBe(0);
+    expect(train.json).toMatchObject({ ok: true, version: 'v1', champion: true });
+  }, 180_000);
+
+  it('trains, evaluates per class in the given class order, and scores, with --text-field and --label-field', async () => {
+    const evaluated = await mlops(store, 'evaluate', '--data', evalCsv, ...fields, '--json');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(Object.keys(evaluated.json.per_class as object)).toEqual([...RATING_LABELS]);
+    expect(evaluated.json).toMatchObject({ n: 120, bad_rows: 0 });
+    expect(evaluated.json.accuracy).toBeGreaterThan(0.8);
+
+    const scored = await mlops(store, 'score', evalCsv, '--text-field', 'review', '--json');
+    expect(scored.code, scored.stderr).toBe(0);
+    expect(scored.json).toMatchObject({ ok: true, rows: 120, bad_rows: 0, model_version: 'v1' });
+    const [first] = (await readFile(scored.json.output as string, 'utf8')).trim().split('\n');
+    expect(Object.keys(JSON.parse(first!).probabilities)).toEqual([...RATING_LABELS]);
+
+    const predicted = await mlops(store, 'predict', 'the film was a sublime masterpiece', '--json');
+    expect((predicted.json.predictions as { label: string }[])[0]!.label).toBe('excellent');
+  });
+
+  it('names the missing column and the columns there are, and refuses a bad class list', async () => {
+    const missing = await mlops(store, 'evaluate', '--data', evalCsv, '--json');
+    expect(missing.json).toMatchObject({
+      ok: false,
+      code: 'DATA_ERROR',
+      error: expect.stringContaining('CSV header has no "text", "label" columns (columns: review, stars_bin)'),
+    });
+    const oneClass = await mlops(store, 'train', '--data', evalCsv, '--labels', 'good', '--json');
+    expect(oneClass.code).not.toBe(0);
+    expect(oneClass.stderr).toMatch(/--labels.*must name at least 2 labels/);
   });
 });

@@ -1,4 +1,11 @@
-import { givenHyperparametersSchema, HYPERPARAMETER_NAMES, flagName, TRAINING_SETTINGS, type Hyperparameters } from '@mlops/trainer';
+import {
+  givenHyperparametersSchema,
+  HYPERPARAMETER_NAMES,
+  flagName,
+  labelListSchema,
+  TRAINING_SETTINGS,
+  type Hyperparameters,
+} from '@mlops/trainer';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { evaluateCommand } from './commands/evaluate.ts';
@@ -19,10 +26,19 @@ function positiveInt(value: string): number {
 // Commander hands options over untyped: each command's are parsed once here, at the edge.
 const json = { json: z.boolean().default(false) };
 const modelRef = { version: z.string().optional(), alias: z.string().optional() };
-const trainFlags = z.object({ ...json, data: z.string().optional(), eval: z.string().optional(), base: z.string().optional() });
-const evaluateFlags = z.object({ ...json, ...modelRef, data: z.string() });
+const textField = { textField: z.string().min(1).optional() };
+const dataFields = { ...textField, labelField: z.string().min(1).optional() };
+const trainFlags = z.object({
+  ...json,
+  ...dataFields,
+  data: z.string().optional(),
+  eval: z.string().optional(),
+  base: z.string().optional(),
+  labels: z.array(z.string()).optional(),
+});
+const evaluateFlags = z.object({ ...json, ...modelRef, ...dataFields, data: z.string() });
 const predictFlags = z.object({ ...json, ...modelRef });
-const scoreFlags = z.object({ ...json, ...modelRef });
+const scoreFlags = z.object({ ...json, ...modelRef, ...textField });
 const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
 const jsonFlags = z.object(json);
 const serveFlags = z.object({ port: z.number().optional(), host: z.string() });
@@ -44,8 +60,8 @@ function run<S extends z.ZodType, P extends unknown[]>(schema: S, action: (flags
 }
 
 /** Commander's argument parser from a setting's zod type, so a bad value fails with the setting's own message. */
-function parsedBy(type: z.ZodType<number>) {
-  return (value: string): number => {
+function parsedBy<T>(type: z.ZodType<T>) {
+  return (value: string): T => {
     const parsed = type.safeParse(value);
     if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]?.message ?? 'invalid value');
     return parsed.data;
@@ -70,13 +86,24 @@ const versionOptions = (command: Command) =>
   command
     .addOption(new Option('--version <v>', 'registry version, e.g. v3').conflicts('alias'))
     .addOption(new Option('--alias <a>', 'registry alias (default: champion)'));
+// Where the text and the label are in a data file, for every command that reads one.
+const textFieldOption = (command: Command) => command.option('--text-field <name>', 'CSV column or JSON key of the text (default: text)');
+const dataFieldOptions = (command: Command) =>
+  textFieldOption(command).option('--label-field <name>', 'CSV column or JSON key of the label (default: label)');
 
-const train = program
-  .command('train')
-  .description('train a model (from scratch or --base), check its ONNX export, evaluate and register it')
-  .option('--data <uri>', 'training data (JSONL, JSONL.gz or CSV); default: IMDB train')
-  .option('--eval <uri>', 'evaluation data scored after training ("none" to skip); default: IMDB test')
-  .option('--base <dir>', 'Hugging Face DistilBERT folder to fine-tune from');
+const train = dataFieldOptions(
+  program
+    .command('train')
+    .description('train a model (from scratch or --base), check its ONNX export, evaluate and register it')
+    .option('--data <uri>', 'training data (JSONL, JSONL.gz or CSV); default: IMDB train')
+    .option('--eval <uri>', 'evaluation data scored after training ("none" to skip); default: IMDB test')
+    .option('--base <dir>', 'Hugging Face DistilBERT folder to fine-tune from'),
+).addOption(
+  new Option(
+    '--labels <a,b,c>',
+    "the classes in order; a row with another label stops training (default: the data's sorted labels)",
+  ).argParser(parsedBy(labelListSchema)),
+);
 // One flag per training setting, declared once in the trainer (TRAINING_SETTINGS).
 for (const name of HYPERPARAMETER_NAMES) {
   const setting = TRAINING_SETTINGS[name];
@@ -87,10 +114,12 @@ for (const name of HYPERPARAMETER_NAMES) {
 train.addOption(jsonOption()).action(run(trainFlags, (flags) => trainCommand({ ...flags, hyper: givenHyperparameters(train) })));
 
 versionOptions(
-  program
-    .command('evaluate')
-    .description('accuracy, precision, recall and F1 of a registered version on a labelled data set')
-    .requiredOption('--data <uri>', 'labelled data (JSONL, JSONL.gz or CSV)'),
+  dataFieldOptions(
+    program
+      .command('evaluate')
+      .description('accuracy, precision, recall and F1 of a registered version on a labelled data set')
+      .requiredOption('--data <uri>', 'labelled data (JSONL, JSONL.gz or CSV)'),
+  ),
 )
   .addOption(jsonOption())
   .action(run(evaluateFlags, evaluateCommand));
@@ -102,11 +131,13 @@ versionOptions(
   .action(run(predictFlags, (flags, texts: string[]) => predictCommand(texts, flags)));
 
 versionOptions(
-  program
-    .command('score')
-    .description('score a local JSONL, JSONL.gz or CSV file; errors and a summary are written beside the predictions')
-    .argument('<input>', 'file to score')
-    .argument('[output]', 'predictions file (default: <input>.predictions.jsonl)'),
+  textFieldOption(
+    program
+      .command('score')
+      .description('score a local JSONL, JSONL.gz or CSV file; errors and a summary are written beside the predictions')
+      .argument('<input>', 'file to score')
+      .argument('[output]', 'predictions file (default: <input>.predictions.jsonl)'),
+  ),
 )
   .addOption(jsonOption())
   .action(run(scoreFlags, (flags, input: string, output: string | undefined) => scoreCommand(input, output, flags)));

@@ -111,7 +111,7 @@ describe('trainModel', () => {
       data,
       eval: evalData,
       ...fields,
-      hyper: { ...TINY, epochs: 4 },
+      hyper: { ...TINY, epochs: 6 },
       registry,
       python: PYTHON,
       actor: 'test',

@@ -92,7 +92,7 @@ async function* csvRecords(bytes: Readable, requiredColumns: readonly string[], 
       const missing = requiredColumns.filter((c) => !names.includes(c));
       if (missing.length > 0) {
         throw new DataError(
-          `${source}: CSV header has no ${missing.map((c) => `"${c}"`).join(', ')} column (columns: ${names.join(', ')})`,
+          `${source}: CSV header has no ${missing.map((c) => `"${c}"`).join(', ')} ${missing.length > 1 ? 'columns' : 'column'} (columns: ${names.join(', ')})`,
         );
       }
       header = names;

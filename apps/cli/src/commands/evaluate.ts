@@ -1,8 +1,16 @@
+import { fieldOptions } from '@mlops/data';
 import { evaluateOnDataset } from '@mlops/monitoring';
 import { createContext, dataPath, loadModel } from '../context.ts';
 import { createOutput, pct, table } from '../output.ts';
 
-export async function evaluateCommand(flags: { data: string; version?: string; alias?: string; json: boolean }): Promise<void> {
+export async function evaluateCommand(flags: {
+  data: string;
+  version?: string;
+  alias?: string;
+  textField?: string | undefined;
+  labelField?: string | undefined;
+  json: boolean;
+}): Promise<void> {
   const out = createOutput(flags.json);
   const ctx = createContext();
   const data = dataPath(flags.data);
@@ -11,6 +19,7 @@ export async function evaluateCommand(flags: { data: string; version?: string; a
     out.info(`evaluating ${version} on ${data}`);
     let lastReport = 0;
     const result = await evaluateOnDataset(classifier, data, {
+      read: fieldOptions(flags),
       onProgress: (done, total) => {
         if (done === total || performance.now() - lastReport > 5000) {
           lastReport = performance.now();

@@ -1,5 +1,5 @@
 import { createContext, loadModel } from '../context.ts';
-import { createOutput } from '../output.ts';
+import { createOutput, table } from '../output.ts';
 
 export async function predictCommand(texts: string[], flags: { version?: string; alias?: string; json: boolean }): Promise<void> {
   const out = createOutput(flags.json);
@@ -7,7 +7,8 @@ export async function predictCommand(texts: string[], flags: { version?: string;
   const { version, classifier } = await loadModel(createContext(), flags);
   try {
     const predictions = await classifier.predict(texts);
-    out.result(predictions.map((p, i) => `${p.label.padEnd(10)} ${p.score.toFixed(4)}  ${texts[i]!.slice(0, 80)}`).join('\n'), {
+    // A table sizes the label column to the longest class name, whatever the model's classes.
+    out.result(table(predictions.map((p, i) => [p.label, p.score.toFixed(4), texts[i]!.slice(0, 80)])), {
       ok: true,
       version,
       predictions,

@@ -10,7 +10,7 @@ const PROGRESS_MS = 3000;
 export async function scoreCommand(
   input: string,
   output: string | undefined,
-  flags: { version?: string; alias?: string; json: boolean },
+  flags: { version?: string; alias?: string; textField?: string | undefined; json: boolean },
 ): Promise<void> {
   const out = createOutput(flags.json);
   if (!existsSync(input)) throw new Error(`input file not found: ${input}`);
@@ -25,6 +25,8 @@ export async function scoreCommand(
     const summary = await scoreLocalFile(model, input, output, {
       chunkRows: batch.BATCH_CHUNK_ROWS,
       batchSize: batch.BATCH_MAX_BATCH,
+      // The flag wins over the batch-score function's setting.
+      textField: flags.textField ?? batch.BATCH_TEXT_FIELD,
       onProgress: (rows) => {
         const now = performance.now();
         if (now - lastReport < PROGRESS_MS) return;

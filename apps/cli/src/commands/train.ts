@@ -8,6 +8,10 @@ export interface TrainFlags {
   data?: string | undefined;
   eval?: string | undefined;
   base?: string | undefined;
+  /** The classes in order; default: the sorted distinct labels of the data. */
+  labels?: string[] | undefined;
+  textField?: string | undefined;
+  labelField?: string | undefined;
   /** Only the training flags given: the trainer fills in its own defaults. */
   hyper?: Partial<Hyperparameters>;
   json: boolean;
@@ -31,6 +35,9 @@ export async function trainCommand(flags: TrainFlags): Promise<void> {
       data,
       ...(evalData ? { eval: evalData } : {}),
       ...(flags.base ? { base: flags.base } : {}),
+      labels: flags.labels,
+      textField: flags.textField,
+      labelField: flags.labelField,
       hyper: flags.hyper,
       registry: ctx.registry,
       python: ctx.settings.MLOPS_PYTHON,
