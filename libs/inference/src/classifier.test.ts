@@ -83,6 +83,28 @@ describe('TextClassifier', () => {
   });
 });
 
+describe('TextClassifier over BERT and RoBERTa exports', () => {
+  it('feeds zeros as token_type_ids to a BERT export, which requires them', async () => {
+    const classifier = await TextClassifier.load(await createTinyModel({ modelType: 'bert' }), { threads: 1 });
+    const [alone] = await classifier.predict(['good']);
+    const [batched] = await classifier.predict(['good', 'great acting, awful plot, a bad film, a good film']);
+    expect(batched!.score).toBeCloseTo(alone!.score, 5);
+    await classifier.release();
+  });
+
+  it("cuts RoBERTa texts at its position table less the padding rows, whatever its tokenizer's own limit", async () => {
+    const classifier = await TextClassifier.load(await createTinyModel({ modelType: 'roberta', maxLength: 16 }), { threads: 1 });
+    expect(classifier.maxLength).toBe(16);
+    expect(classifier.tokenizer.usesFastEncoder).toBe(true);
+    const [long] = await classifier.predict(['a good film '.repeat(50)]);
+    expect(long!.tokens).toBe(16);
+    const [alone] = await classifier.predict(['good']);
+    const [batched] = await classifier.predict(['good', 'great acting, awful plot']);
+    expect(batched!.score).toBeCloseTo(alone!.score, 5);
+    await classifier.release();
+  });
+});
+
 describe('neededForInference', () => {
   it("leaves out only the training frameworks' weights", () => {
     const paths = [

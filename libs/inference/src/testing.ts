@@ -8,26 +8,57 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, REPO_ROOT } from '@mlops/config';
 import { TextTokenizer } from '@mlops/tokenizer';
+import { writeByteLevelBpe } from '@mlops/tokenizer/testing';
 
 const TRAINER_PYTHON = join(REPO_ROOT, 'apps', 'trainer', 'python');
 
-/** `leaning`: a class index every prediction is pushed towards (a model that always says that class). */
+const TEXTS = ['a good film', 'a bad film', 'great acting, awful plot'];
+
+/** The model's Python constructor, per architecture, with every config field named (the core has no defaults). */
+function modelSource(modelType: TinyModelType, vocabSize: number, positions: number, labels: string[]): string {
+  if (modelType === 'distilbert') {
+    return `DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${vocabSize}, dim=16, n_layers=1, n_heads=2,
+    hidden_dim=32, activation='gelu', dropout=0.1, attention_dropout=0.0, seq_classif_dropout=0.2, initializer_range=0.02, pad_token_id=0,
+    max_position_embeddings=${positions}, labels=${JSON.stringify(labels)}, inherited={}))`;
+  }
+  const roberta = modelType === 'roberta';
+  return `${roberta ? 'Roberta' : 'Bert'}ForSequenceClassification(BertConfig(model_type='${modelType}', vocab_size=${vocabSize},
+    hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, hidden_act='gelu', hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.0, max_position_embeddings=${positions}, type_vocab_size=${roberta ? 1 : 2}, initializer_range=0.02,
+    layer_norm_eps=1e-12, pad_token_id=${roberta ? 1 : 0}, classifier_dropout=None, labels=${JSON.stringify(labels)}, inherited={}))`;
+}
+
+export type TinyModelType = 'distilbert' | 'bert' | 'roberta';
+
+/**
+ * `leaning`: a class index every prediction is pushed towards (a model that always says that class).
+ * `modelType`: DistilBERT by default; BERT's export takes token_type_ids, RoBERTa's tokenizer is
+ * byte-level BPE (its config allows 512 tokens, its position table `maxLength` + 2 rows).
+ */
 export async function createTinyModel(
-  opts: { seed?: number; labels?: string[]; maxLength?: number; leaning?: number } = {},
+  opts: { seed?: number; labels?: string[]; maxLength?: number; leaning?: number; modelType?: TinyModelType } = {},
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tiny-model-'));
   const maxLength = opts.maxLength ?? 16;
-  const tokenizer = await TextTokenizer.train(['a good film', 'a bad film', 'great acting, awful plot'], { vocabSize: 100, maxLength });
-  await tokenizer.save(dir);
+  const modelType = opts.modelType ?? 'distilbert';
+  let vocabSize: number;
+  if (modelType === 'roberta') {
+    vocabSize = await writeByteLevelBpe(dir, TEXTS, { maxLength: 512 });
+  } else {
+    const tokenizer = await TextTokenizer.train(TEXTS, { vocabSize: 100, maxLength });
+    await tokenizer.save(dir);
+    vocabSize = tokenizer.vocabSize;
+  }
+  const positions = modelType === 'roberta' ? maxLength + 2 : maxLength;
   const script = `
 import torch
+from mlops_trainer.bert import BertConfig, BertForSequenceClassification, RobertaForSequenceClassification
 from mlops_trainer.model import DistilBertConfig, DistilBertForSequenceClassification
 from mlops_trainer.export import save_hf, export_onnx
 torch.manual_seed(${opts.seed ?? 0})
-m = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=${tokenizer.vocabSize}, dim=16, n_layers=1, n_heads=2,
-    hidden_dim=32, activation='gelu', dropout=0.1, attention_dropout=0.0, seq_classif_dropout=0.2, initializer_range=0.02, pad_token_id=0,
-    max_position_embeddings=${maxLength}, labels=${JSON.stringify(opts.labels ?? ['negative', 'positive'])}, inherited={}))
-${opts.leaning === undefined ? '' : `with torch.no_grad(): m.classifier.bias[${opts.leaning}] += 100.0`}
+m = ${modelSource(modelType, vocabSize, positions, opts.labels ?? ['negative', 'positive'])}
+output = m.classifier.out_proj if ${modelType === 'roberta' ? 'True' : 'False'} else m.classifier
+${opts.leaning === undefined ? '' : `with torch.no_grad(): output.bias[${opts.leaning}] += 100.0`}
 save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
   execFileSync(loadSettings().MLOPS_PYTHON, ['-c', script], { env: { ...process.env, PYTHONPATH: TRAINER_PYTHON }, stdio: 'pipe' });
   await writeFile(join(dir, 'metrics.json'), JSON.stringify({ validation: { accuracy: 0.5, n: 2 } }));
