@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import struct
 
@@ -227,3 +228,79 @@ def test_a_bfloat16_checkpoint_trains_in_float32(tmp_path):
     assert query.dtype == torch.float32 and base.new == []
     np.testing.assert_allclose(query.detach().numpy(), weights["roberta.encoder.layer.0.attention.self.query.weight"],
                                rtol=2 ** -8, atol=1e-30)
+
+
+def _reference_logits(model_type: str, w: dict, ids: np.ndarray, mask: np.ndarray, eps: float, heads: int) -> np.ndarray:
+    """transformers' forward pass (eval mode) written out in numpy from the checkpoint's own tensors,
+    to hold the torch modules to the same wiring: post-LayerNorm residuals, pooler or head, positions."""
+    erf = np.vectorize(math.erf)
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+    def linear(x, name):
+        return x @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+
+    def norm(x, name):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + eps) * w[f"{name}.weight"] + w[f"{name}.bias"]
+
+    def attention(q, k, v):
+        bs, seq, dim = q.shape
+        split = lambda t: t.reshape(bs, seq, heads, dim // heads).transpose(0, 2, 1, 3)  # noqa: E731
+        scores = split(q) @ split(k).transpose(0, 1, 3, 2) / math.sqrt(dim // heads)
+        scores = scores + np.where(mask[:, None, None, :] == 1, 0.0, -1e9)
+        probs = np.exp(scores - scores.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        return (probs @ split(v)).transpose(0, 2, 1, 3).reshape(bs, seq, dim)
+
+    if model_type == "distilbert":
+        x = norm(w["distilbert.embeddings.word_embeddings.weight"][ids]
+                 + w["distilbert.embeddings.position_embeddings.weight"][np.arange(ids.shape[1])], "distilbert.embeddings.LayerNorm")
+        for i in range(2):
+            p = f"distilbert.transformer.layer.{i}"
+            a = linear(attention(*(linear(x, f"{p}.attention.{n}") for n in ("q_lin", "k_lin", "v_lin"))), f"{p}.attention.out_lin")
+            x = norm(a + x, f"{p}.sa_layer_norm")
+            x = norm(linear(gelu(linear(x, f"{p}.ffn.lin1")), f"{p}.ffn.lin2") + x, f"{p}.output_layer_norm")
+        return linear(np.maximum(linear(x[:, 0], "pre_classifier"), 0.0), "classifier")
+    prefix, pad = model_type, (1 if model_type == "roberta" else 0)
+    if model_type == "roberta":
+        real = (ids != pad).astype(np.int64)
+        positions = np.cumsum(real, axis=1) * real + pad
+    else:
+        positions = np.broadcast_to(np.arange(ids.shape[1]), ids.shape)
+    e = f"{prefix}.embeddings"
+    x = norm(w[f"{e}.word_embeddings.weight"][ids] + w[f"{e}.position_embeddings.weight"][positions]
+             + w[f"{e}.token_type_embeddings.weight"][0], f"{e}.LayerNorm")
+    for i in range(2):
+        p = f"{prefix}.encoder.layer.{i}"
+        context = attention(*(linear(x, f"{p}.attention.self.{n}") for n in ("query", "key", "value")))
+        x = norm(linear(context, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
+        x = norm(linear(gelu(linear(x, f"{p}.intermediate.dense")), f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
+    if model_type == "roberta":
+        return linear(np.tanh(linear(x[:, 0], "classifier.dense")), "classifier.out_proj")
+    return linear(np.tanh(linear(x[:, 0], "bert.pooler.dense")), "classifier")
+
+
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "distilbert"])
+def test_logits_match_transformers_forward_pass_written_out(tmp_path, model_type):
+    weights = write_checkpoint(str(tmp_path), model_type, 60, 34, head=2, labels=TASK, seed=3)
+    # Weights of a trained model's scale (logits of order 1), and LayerNorms away from identity.
+    rng = np.random.default_rng(4)
+    for name in weights:
+        if "LayerNorm" in name or "layer_norm" in name:
+            weights[name] = weights[name] + rng.normal(0, 0.1, size=weights[name].shape).astype(np.float32)
+        else:
+            weights[name] = weights[name] * 10
+    os.remove(tmp_path / "pytorch_model.bin")
+    write_safetensors(str(tmp_path / "model.safetensors"), weights)
+    model = load_base(str(tmp_path), TASK).model.eval()
+    pad = model.config.pad_token_id
+    ids = np.array([[4, 9, 17, 23, 5, pad, pad], [4, 30, 31, 32, 33, 34, 5]])
+    mask = (ids != pad).astype(np.int64)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    eps = model.config.layer_norm_eps if model_type != "distilbert" else 1e-12
+    expected = _reference_logits(model_type, {k: v.astype(np.float64) for k, v in weights.items()}, ids, mask, eps, heads=2)
+    assert np.abs(expected).max() > 0.1
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-5)
