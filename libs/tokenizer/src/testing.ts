@@ -85,7 +85,15 @@ export async function writeByteLevelBpe(dir: string, texts: readonly string[], o
       sep_token: '</s>',
       unk_token: '<unk>',
       pad_token: '<pad>',
-      mask_token: { content: '<mask>', lstrip: true, normalized: false, rstrip: false, single_word: false, special: true },
+      mask_token: {
+        __type: 'AddedToken',
+        content: '<mask>',
+        lstrip: true,
+        normalized: false,
+        rstrip: false,
+        single_word: false,
+        special: true,
+      },
       add_prefix_space: false,
       model_max_length: opts.maxLength,
     };
