@@ -17,7 +17,7 @@ describe('mlops train', () => {
     const ownOptions = train.options
       .map((o) => o.long)
       .filter((long) => !HYPERPARAMETER_NAMES.some((name) => long === `--${flagName(name)}`));
-    expect(ownOptions).toEqual(['--data', '--eval', '--base', '--json']);
+    expect(ownOptions).toEqual(['--data', '--eval', '--base', '--text-field', '--label-field', '--labels', '--json']);
   });
 
   it("passes on only the training flags given, parsed by the trainer's types", () => {
