@@ -136,13 +136,13 @@ describe('mlops CLI on four classes in a CSV with other column names', () => {
       return path;
     };
     evalCsv = await csv('eval.csv', generatedRatings(120, 5));
-    const tiny = ['--epochs', '6', '--patience', '3', '--max-length', '32', '--vocab-size', '300', '--batch-size', '16', '--lr', '0.003'];
+    const tiny = ['--epochs', '10', '--patience', '4', '--max-length', '32', '--vocab-size', '300', '--batch-size', '16', '--lr', '0.003'];
     const model = ['--dim', '32', '--n-layers', '1', '--n-heads', '2', '--hidden-dim', '64', '--validation-ratio', '0.1'];
     const train = await mlops(
       store,
       'train',
       '--data',
-      await csv('train.csv', generatedRatings(400)),
+      await csv('train.csv', generatedRatings(600)),
       '--eval',
       evalCsv,
       ...fields,
@@ -157,6 +157,8 @@ describe('mlops CLI on four classes in a CSV with other column names', () => {
   }, 180_000);
 
   it('trains, evaluates per class in the given class order, and scores, with --text-field and --label-field', async () => {
+    const shown = await mlops(store, 'registry', 'show', 'v1', '--json');
+    expect(shown.json).toMatchObject({ ok: true, version: 'v1', classes: [...RATING_LABELS] });
     const evaluated = await mlops(store, 'evaluate', '--data', evalCsv, ...fields, '--json');
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(Object.keys(evaluated.json.per_class as object)).toEqual([...RATING_LABELS]);

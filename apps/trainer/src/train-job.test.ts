@@ -104,14 +104,14 @@ describe('trainModel', () => {
     const dir = await mkdtemp(join(tmpdir(), 'trainer-csv-'));
     const data = join(dir, 'train.csv');
     const evalData = join(dir, 'eval.csv');
-    await writeFile(data, csv(generatedRatings(400)));
+    await writeFile(data, csv(generatedRatings(600)));
     await writeFile(evalData, csv(generatedRatings(120, 5)));
     const fields = { textField: 'review', labelField: 'stars_bin' };
     const result = await trainModel({
       data,
       eval: evalData,
       ...fields,
-      hyper: { ...TINY, epochs: 6 },
+      hyper: { ...TINY, epochs: 10, patience: 4 },
       registry,
       python: PYTHON,
       actor: 'test',

@@ -1,3 +1,4 @@
+import { ConfigLabelsSchema } from '@mlops/monitoring';
 import { promoteDeps, rollbackChampion } from '@mlops/promote';
 import { createContext } from '../context.ts';
 import { createOutput, pct, table } from '../output.ts';
@@ -42,7 +43,9 @@ export async function registryShow(version: string, flags: { json: boolean }): P
   const out = createOutput(flags.json);
   const { registry } = createContext();
   const info = await registry.getVersion(version);
-  out.result(JSON.stringify(info, null, 2), { ok: true, ...info });
+  // The classes in the model's order, from its config.json: what its probabilities and metrics are keyed by.
+  const shown = { ...info, classes: await registry.readVersionJson(version, 'config.json', ConfigLabelsSchema) };
+  out.result(JSON.stringify(shown, null, 2), { ok: true, ...shown });
 }
 
 export async function registrySetAlias(
