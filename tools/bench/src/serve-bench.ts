@@ -3,9 +3,10 @@
  * side: raw onnxruntime forward passes, predict() in process, the transformers.js pipeline, predict
  * over HTTP under load, cold start per host adapter and batch-score on IMDB unsup. Prints markdown
  * tables with the ratios against the serving targets; progress goes to stderr.
- *   npm run bench:serve -- [--seconds N] [--rows N] [--quick] [--only raw,http,…]
+ *   npm run bench:serve -- [--seconds N] [--rows N] [--quick] [--only raw,http,…] [--model DIR | --version V]
  * --only runs the named measurements (serve/measurements/index.ts) and those they need.
- * MLOPS_STORE picks the store whose champion is measured (default: the repo's .mlops).
+ * What is measured: the champion of MLOPS_STORE (default: the repo's .mlops), or that store's version
+ * V, or any model folder DIR in the registry layout (both registered in a scratch store first).
  */
 import { parseBenchOptions, prepareBench, progress } from './serve/context.ts';
 import { MEASUREMENTS } from './serve/measurements/index.ts';

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { defaultData, loadSettings, type Settings } from '@mlops/config';
 import { readExamples } from '@mlops/data';
 import { downloadForInference, TextClassifier } from '@mlops/inference';
-import { createRegistry } from '@mlops/registry';
+import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 
 const SAMPLE_ROWS = 512;
@@ -20,6 +20,8 @@ export interface BenchOptions {
   coldRuns: number;
   /** Measurement names from --only; every measurement when undefined. */
   only: string[] | undefined;
+  /** What is measured: a model folder (--model), a version of the store (--version), else its champion. */
+  model: { dir: string } | { version: string } | undefined;
 }
 
 export function parseBenchOptions(args: string[]): BenchOptions {
@@ -30,8 +32,11 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       rows: { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      model: { type: 'string' },
+      version: { type: 'string' },
     },
   });
+  if (values.model && values.version) throw new Error('--model and --version name the model twice: give one');
   const positive = (name: string, raw: string): number => {
     const n = Number(raw);
     if (!(n > 0)) throw new Error(`--${name} must be a positive number (got "${raw}")`);
@@ -45,10 +50,11 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       ?.split(',')
       .map((name) => name.trim())
       .filter((name) => name !== ''),
+    model: values.model ? { dir: values.model } : values.version ? { version: values.version } : undefined,
   };
 }
 
-export interface BenchContext extends Omit<BenchOptions, 'only'> {
+export interface BenchContext extends Omit<BenchOptions, 'only' | 'model'> {
   settings: Settings;
   version: string;
   /** Scratch space, removed at the end of the run. */
@@ -95,17 +101,29 @@ async function tokensByLength(classifier: TextClassifier, texts: string[]): Prom
   return [...(await classifier.tokenizer.encode(texts)).ids].sort((a, b) => a.length - b.length);
 }
 
-/** Fails before any download when the store has no champion. */
-export async function prepareBench(options: BenchOptions): Promise<PreparedBench> {
-  const settings = loadSettings();
-  const store = openStore(settings.MLOPS_STORE);
-  const registry = createRegistry(store, settings.MLOPS_MODEL);
-  const champion = await registry.getAlias('champion');
-  if (!champion) {
+/**
+ * The registry whose champion is measured. A folder or a named version is registered in a scratch
+ * store of its own, as its champion, so the servers and bundles started load it the way a deployment
+ * would (and the registration is timed). Fails before any download when there is nothing to measure.
+ */
+async function benchRegistry(options: BenchOptions, settings: Settings, work: string): Promise<ModelRegistry> {
+  const registry = createRegistry(openStore(settings.MLOPS_STORE), settings.MLOPS_MODEL);
+  if (options.model === undefined) {
+    if (await registry.getAlias('champion')) return registry;
     throw new Error(
-      `no champion for model "${settings.MLOPS_MODEL}" in ${store.uri}: train one (npm start) or point MLOPS_STORE at a store that has one`,
+      `no champion for model "${settings.MLOPS_MODEL}" in ${registry.store.uri}: train one (npm start), point MLOPS_STORE at a store that has one, or pass --model DIR`,
     );
   }
+  const dir = 'dir' in options.model ? options.model.dir : await registry.downloadVersion(options.model.version, join(work, 'source'));
+  const scratch = createRegistry(openStore(join(work, 'store')), settings.MLOPS_MODEL);
+  const t0 = performance.now();
+  await scratch.registerVersion(dir, { actor: 'bench:serve', reason: `measuring ${dir}` });
+  progress(`registered ${dir} in ${((performance.now() - t0) / 1000).toFixed(2)} s (a scratch store)`);
+  return scratch;
+}
+
+export async function prepareBench(options: BenchOptions): Promise<PreparedBench> {
+  const settings = loadSettings();
   const work = await mkdtemp(join(tmpdir(), 'mlops-serve-bench-'));
   let classifier: TextClassifier | undefined;
   let released = false;
@@ -119,8 +137,10 @@ export async function prepareBench(options: BenchOptions): Promise<PreparedBench
     await rm(work, { recursive: true, force: true });
   };
   try {
+    const registry = await benchRegistry(options, settings, work);
+    const champion = (await registry.getAlias('champion'))!;
     const cacheDir = join(work, 'cache');
-    progress(`downloading ${settings.MLOPS_MODEL} ${champion.version} from ${store.uri}`);
+    progress(`downloading ${settings.MLOPS_MODEL} ${champion.version} from ${registry.store.uri}`);
     const modelDir = await downloadForInference(registry, champion.version, cacheDir);
     const onnxBytes = (await stat(join(modelDir, 'onnx', 'model.onnx'))).size;
     const reviews = await firstTexts(defaultData(settings).eval);
@@ -145,7 +165,7 @@ export async function prepareBench(options: BenchOptions): Promise<PreparedBench
       classifier,
       childEnv: {
         ...process.env,
-        MLOPS_STORE: settings.MLOPS_STORE,
+        MLOPS_STORE: registry.store.uri,
         MLOPS_CACHE_DIR: cacheDir,
         LOG_LEVEL: 'warn',
         PREDICT_LOG_SAMPLE_RATE: '0',
