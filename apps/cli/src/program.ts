@@ -97,7 +97,7 @@ const train = dataFieldOptions(
     .description('train a model (from scratch or --base), check its ONNX export, evaluate and register it')
     .option('--data <uri>', 'training data (JSONL, JSONL.gz or CSV); default: IMDB train')
     .option('--eval <uri>', 'evaluation data scored after training ("none" to skip); default: IMDB test')
-    .option('--base <dir>', 'Hugging Face DistilBERT folder to fine-tune from'),
+    .option('--base <dir>', 'Hugging Face DistilBERT, BERT or RoBERTa folder to fine-tune from (model.safetensors or pytorch_model.bin)'),
 ).addOption(
   new Option(
     '--labels <a,b,c>',
