@@ -75,3 +75,19 @@ export class MissingFilesError extends Error {
     this.name = 'MissingFilesError';
   }
 }
+
+/** The training core fine-tunes torch weights; a version imported from ONNX alone has none. */
+export class NotFineTunableError extends Error {
+  readonly code = 'NOT_FINE_TUNABLE';
+  constructor(
+    readonly model: string,
+    readonly version: string,
+  ) {
+    super(
+      `Cannot fine-tune ${model} ${version}: it has no torch weights (pytorch_model.bin or model.safetensors), ` +
+        'it was imported from ONNX (mlops registry import), and an ONNX model cannot be trained. ' +
+        'Make a trained version champion, or import the folder again with its torch weights.',
+    );
+    this.name = 'NotFineTunableError';
+  }
+}

@@ -4,9 +4,10 @@ export {
   AliasConflictError,
   MissingFilesError,
   NoChampionError,
+  NotFineTunableError,
   UnknownAliasError,
   UnknownFileError,
   UnknownVersionError,
 } from './errors.ts';
-export { MODEL_FILES, OPTIONAL_MODEL_FILES } from './schemas.ts';
-export type { AliasRecord, AuditEvent, MetricsSummary, VersionFile, VersionInfo } from './schemas.ts';
+export { hasTorchWeights, MODEL_FILES, REQUIRED_MODEL_FILES, TORCH_WEIGHT_FILES } from './schemas.ts';
+export type { AliasRecord, AuditEvent, MetricsSummary, ModelFile, VersionFile, VersionInfo } from './schemas.ts';

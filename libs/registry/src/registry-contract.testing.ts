@@ -10,9 +10,19 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { z } from 'zod';
 import { AliasConflictError, UnknownFileError, UnknownVersionError } from './errors.ts';
 import { createRegistry, type ModelRegistry } from './registry.ts';
-import { MODEL_FILES } from './schemas.ts';
 
-/** A fake model folder with the files a version needs (minus `omit`), under `root`. */
+/** The files writeModelDir writes, in the order a version lists them. */
+export const MODEL_DIR_FILES = [
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'onnx/model.onnx',
+  'pytorch_model.bin',
+  'metrics.json',
+  'lineage.json',
+];
+
+/** A fake model folder with the files a trained version has (minus `omit`), under `root`. */
 export async function writeModelDir(root: string, name: string, omit: string[] = []): Promise<string> {
   const dir = join(root, name);
   const contents: Record<string, string | Buffer> = {
@@ -83,10 +93,10 @@ export function describeRegistryOnStore(name: string, start: () => Promise<Local
     it('registers and downloads a version', async () => {
       const dir = await modelDir('m1');
       const v1 = await registry.registerVersion(dir, who);
-      expect(v1.files.map((f) => f.path)).toEqual([...MODEL_FILES]);
+      expect(v1.files.map((f) => f.path)).toEqual([...MODEL_DIR_FILES]);
       expect(await registry.listVersions()).toEqual([v1]);
       const local = await registry.downloadVersion('v1', join(tmp, 'cache'));
-      for (const path of MODEL_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(dir, path)));
+      for (const path of MODEL_DIR_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(dir, path)));
       expect((await registry.getAlias('champion'))?.version).toBe('v1');
 
       // Only the wanted files; a later call that wants everything fetches the rest.

@@ -5,8 +5,8 @@ import { openStore, type ObjectStore } from '@mlops/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownVersionError } from './errors.ts';
 import { createRegistry, type ModelRegistry } from './registry.ts';
-import { describeRegistryOnStore, writeModelDir } from './registry-contract.testing.ts';
-import { MODEL_FILES } from './schemas.ts';
+import { describeRegistryOnStore, MODEL_DIR_FILES, writeModelDir } from './registry-contract.testing.ts';
+import { hasTorchWeights } from './schemas.ts';
 
 let tmp: string;
 let storeDir: string;
@@ -30,7 +30,7 @@ describe('registry versions', () => {
     const v1 = await registry.registerVersion(dir, who);
 
     expect(v1).toMatchObject({ version: 'v1', model: 'sentiment', metrics: { 'imdb-test': { accuracy: 0.9, n: 200 }, loss: 0.3 } });
-    expect(v1.files.map((f) => f.path)).toEqual([...MODEL_FILES]);
+    expect(v1.files.map((f) => f.path)).toEqual([...MODEL_DIR_FILES]);
     expect(v1.files.find((f) => f.path === 'onnx/model.onnx')?.size).toBe(4096);
     expect(await registry.listVersions()).toEqual([v1]);
     expect(await registry.getVersion('v1')).toEqual(v1);
@@ -40,7 +40,7 @@ describe('registry versions', () => {
     const cache = join(tmp, 'cache');
     const local = await registry.downloadVersion('v1', cache);
     expect(local).toBe(join(cache, 'sentiment', 'v1'));
-    for (const path of MODEL_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(dir, path)));
+    for (const path of MODEL_DIR_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(dir, path)));
     expect(JSON.parse(await readFile(join(local, 'version.json'), 'utf8'))).toEqual(v1);
 
     // Intact files are kept; a damaged one is fetched again.
@@ -49,6 +49,14 @@ describe('registry versions', () => {
     await registry.downloadVersion('v1', cache);
     expect((await stat(join(local, 'pytorch_model.bin'))).ino).toBe(before.ino);
     expect(await readFile(join(local, 'onnx/model.onnx'))).toEqual(await readFile(join(dir, 'onnx/model.onnx')));
+  });
+
+  it('registers a version without torch weights (an ONNX import), which then cannot be fine-tuned', async () => {
+    const dir = await modelDir('onnx-only', ['pytorch_model.bin', 'tokenizer_config.json']);
+    const v1 = await registry.registerVersion(dir, who);
+    expect(v1.files.map((f) => f.path)).toEqual(['config.json', 'tokenizer.json', 'onnx/model.onnx', 'metrics.json', 'lineage.json']);
+    expect(hasTorchWeights(v1)).toBe(false);
+    expect(hasTorchWeights(await registry.registerVersion(await modelDir('trained'), who))).toBe(true);
   });
 
   it('rejects a folder with missing files and writes nothing', async () => {
@@ -145,7 +153,7 @@ describe('canary and decisions', () => {
     const dir = await modelDir('r');
     await writeFile(join(dir, 'reference.json'), '{"n":0}');
     const v1 = await registry.registerVersion(dir, who);
-    expect(v1.files.map((f) => f.path)).toEqual([...MODEL_FILES, 'reference.json']);
+    expect(v1.files.map((f) => f.path)).toEqual([...MODEL_DIR_FILES, 'reference.json']);
     const local = await registry.downloadVersion('v1', join(tmp, 'cache'));
     expect(await readFile(join(local, 'reference.json'), 'utf8')).toBe('{"n":0}');
   });

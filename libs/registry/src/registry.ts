@@ -8,7 +8,7 @@ import {
   AliasRecordSchema,
   AuditEventSchema,
   MODEL_FILES,
-  OPTIONAL_MODEL_FILES,
+  REQUIRED_MODEL_FILES,
   VersionInfoSchema,
   summarizeMetrics,
   type AliasRecord,
@@ -67,8 +67,8 @@ export class ModelRegistry {
     if (missing.length > 0) throw new MissingFilesError(localDir, missing);
     const metrics = summarizeMetrics(await readLocalJson(join(localDir, 'metrics.json')));
     if (opts.parent !== undefined) await this.getVersion(opts.parent);
-    const optional = await Promise.all(OPTIONAL_MODEL_FILES.map(async (path) => ((await isFile(join(localDir, path))) ? [path] : [])));
-    const files = await Promise.all([...MODEL_FILES, ...optional.flat()].map((path) => describeFile(localDir, path)));
+    const present = await presentFiles(localDir);
+    const files = await Promise.all(present.map((path) => describeFile(localDir, path)));
 
     const version = await this.claimVersion(opts.actor);
     await Promise.all(files.map((f) => this.store.uploadFile(this.versionKey(version, f.path), join(localDir, f.path))));
@@ -334,9 +334,14 @@ function isFile(path: string): Promise<boolean> {
   );
 }
 
-async function missingFiles(dir: string): Promise<string[]> {
+async function presentFiles(dir: string): Promise<string[]> {
   const present = await Promise.all(MODEL_FILES.map((path) => isFile(join(dir, path))));
-  return MODEL_FILES.filter((_, i) => !present[i]);
+  return MODEL_FILES.filter((_, i) => present[i]);
+}
+
+async function missingFiles(dir: string): Promise<string[]> {
+  const present = await Promise.all(REQUIRED_MODEL_FILES.map((path) => isFile(join(dir, path))));
+  return REQUIRED_MODEL_FILES.filter((_, i) => !present[i]);
 }
 
 async function describeFile(dir: string, path: string): Promise<VersionFile> {

@@ -1,21 +1,36 @@
 import { z } from 'zod';
 
-/** The files of a model version (a Hugging Face style folder), in upload order. */
+/** The files a model version may have (a Hugging Face style folder), in upload order. */
 export const MODEL_FILES = [
   'config.json',
   'tokenizer.json',
   'tokenizer_config.json',
+  'special_tokens_map.json',
   'onnx/model.onnx',
   'pytorch_model.bin',
+  'model.safetensors',
   'metrics.json',
   'lineage.json',
-] as const;
-
-/** Uploaded when present: versions written before they existed stay valid. */
-export const OPTIONAL_MODEL_FILES = [
   /** Per-row statistics of the validation predictions, the baseline drift is measured against. */
   'reference.json',
 ] as const;
+export type ModelFile = (typeof MODEL_FILES)[number];
+
+/**
+ * What every version has: what serving reads, and what the registry records. The rest is uploaded
+ * when present: versions written before reference.json existed stay valid, and a version imported
+ * from an ONNX folder has no torch weights.
+ */
+export const REQUIRED_MODEL_FILES = [
+  'config.json',
+  'tokenizer.json',
+  'onnx/model.onnx',
+  'metrics.json',
+  'lineage.json',
+] as const satisfies readonly ModelFile[];
+
+/** The weights the training core fine-tunes from (ONNX cannot be trained). */
+export const TORCH_WEIGHT_FILES = ['pytorch_model.bin', 'model.safetensors'] as const satisfies readonly ModelFile[];
 
 // Paths come from the store and are joined onto local folders: keep them inside.
 const relativePath = z
@@ -71,6 +86,11 @@ export type MetricsSummary = z.infer<typeof MetricsSummarySchema>;
 export type VersionInfo = z.infer<typeof VersionInfoSchema>;
 export type AliasRecord = z.infer<typeof AliasRecordSchema>;
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+/** Whether the training core can fine-tune the version (trained versions can; an import from ONNX alone cannot). */
+export function hasTorchWeights(info: Pick<VersionInfo, 'files'>): boolean {
+  return info.files.some((f) => (TORCH_WEIGHT_FILES as readonly string[]).includes(f.path));
+}
 
 /** Keeps the numbers of metrics.json (top level and one level down, e.g. per dataset). */
 export function summarizeMetrics(metrics: unknown): MetricsSummary {

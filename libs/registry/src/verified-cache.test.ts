@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { openStore, sha256OfFile } from '@mlops/storage';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRegistry, type ModelRegistry } from './registry.ts';
-import { writeModelDir } from './registry-contract.testing.ts';
-import { MODEL_FILES } from './schemas.ts';
+import { MODEL_DIR_FILES, writeModelDir } from './registry-contract.testing.ts';
 
 // Counts the hashing of cached files, which is what a stamp saves.
 vi.mock('@mlops/storage', async (importOriginal) => {
@@ -43,7 +42,7 @@ async function downloadAt(seconds: number): Promise<number> {
 }
 
 const intact = async () => {
-  for (const path of MODEL_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(modelDir, path)));
+  for (const path of MODEL_DIR_FILES) expect(await readFile(join(local, path))).toEqual(await readFile(join(modelDir, path)));
 };
 
 describe('a cached version is hashed once', () => {
@@ -51,9 +50,9 @@ describe('a cached version is hashed once', () => {
     // The file store's etag is the sha256 of the bytes it wrote: the download hashes nothing.
     expect(await downloadAt(0)).toBe(0);
     // Just written: its times cannot yet tell a change in the same tick, so it is hashed, not stamped.
-    expect(await downloadAt(0)).toBe(MODEL_FILES.length);
+    expect(await downloadAt(0)).toBe(MODEL_DIR_FILES.length);
     // Later: hashed once more, and stamped...
-    expect(await downloadAt(10)).toBe(MODEL_FILES.length);
+    expect(await downloadAt(10)).toBe(MODEL_DIR_FILES.length);
     // ...so the next calls read none of them.
     expect(await downloadAt(20)).toBe(0);
     expect(await downloadAt(30)).toBe(0);
@@ -95,7 +94,7 @@ describe('a cached version is hashed once', () => {
     await downloadAt(0);
     await downloadAt(10);
     await writeFile(join(local, '.verified.json'), '{"config.json": {"sha256": 1}');
-    expect(await downloadAt(20)).toBe(MODEL_FILES.length);
+    expect(await downloadAt(20)).toBe(MODEL_DIR_FILES.length);
     expect(await downloadAt(30)).toBe(0);
   });
 });

@@ -21,6 +21,7 @@ describe('statusOfError', () => {
     ['UNKNOWN_PREDICTION', 404],
     ['ALIAS_CONFLICT', 409],
     ['NO_CHAMPION', 409],
+    ['NOT_FINE_TUNABLE', 409],
     ['ALREADY_CHAMPION', 409],
     ['CANARY_RUNNING', 409],
     ['NO_EARLIER_CHAMPION', 409],

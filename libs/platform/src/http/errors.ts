@@ -20,6 +20,7 @@ export const STATUS_BY_ERROR_CODE = {
   // The state forbids it now: re-read and decide again, or wait for it to change.
   ALIAS_CONFLICT: 409, // @mlops/registry: the alias moved meanwhile
   NO_CHAMPION: 409, // @mlops/registry
+  NOT_FINE_TUNABLE: 409, // @mlops/registry: retraining a version imported from ONNX (no torch weights)
   ALREADY_CHAMPION: 409, // promote
   CANARY_RUNNING: 409, // promote
   NO_EARLIER_CHAMPION: 409, // promote
