@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DataError, fieldOptions, fingerprint, stratifiedSplit, type DataReport, type Example } from '@mlops/data';
 import { TextClassifier } from '@mlops/inference';
-import { buildReference, classificationMetrics, evaluateOnDataset, predictAll, roundTo, type DatasetEvaluation } from '@mlops/monitoring';
+import { classificationMetrics, evaluateOnDataset, roundTo, scoreReference, type DatasetEvaluation } from '@mlops/monitoring';
 import type { ModelRegistry, VersionInfo } from '@mlops/registry';
 import { jsonText } from '@mlops/storage';
 import { TextTokenizer } from '@mlops/tokenizer';
@@ -145,15 +145,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const metrics: Record<string, DatasetEvaluation['metrics']> = {};
       const evalData: Record<string, DatasetEvaluation['data']> = {};
       await timed('evaluate', async () => {
-        const texts = validation.map((e) => e.text);
-        const predictions = await predictAll(classifier, texts);
+        // The validation predictions are the baseline production inputs and outputs are compared with.
+        const { reference, predictions } = await scoreReference(
+          classifier,
+          'validation',
+          validation.map((e) => e.text),
+        );
         metrics.validation = classificationMetrics(
           validation.map((e) => e.label!),
           predictions.map((p) => p.label),
           classifier.labels,
         );
-        // The validation predictions are the baseline production inputs and outputs are compared with.
-        await writeFile(join(out, 'reference.json'), JSON.stringify(buildReference('validation', texts, predictions)));
+        await writeFile(join(out, 'reference.json'), JSON.stringify(reference));
         if (opts.eval) {
           const evaluation = await evaluateOnDataset(classifier, opts.eval, {
             read: fieldOptions(opts),

@@ -99,8 +99,13 @@ export function downloadForInference(registry: Pick<ModelRegistry, 'downloadVers
   return registry.downloadVersion(version, cacheDir, neededForInference);
 }
 
-// Optimum exports put model.onnx at the root, transformers.js under onnx/.
+// Optimum exports put model.onnx at the root, transformers.js (and the registry) under onnx/.
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
+
+/** The ONNX model of a Hugging Face style folder, where the classifier loads it from; ModelLoadError when there is none. */
+export function findOnnxModel(dir: string): Promise<string> {
+  return firstExisting(dir, ONNX_CANDIDATES);
+}
 
 /** A text classifier over a Hugging Face style folder: tokenizer.json + config.json + ONNX model. */
 export class TextClassifier {
@@ -124,7 +129,7 @@ export class TextClassifier {
     const labels = Object.entries(config.id2label)
       .sort((a, b) => Number(a[0]) - Number(b[0]))
       .map(([, label]) => label);
-    const modelPath = await firstExisting(dir, ONNX_CANDIDATES);
+    const modelPath = await findOnnxModel(dir);
     // The sessions start in their worker threads while the tokenizer loads here (cold start).
     const [tokenizer, sessions] = await Promise.allSettled([
       TextTokenizer.load(dir),
@@ -163,6 +168,10 @@ export class TextClassifier {
     // BERT-family exports also take segment ids; single-text classification uses segment 0.
     if (this.sessions.inputNames.includes('token_type_ids')) feeds.token_type_ids = new BigInt64Array(batch * seq);
     const output = await this.sessions.run({ feeds, batch, seq });
+    // [batch, labels]: a token classifier's [batch, seq, labels] or a headless encoder is not a text classifier.
+    if (output.dims.length !== 2 || output.dims[0] !== batch) {
+      throw new ModelLoadError(`model gives logits of shape [${output.dims.join(', ')}] for ${batch} texts, not [texts, labels]`);
+    }
     if (output.dims[1] !== this.labels.length) {
       throw new ModelLoadError(`model gives ${output.dims[1]} logits per text but config.json names ${this.labels.length} labels`);
     }
@@ -191,7 +200,10 @@ export class TextClassifier {
         };
       });
     });
-    await Promise.all(passes);
+    // Every pass settles before a failure is thrown: a caller that then releases the model must not
+    // terminate a worker inside onnxruntime's run (that aborts the process).
+    const failed = (await Promise.allSettled(passes)).find((p) => p.status === 'rejected');
+    if (failed) throw failed.reason;
     return predictions;
   }
 

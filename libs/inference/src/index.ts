@@ -1,5 +1,6 @@
 export {
   downloadForInference,
+  findOnnxModel,
   lengthGroups,
   ModelLoadError,
   positionsConfigSchema,

@@ -24,7 +24,7 @@ export {
   type PredictionLogOptions,
   type PredictionRecord,
 } from './prediction-log.ts';
-export { buildReference, ConfigLabelsSchema, ReferenceSchema, sampleOf, type Reference } from './reference.ts';
+export { buildReference, ConfigLabelsSchema, ReferenceSchema, sampleOf, scoreReference, type Reference } from './reference.ts';
 export { roundTo } from './rounding.ts';
 export {
   EvaluationRecordSchema,

@@ -1,5 +1,6 @@
-import type { Prediction } from '@mlops/inference';
+import type { Prediction, TextClassifier } from '@mlops/inference';
 import { z } from 'zod';
+import { predictAll } from './evaluate.ts';
 import type { PredictionRecord } from './prediction-log.ts';
 import { roundTo } from './rounding.ts';
 
@@ -23,6 +24,19 @@ export function buildReference(source: string, texts: readonly string[], predict
     unkRatios: predictions.map((p) => roundTo(p.tokens > 0 ? p.unknownTokens / p.tokens : 0, 5)),
     labels: predictions.map((p) => p.label),
   };
+}
+
+/**
+ * Scores texts and builds their reference: the trainer's from its validation set, an imported
+ * version's from the texts it is given. The predictions are returned for metrics of the same pass.
+ */
+export async function scoreReference(
+  classifier: Pick<TextClassifier, 'predict'>,
+  source: string,
+  texts: readonly string[],
+): Promise<{ reference: Reference; predictions: Prediction[] }> {
+  const predictions = await predictAll(classifier, texts);
+  return { reference: buildReference(source, texts, predictions), predictions };
 }
 
 /** The same statistics from logged predictions. */
