@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '@mlops/alerts';
@@ -205,6 +205,50 @@ describe('RetrainTrigger', () => {
       started: false,
       reason: expect.stringMatching(/^cooldown/),
     });
+  });
+
+  it('refuses to retrain a champion imported from ONNX, before launching: 409, an alert, an audit event and a run record', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'retrain-onnx-'));
+    const onnxStore = openStore(join(root, 'store'));
+    const onnxRegistry = createRegistry(onnxStore);
+    const onnxOnly = await createTinyModel();
+    await rm(join(onnxOnly, 'pytorch_model.bin'));
+    await onnxRegistry.registerVersion(onnxOnly, { actor: 't', reason: 'imported' });
+    await writeFeedback(onnxStore, feedback(100));
+    const trigger = new RetrainTrigger({
+      ...deps,
+      store: onnxStore,
+      registry: onnxRegistry,
+      policy: { ...deps.policy, cooldownMinutes: 60 },
+    });
+    const app = createRetrainApp({ trigger, caller: { apiKey: 'k' }, logger: pino({ level: 'silent' }) });
+
+    const refused = await app.request('/v1/trigger', {
+      method: 'POST',
+      headers: { authorization: 'Bearer k', 'content-type': 'application/json' },
+      body: '{"reason":"stale"}',
+    });
+    expect(refused.status).toBe(409);
+    const message = /^Cannot fine-tune sentiment v1: it has no torch weights .*it was imported from ONNX/;
+    expect(await refused.json()).toMatchObject({ error: expect.stringMatching(message) });
+    expect(launcher.requests).toEqual([]);
+    expect(alerts).toMatchObject([
+      { kind: 'retrain-failed', severity: 'warning', version: 'v1', reasons: [expect.stringMatching(message)] },
+    ]);
+    expect((await onnxRegistry.audit()).at(-1)).toMatchObject({
+      action: 'retrain-refused',
+      version: 'v1',
+      reason: expect.stringMatching(message),
+    });
+    expect(await trigger.list()).toMatchObject([
+      { status: 'failed', base_version: 'v1', job_id: '', message: expect.stringMatching(message) },
+    ]);
+    // Recorded as a run, so the cooldown keeps a stale champion's every evaluation from alerting again.
+    expect(await trigger.trigger({ kind: 'performance', reason: 'stale' })).toMatchObject({
+      started: false,
+      reason: expect.stringMatching(/^cooldown/),
+    });
+    expect(await onnxStore.list('runs/active.json')).toEqual([]);
   });
 
   it('serves the trigger over HTTP with a key and validates the body', async () => {

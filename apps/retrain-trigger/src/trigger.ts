@@ -2,7 +2,7 @@ import type { Alert, Alerter } from '@mlops/alerts';
 import type { DataFields } from '@mlops/data';
 import type { JobLauncher } from '@mlops/jobs';
 import { ConfigLabelsSchema, FeedbackRecordSchema, feedbackTexts, readLogAll } from '@mlops/monitoring';
-import type { ModelRegistry } from '@mlops/registry';
+import { hasTorchWeights, NotFineTunableError, type ModelRegistry } from '@mlops/registry';
 import { randomHex, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
 import { buildTrainingSet } from './dataset.ts';
@@ -66,6 +66,23 @@ export class RetrainTrigger {
     const champion = await registry.getAlias('champion');
     if (!champion) return { started: false, reason: 'no champion to fine-tune from' };
     const runId = `r-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomHex(2)}`;
+    // Known from version.json alone: no job is launched only to find there are no weights to train.
+    if (!hasTorchWeights(await registry.getVersion(champion.version))) {
+      const refusal = new NotFineTunableError(registry.model, champion.version);
+      await this.recordUnstarted(runId, request, now, champion.version, refusal.message);
+      await registry.recordEvent({
+        actor: this.deps.actor,
+        action: 'retrain-refused',
+        version: champion.version,
+        reason: refusal.message,
+        details: { run_id: runId },
+      });
+      await this.alert('retrain-failed', 'warning', champion.version, `cannot retrain ${champion.version}: it has no torch weights`, [
+        refusal.message,
+      ]);
+      logger.warn({ run_id: runId, version: champion.version }, 'retrain refused: the champion has no torch weights');
+      throw refusal;
+    }
     if (!(await this.runs.lock(runId))) return { started: false, reason: 'another run started a moment ago' };
 
     const { training } = this.deps;
@@ -102,19 +119,7 @@ export class RetrainTrigger {
     } catch (error) {
       // A run that could not start still counts for cooldown and cap: a broken launcher is not hammered.
       const message = `could not start the training job: ${(error as Error).message}`;
-      await this.runs.save({
-        run_id: runId,
-        kind: request.kind,
-        status: 'failed',
-        started: now.toISOString(),
-        finished: new Date().toISOString(),
-        reason: request.reason,
-        base_version: champion.version,
-        launcher: this.deps.launcher.name,
-        job_id: '',
-        dataset: { key: '', rows: 0, feedback_rows: 0, base_rows: 0, feedback_until: new Date(0).toISOString() },
-        message,
-      });
+      await this.recordUnstarted(runId, request, now, champion.version, message);
       await this.runs.unlock();
       await this.alert('retrain-failed', 'critical', champion.version, 'the retraining job could not start', [message]);
       return { started: false, reason: message };
@@ -208,6 +213,29 @@ export class RetrainTrigger {
     });
     this.deps.logger.info({ run_id: id, status: settled.status, version: settled.version, message: settled.message }, 'retrain settled');
     return settled;
+  }
+
+  /** A run that never started, saved as failed: it counts for cooldown and cap, so it is not retried at every call. */
+  private async recordUnstarted(
+    runId: string,
+    request: { kind: TriggerKind; reason: string },
+    now: Date,
+    baseVersion: string,
+    message: string,
+  ): Promise<void> {
+    await this.runs.save({
+      run_id: runId,
+      kind: request.kind,
+      status: 'failed',
+      started: now.toISOString(),
+      finished: new Date().toISOString(),
+      reason: request.reason,
+      base_version: baseVersion,
+      launcher: this.deps.launcher.name,
+      job_id: '',
+      dataset: { key: '', rows: 0, feedback_rows: 0, base_rows: 0, feedback_until: new Date(0).toISOString() },
+      message,
+    });
   }
 
   private async alert(

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -100,3 +100,21 @@ it('fine-tunes a version of four classes in their registered order, and refuses 
   });
   expect((await registry.listVersions()).map((v) => v.version)).toEqual(['v1', 'v2']);
 }, 120_000);
+
+it('refuses to fine-tune a version imported from ONNX, naming why, before downloading or training', async () => {
+  const storeDir = join(await mkdtemp(join(tmpdir(), 'trainer-main-')), 'store');
+  const store = openStore(storeDir);
+  const onnxOnly = await createTinyModel();
+  await rm(join(onnxOnly, 'pytorch_model.bin'));
+  await createRegistry(store).registerVersion(onnxOnly, { actor: 'test', reason: 'imported' });
+  await store.put('datasets/r-1/train.jsonl', JSON.stringify({ text: 'a good film', label: 'positive' }));
+
+  const refused = await job(storeDir, ['--data', 'store:datasets/r-1/train.jsonl', '--base-version', 'v1', '--run-id', 'r-1']);
+  expect(refused.code).toBe(1);
+  expect(refused.last).toMatchObject({
+    ok: false,
+    code: 'NOT_FINE_TUNABLE',
+    error: expect.stringMatching(/^Cannot fine-tune sentiment v1: it has no torch weights .*imported from ONNX/),
+  });
+  expect(JSON.parse((await store.get('runs/r-1/result.json')).body.toString())).toMatchObject({ ok: false, code: 'NOT_FINE_TUNABLE' });
+}, 60_000);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadSettings } from '@mlops/config';
 import { ConfigLabelsSchema } from '@mlops/monitoring';
-import { createRegistry } from '@mlops/registry';
+import { createRegistry, hasTorchWeights, NotFineTunableError } from '@mlops/registry';
 import { openStore, putJson } from '@mlops/storage';
 import { z } from 'zod';
 import { parseJobArgs } from './job-args.ts';
@@ -45,6 +45,8 @@ try {
   process.once('SIGTERM', () => abort.abort()).once('SIGINT', () => abort.abort());
   const baseVersion = args.baseVersion;
   // Fine-tuning from a registered version: its folder comes from the store, and it becomes the parent.
+  // One imported from ONNX alone has no weights to train: said before anything is downloaded.
+  if (baseVersion && !hasTorchWeights(await registry.getVersion(baseVersion))) throw new NotFineTunableError(registry.model, baseVersion);
   const base = baseVersion ? await registry.downloadVersion(baseVersion, settings.MLOPS_CACHE_DIR) : args.base;
   // A registered version keeps its classes in its own order, so its head carries over.
   const labels = args.labels ?? (baseVersion ? await registry.readVersionJson(baseVersion, 'config.json', ConfigLabelsSchema) : undefined);
