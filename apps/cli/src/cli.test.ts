@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -187,5 +187,51 @@ describe('mlops CLI on four classes in a CSV with other column names', () => {
     const oneClass = await mlops(store, 'train', '--data', evalCsv, '--labels', 'good', '--json');
     expect(oneClass.code).not.toBe(0);
     expect(oneClass.stderr).toMatch(/--labels.*must name at least 2 labels/);
+  });
+});
+
+describe('mlops registry import', () => {
+  it('registers an ONNX-only Hugging Face folder with a drift reference and eval metrics, and names what a folder lacks', async () => {
+    const store = join(await mkdtemp(join(tmpdir(), 'cli-import-')), 'store');
+    const folder = await createTinyModel({ leaning: 0 });
+    for (const file of ['pytorch_model.bin', 'metrics.json', 'lineage.json']) await rm(join(folder, file));
+    const rows = Array.from({ length: 120 }, (_, i) => ({ review: `review number ${i}`, sentiment: 'negative' }));
+    const data = join(await mkdtemp(join(tmpdir(), 'cli-import-data-')), 'rows.jsonl');
+    await writeFile(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+
+    const imported = await mlops(
+      store,
+      'registry',
+      'import',
+      folder,
+      '--reference',
+      data,
+      '--eval',
+      data,
+      '--text-field',
+      'review',
+      '--label-field',
+      'sentiment',
+      '--json',
+    );
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.json).toMatchObject({
+      ok: true,
+      version: 'v1',
+      champion: true,
+      classes: ['negative', 'positive'],
+      metrics: { n: 120, accuracy: 1 },
+      reference: { n: 120 },
+    });
+    const paths = (imported.json.files as { path: string }[]).map((f) => f.path);
+    expect(paths).toContain('onnx/model.onnx');
+    expect(paths).not.toContain('pytorch_model.bin');
+
+    await rm(join(folder, 'tokenizer.json'));
+    const refused = await mlops(store, 'registry', 'import', folder, '--json');
+    expect(refused).toMatchObject({
+      code: 1,
+      json: { ok: false, code: 'MODEL_LOAD_ERROR', error: expect.stringMatching(/has no tokenizer\.json/) },
+    });
   });
 });

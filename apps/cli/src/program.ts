@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { z } from 'zod';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { predictCommand } from './commands/predict.ts';
-import { registryAudit, registryList, registryRollback, registrySetAlias, registryShow } from './commands/registry.ts';
+import { registryAudit, registryImport, registryList, registryRollback, registrySetAlias, registryShow } from './commands/registry.ts';
 import { runCommand } from './commands/run.ts';
 import { scoreCommand } from './commands/score.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -43,6 +43,13 @@ const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason:
 const jsonFlags = z.object(json);
 const serveFlags = z.object({ port: z.number().optional(), host: z.string() });
 const rollbackFlags = z.object({ ...json, reason: z.string().optional() });
+const importFlags = z.object({
+  ...json,
+  ...dataFields,
+  reference: z.string().optional(),
+  eval: z.string().optional(),
+  reason: z.string().optional(),
+});
 const runFlags = z.object({ ...json, scenario: z.enum(['drift']).optional(), evaluateEvery: z.string().optional() });
 
 /** Commander calls actions with (...arguments, options, command): validate the options, report any error once. */
@@ -181,3 +188,14 @@ registry
   .option('--reason <text>', 'why, for the audit trail')
   .addOption(jsonOption())
   .action(run(rollbackFlags, (flags, version: string | undefined) => registryRollback(version, flags)));
+dataFieldOptions(
+  registry
+    .command('import')
+    .description('register an already trained Hugging Face folder (ONNX at onnx/model.onnx or model.onnx, tokenizer.json, id2label)')
+    .argument('<dir>', 'the model folder; torch weights are optional, but without them the version cannot be fine-tuned')
+    .option('--reference <uri>', "texts whose statistics become the version's drift reference (JSONL, JSONL.gz or CSV)")
+    .option('--eval <uri>', 'labelled data to score; its metrics go into metrics.json (default: not evaluated)')
+    .option('--reason <text>', 'why, for the audit trail'),
+)
+  .addOption(jsonOption())
+  .action(run(importFlags, (flags, dir: string) => registryImport(dir, flags)));

@@ -1,6 +1,7 @@
 import { ConfigLabelsSchema } from '@mlops/monitoring';
 import { promoteDeps, rollbackChampion } from '@mlops/promote';
-import { createContext } from '../context.ts';
+import { createContext, dataPath } from '../context.ts';
+import { importModel } from '../import-model.ts';
 import { createOutput, pct, table } from '../output.ts';
 
 function metric(metrics: Record<string, unknown>, dataset: string, name: string): number | undefined {
@@ -90,4 +91,40 @@ export async function registryRollback(version: string | undefined, flags: { jso
   const deps = promoteDeps(process.env, 2);
   const result = await rollbackChampion(deps, { to: version, reason: flags.reason ?? 'manual rollback from the CLI' });
   out.result(`champion: ${result.from ?? 'none'} → ${result.to}`, { ok: true, ...result });
+}
+
+/** Registers an already trained Hugging Face folder (ONNX, tokenizer.json, config.json with id2label). */
+export async function registryImport(
+  dir: string,
+  flags: {
+    reference?: string | undefined;
+    eval?: string | undefined;
+    textField?: string | undefined;
+    labelField?: string | undefined;
+    reason?: string | undefined;
+    json: boolean;
+  },
+): Promise<void> {
+  const out = createOutput(flags.json);
+  const { registry, settings } = createContext();
+  const result = await importModel({
+    dir,
+    ...(flags.reference && { reference: dataPath(flags.reference) }),
+    ...(flags.eval && { eval: dataPath(flags.eval) }),
+    textField: flags.textField,
+    labelField: flags.labelField,
+    registry,
+    actor: settings.MLOPS_ACTOR,
+    reason: flags.reason,
+    onProgress: out.info,
+  });
+  const { version, champion, classes, metrics, reference } = result;
+  out.result(
+    [
+      `registered ${version.version}${champion ? ' (champion)' : ''} from ${dir}: ${classes.join(', ')}`,
+      metrics ? `eval: accuracy ${pct(metrics.accuracy)}, macro F1 ${pct(metrics.macro_f1)}, n=${metrics.n}` : 'not evaluated (no --eval)',
+      reference ? `drift reference: ${reference.n} texts` : 'no drift reference (no --reference): evaluate measures no drift for it',
+    ].join('\n'),
+    { ok: true, version: version.version, champion, classes, metrics: metrics ?? null, reference: reference ?? null, files: version.files },
+  );
 }
