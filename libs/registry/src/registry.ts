@@ -12,6 +12,7 @@ import {
   VersionInfoSchema,
   summarizeMetrics,
   type AliasRecord,
+  type ModelFile,
   type AuditEvent,
   type VersionFile,
   type VersionInfo,
@@ -63,11 +64,11 @@ export class ModelRegistry {
   }
 
   async registerVersion(localDir: string, opts: RegisterOptions): Promise<VersionInfo> {
-    const missing = await missingFiles(localDir);
+    const present = await presentFiles(localDir);
+    const missing = REQUIRED_MODEL_FILES.filter((path) => !present.includes(path));
     if (missing.length > 0) throw new MissingFilesError(localDir, missing);
     const metrics = summarizeMetrics(await readLocalJson(join(localDir, 'metrics.json')));
     if (opts.parent !== undefined) await this.getVersion(opts.parent);
-    const present = await presentFiles(localDir);
     const files = await Promise.all(present.map((path) => describeFile(localDir, path)));
 
     const version = await this.claimVersion(opts.actor);
@@ -334,14 +335,9 @@ function isFile(path: string): Promise<boolean> {
   );
 }
 
-async function presentFiles(dir: string): Promise<string[]> {
+async function presentFiles(dir: string): Promise<ModelFile[]> {
   const present = await Promise.all(MODEL_FILES.map((path) => isFile(join(dir, path))));
   return MODEL_FILES.filter((_, i) => present[i]);
-}
-
-async function missingFiles(dir: string): Promise<string[]> {
-  const present = await Promise.all(REQUIRED_MODEL_FILES.map((path) => isFile(join(dir, path))));
-  return REQUIRED_MODEL_FILES.filter((_, i) => !present[i]);
 }
 
 async function describeFile(dir: string, path: string): Promise<VersionFile> {
