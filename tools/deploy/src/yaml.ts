@@ -7,7 +7,8 @@ import { Document } from 'yaml';
 
 export type Yamlable = string | number | boolean | null | undefined | readonly Yamlable[] | { readonly [key: string]: Yamlable };
 
-export function toYaml(value: Yamlable, header?: string): string {
+/** `value` is plain data: a Yamlable, or an SDK request object of the same kind. */
+export function toYaml(value: unknown, header?: string): string {
   // Plain data: an object used twice is written twice (no anchors or aliases).
   const doc = new Document(value, { version: '1.1', aliasDuplicateObjects: false });
   if (header)

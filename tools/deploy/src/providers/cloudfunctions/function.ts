@@ -5,7 +5,7 @@
  */
 import type { protos } from '@google-cloud/functions';
 import { FUNCTION_SPECS, type FunctionName } from '../../config.ts';
-import { isNotFound, memoryLimit, parentOf, serviceId } from '../gcp/resources.ts';
+import { gcpFunctionEnv, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { CloudFunctionsSettings } from './settings.ts';
 
 export type CloudFunction = protos.google.cloud.functions.v2.IFunction;
@@ -26,7 +26,7 @@ export const sourceObjectFor = (fn: FunctionName, s: CloudFunctionsSettings, sha
 export function cloudFunction(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): CloudFunction {
   const spec = FUNCTION_SPECS[fn];
   return {
-    name: `${parentOf(s)}/functions/${serviceId(fn)}`,
+    name: resourceName('functions', fn, s),
     description: `mlops ${fn}`,
     environment: 'GEN_2',
     labels: { app: 'mlops', function: fn },
@@ -44,7 +44,7 @@ export function cloudFunction(fn: FunctionName, s: CloudFunctionsSettings, sourc
       minInstanceCount: 0,
       maxInstanceCount: spec.maxInstances,
       maxInstanceRequestConcurrency: spec.concurrency,
-      environmentVariables: { ...s.functionEnv, LOG_LEVEL: s.functionEnv.LOG_LEVEL ?? 'info' },
+      environmentVariables: gcpFunctionEnv(s),
       serviceAccountEmail: s.gcp.serviceAccount,
       ingressSettings: 'ALLOW_ALL',
       allTrafficOnLatestRevision: true,
@@ -84,7 +84,7 @@ export async function deployCloudFunction(
   s: CloudFunctionsSettings,
   source: SourceObject,
 ): Promise<{ action: 'created' | 'updated'; fn: CloudFunction }> {
-  const name = `${parentOf(s)}/functions/${serviceId(fn)}`;
+  const name = resourceName('functions', fn, s);
   const exists = await client.getFunction({ name }).then(
     () => true,
     (error: unknown) => {

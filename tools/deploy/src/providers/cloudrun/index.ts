@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { jsonText } from '@mlops/storage';
 import type { FunctionName } from '../../config.ts';
-import { toYaml, type Yamlable } from '../../yaml.ts';
+import { toYaml } from '../../yaml.ts';
 import {
   createTriggerUrl,
   defaultEventarcApi,
@@ -119,11 +119,11 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
         header('Cloud Run Job for the trainer on an NVIDIA L4: gcloud run jobs replace deploy/gcp/training-job-gpu.yaml'),
       ),
       'deploy/gcp/scheduler-evaluate.yaml': toYaml(
-        schedulerJobRequest(s) as Yamlable,
+        schedulerJobRequest(s),
         header('Cloud Scheduler CreateJobRequest: POST evaluate /v1/evaluate with an OIDC token'),
       ),
       'deploy/gcp/eventarc-batch-score.yaml': toYaml(
-        trigger as unknown as Yamlable,
+        trigger,
         header(
           `Eventarc CreateTriggerRequest: GCS finalize → batch-score. nx deploy sends it to the REST API:\nPOST ${createTriggerUrl(trigger)} (body: trigger),\nor PATCH ${updateTriggerUrl(trigger)} when it exists.`,
         ),

@@ -5,7 +5,7 @@
  */
 import type { protos as runProtos } from '@google-cloud/run';
 import { FUNCTION_SPECS, type FunctionName } from '../../config.ts';
-import { imageOf, isNotFound, memoryLimit, parentOf, serviceId } from '../gcp/resources.ts';
+import { gcpFunctionEnv, imageOf, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { GcpDeploySettings } from '../gcp/settings.ts';
 
 export type Service = runProtos.google.cloud.run.v2.IService;
@@ -41,7 +41,7 @@ export function trafficFor(canary: Canary | undefined): TrafficTarget[] {
 
 export function cloudRunService(fn: FunctionName, s: GcpDeploySettings, canary?: Canary): Service {
   const spec = FUNCTION_SPECS[fn];
-  const env = Object.entries({ ...s.functionEnv, LOG_LEVEL: s.functionEnv.LOG_LEVEL ?? 'info' }).map(([name, value]) => ({ name, value }));
+  const env = Object.entries(gcpFunctionEnv(s)).map(([name, value]) => ({ name, value }));
   return {
     labels: { app: 'mlops', function: fn },
     // evaluate, retrain-trigger and promote are called by Scheduler/each other with OIDC tokens; predict
@@ -81,7 +81,7 @@ export function createServiceRequest(fn: FunctionName, s: GcpDeploySettings, can
 }
 
 export function updateServiceRequest(fn: FunctionName, s: GcpDeploySettings, canary?: Canary): UpdateServiceRequest {
-  return { service: { ...cloudRunService(fn, s, canary), name: `${parentOf(s)}/services/${serviceId(fn)}` } };
+  return { service: { ...cloudRunService(fn, s, canary), name: resourceName('services', fn, s) } };
 }
 
 /** The subset of ServicesClient used here, so tests can pass a fake. */
@@ -98,7 +98,7 @@ export async function deployCloudRunService(
   s: GcpDeploySettings,
   canary?: Canary,
 ): Promise<{ action: 'created' | 'updated'; service: Service }> {
-  const name = `${parentOf(s)}/services/${serviceId(fn)}`;
+  const name = resourceName('services', fn, s);
   const exists = await client.getService({ name }).then(
     () => true,
     (error: unknown) => {
