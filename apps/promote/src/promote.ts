@@ -229,7 +229,7 @@ async function heldOutFeedback(deps: PromoteDeps): Promise<LabelledText[]> {
 /** A class-balanced sample of the base evaluation data, read with the champion's classes. */
 async function baseSample(deps: PromoteDeps, labels: readonly string[]): Promise<LabelledText[]> {
   if (!deps.baseEval || deps.baseRows === 0) return [];
-  const { examples } = await loadDataset(deps.baseEval, { ...fieldOptions(deps.baseFields ?? {}), labels });
+  const { examples } = await loadDataset(deps.baseEval, { ...fieldOptions(deps.baseFields), labels });
   const { validation } = stratifiedSplit(examples, { validationRatio: Math.min(1, deps.baseRows / examples.length), seed: 7 });
   return validation.map((e) => ({ text: e.text, label: e.label! }));
 }

@@ -61,7 +61,7 @@ export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOpti
 }
 
 async function sampleBase(source: string, opts: TrainingSetOptions, taken: Set<string>): Promise<{ rows: Example[]; source: string }> {
-  const { examples } = await loadDataset(source, { ...fieldOptions(opts.baseFields ?? {}), labels: opts.labels });
+  const { examples } = await loadDataset(source, { ...fieldOptions(opts.baseFields), labels: opts.labels });
   const pool = examples.filter((e) => !taken.has(textHash(e.text)));
   // The "validation" side of a seeded stratified split is a class-balanced sample of the wanted size.
   const { validation } = stratifiedSplit(pool, {

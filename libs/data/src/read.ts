@@ -9,9 +9,9 @@ const MAX_BAD_ROWS = 100;
 const MAX_UNKNOWN_LABELS = 20;
 const MAX_FIELD_NAMES = 50;
 
-/** The read options for `fields`, leaving out unset ones, so the reader's defaults apply. */
-export function fieldOptions(fields: DataFields): Pick<ReadOptions, 'textField' | 'labelField'> {
-  return { ...(fields.textField && { textField: fields.textField }), ...(fields.labelField && { labelField: fields.labelField }) };
+/** The read options for `fields`, leaving out unset ones (or all, without fields), so the reader's defaults apply. */
+export function fieldOptions(fields: DataFields | undefined): Pick<ReadOptions, 'textField' | 'labelField'> {
+  return { ...(fields?.textField && { textField: fields.textField }), ...(fields?.labelField && { labelField: fields.labelField }) };
 }
 
 type Settings = Required<Omit<ReadOptions, 'format' | 'labels'>> & Pick<ReadOptions, 'labels'>;

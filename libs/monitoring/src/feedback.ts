@@ -120,7 +120,7 @@ export async function importFeedbackFiles(
       const time = new Date().toISOString();
       const reader = readExamples(
         { stream: await store.createReadStream(object.key), name: object.key },
-        { ...fieldOptions(opts.fields ?? {}), labels: opts.labels, requireLabel: true, maxErrorRatio: 1 },
+        { ...fieldOptions(opts.fields), labels: opts.labels, requireLabel: true, maxErrorRatio: 1 },
       );
       let next = await reader.next();
       for (; !next.done; next = await reader.next()) {

@@ -106,8 +106,8 @@ def load_base(folder: str, task_labels: List[str]) -> BaseModel:
         raise TrainingError(f"base model_type is {model_type!r}; supported: {', '.join(ARCHITECTURES)}")
     arch = ARCHITECTURES[model_type]
     checkpoint = read_checkpoint(folder)
-    state = _transformers_names(checkpoint.tensors, {}, arch.prefix)
-    head_weight = state.get(f"{arch.output_layer}.weight")
+    # The head keeps its name whatever the encoder's prefix: no renaming needed to find it.
+    head_weight = checkpoint.tensors.get(f"{arch.output_layer}.weight")
     base_labels = None if head_weight is None else _head_labels(hf, head_weight.shape[0])
     if head_weight is None:
         keep, labels, head = False, task_labels, "none in the checkpoint: a new one"
