@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { logLevel, parseSettings } from '@mlops/config';
 import type { ServingOptions } from '@mlops/inference';
 import { z } from 'zod';
@@ -24,9 +23,9 @@ const schema = z
       .default('champion'),
     BATCH_POLL_SECONDS: z.coerce.number().positive().default(10),
     BATCH_MAX_BATCH: z.coerce.number().int().positive().default(256),
-    /** onnxruntime intra-op threads per session (default 1). */
+    /** onnxruntime intra-op threads per session (default from the model's size, as predict). */
     BATCH_THREADS: z.coerce.number().int().positive().optional(),
-    /** Sessions in worker threads running passes side by side (default: one per core; 0: on the event loop). */
+    /** Sessions in worker threads running passes side by side (0: on the event loop; default from the model's size, as predict). */
     BATCH_SESSIONS: z.coerce.number().int().nonnegative().optional(),
     LOG_LEVEL: logLevel,
   })
@@ -39,16 +38,16 @@ const schema = z
 export type BatchSettings = z.infer<typeof schema>;
 
 /**
- * How batch-score runs its model: like predict, one single-threaded session per core by default,
- * with no batching wait (whole chunks make full batches): more rows/s than one session using every
- * core (docs/benchmarks.md).
+ * How batch-score runs its model: sessions as predict's (from the model's size: on the small
+ * default model one single-threaded session per core scored more rows/s than one session using
+ * every core, docs/benchmarks.md), with no batching wait (whole chunks make full batches).
  */
 export function batchServingOptions(settings: BatchSettings): ServingOptions {
   return {
     maxBatchSize: settings.BATCH_MAX_BATCH,
     maxWaitMs: 0,
-    sessions: settings.BATCH_SESSIONS ?? availableParallelism(),
-    threads: settings.BATCH_THREADS ?? 1,
+    ...(settings.BATCH_SESSIONS !== undefined && { sessions: settings.BATCH_SESSIONS }),
+    ...(settings.BATCH_THREADS !== undefined && { threads: settings.BATCH_THREADS }),
   };
 }
 

@@ -22,9 +22,9 @@ const schema = z.object({
   PREDICT_MAX_BATCH: z.coerce.number().int().positive().default(32),
   /** Extra wait for company when the model is idle; requests arriving during a pass are batched regardless. */
   PREDICT_MAX_WAIT_MS: z.coerce.number().nonnegative().default(0),
-  /** onnxruntime intra-op threads per session (default 1). */
+  /** onnxruntime intra-op threads per session; default from the model's size (1, or every core above 64 MiB of ONNX). */
   PREDICT_THREADS: z.coerce.number().int().positive().optional(),
-  /** Sessions in worker threads running passes side by side (default one per core; 0: on the event loop). */
+  /** Sessions in worker threads running passes side by side (0: on the event loop); default one per core, or one above 64 MiB of ONNX. */
   PREDICT_SESSIONS: z.coerce.number().int().nonnegative().optional(),
   /** Share of predictions written to the prediction log (0 turns it off). */
   PREDICT_LOG_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),

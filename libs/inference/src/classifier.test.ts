@@ -1,10 +1,11 @@
 import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lengthGroups, ModelLoadError, neededForInference, TextClassifier } from './classifier.ts';
-import { createTinyModel } from './testing.ts';
+import { defaultSessionLayout, LARGE_MODEL_BYTES } from './session-pool.ts';
+import { createRandomModel, createTinyModel } from './testing.ts';
 
 describe('TextClassifier', () => {
   let dir: string;
@@ -103,6 +104,31 @@ describe('TextClassifier over BERT and RoBERTa exports', () => {
     expect(batched!.score).toBeCloseTo(alone!.score, 5);
     await classifier.release();
   });
+});
+
+describe('session layout from the model size', () => {
+  it('gives a small model one single-threaded session per core and a large one a single session on every core', () => {
+    expect(defaultSessionLayout(5e6, 4)).toEqual({ sessions: 4, threads: 1 });
+    expect(defaultSessionLayout(LARGE_MODEL_BYTES, 4)).toEqual({ sessions: 4, threads: 1 });
+    expect(defaultSessionLayout(LARGE_MODEL_BYTES + 1, 4)).toEqual({ sessions: 1, threads: 4 });
+  });
+
+  it('loads by the ONNX file size unless told, and an explicit setting overrides one number only', async () => {
+    const cores = availableParallelism();
+    const small = await TextClassifier.load(await createTinyModel());
+    expect(small.layout).toEqual({ sessions: cores, threads: 1 });
+    await small.release();
+    // Over 64 MiB of weights at little compute: a 140,000-wide feed-forward layer (72 MB).
+    const wide = await createRandomModel({ shape: { hidden: 64, layers: 1, heads: 2, ffn: 140_000 } });
+    const large = await TextClassifier.load(wide);
+    expect(large.layout).toEqual({ sessions: 1, threads: cores });
+    expect((await large.predict(['a good film']))[0]!.score).toBeGreaterThan(0);
+    await large.release();
+    const inline = await TextClassifier.load(wide, { sessions: 0 });
+    expect(inline.layout).toEqual({ sessions: 0, threads: cores });
+    await inline.release();
+    await rm(wide, { recursive: true, force: true });
+  }, 120_000);
 });
 
 describe('neededForInference', () => {

@@ -1,10 +1,9 @@
-import { access, readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelRegistry } from '@mlops/registry';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { z } from 'zod';
-import { SessionPool, type SessionPoolOptions } from './session-pool.ts';
+import { defaultSessionLayout, SessionPool, type SessionPoolOptions } from './session-pool.ts';
 
 export class ModelLoadError extends Error {
   readonly code = 'MODEL_LOAD_ERROR';
@@ -119,10 +118,16 @@ export class TextClassifier {
     return this.tokenizer.maxLength;
   }
 
+  /** The sessions it runs on: as asked, the rest from `defaultSessionLayout` for the model's size. */
+  get layout(): SessionPoolOptions {
+    return this.sessions.layout;
+  }
+
   /**
-   * Default: one single-threaded session per core, each in a worker thread: under load it serves
-   * more requests per second than one session on the event loop, at the same latency one request
-   * at a time (measured: docs/benchmarks.md, Serving).
+   * Sessions run in worker threads, so passes leave the event loop free to read and tokenize the
+   * next requests. How many and with how many threads, unless `opts` says, follows the model's size
+   * (`defaultSessionLayout`): one single-threaded session per core for a small model, one session
+   * using every core for a large one (measured: docs/benchmarks.md, Serving and Real size).
    */
   static async load(dir: string, opts: Partial<SessionPoolOptions> = {}): Promise<TextClassifier> {
     const config = await readModelConfig(dir);
@@ -130,10 +135,11 @@ export class TextClassifier {
       .sort((a, b) => Number(a[0]) - Number(b[0]))
       .map(([, label]) => label);
     const modelPath = await findOnnxModel(dir);
+    const layout = defaultSessionLayout((await stat(modelPath)).size);
     // The sessions start in their worker threads while the tokenizer loads here (cold start).
     const [tokenizer, sessions] = await Promise.allSettled([
       TextTokenizer.load(dir),
-      SessionPool.open(modelPath, { sessions: opts.sessions ?? availableParallelism(), threads: opts.threads ?? 1 }),
+      SessionPool.open(modelPath, { sessions: opts.sessions ?? layout.sessions, threads: opts.threads ?? layout.threads }),
     ]);
     if (tokenizer.status === 'rejected') {
       if (sessions.status === 'fulfilled') await sessions.value.release();

@@ -95,7 +95,10 @@ export class ModelWatcher implements ModelSource {
       const previous = this.model;
       this.model = next;
       this.failedVersion = undefined;
-      logger.info({ alias, version, previous: previous?.metadata.version, ms: Math.round(performance.now() - started) }, 'model loaded');
+      logger.info(
+        { alias, version, previous: previous?.metadata.version, ...next.layout, ms: Math.round(performance.now() - started) },
+        'model loaded',
+      );
       await previous?.retire();
     } catch (error) {
       this.failedVersion = version;

@@ -1,11 +1,11 @@
-import { availableParallelism } from 'node:os';
 import { TextClassifier, type Prediction } from './classifier.ts';
 import { MicroBatcher } from './micro-batcher.ts';
+import type { SessionPoolOptions } from './session-pool.ts';
 
 export interface ServingOptions {
-  /** onnxruntime intra-op threads per session; default 1. */
+  /** onnxruntime intra-op threads per session; default from the model's size (TextClassifier.load). */
   threads?: number;
-  /** Sessions in worker threads running passes side by side; default one per core (0: on the event loop). */
+  /** Sessions in worker threads running passes side by side (0: one on the event loop); default from the model's size. */
   sessions?: number;
   maxBatchSize: number;
   maxWaitMs: number;
@@ -33,9 +33,14 @@ export class ServingModel {
   ) {}
 
   static async load(dir: string, metadata: ModelMetadata, opts: ServingOptions): Promise<ServingModel> {
-    const sessions = opts.sessions ?? availableParallelism();
-    const classifier = await TextClassifier.load(dir, { sessions, ...(opts.threads !== undefined && { threads: opts.threads }) });
-    const batcher = new MicroBatcher((texts: string[]) => classifier.predict(texts), { ...opts, maxInFlight: sessions + 1 });
+    const classifier = await TextClassifier.load(dir, {
+      ...(opts.sessions !== undefined && { sessions: opts.sessions }),
+      ...(opts.threads !== undefined && { threads: opts.threads }),
+    });
+    const batcher = new MicroBatcher((texts: string[]) => classifier.predict(texts), {
+      ...opts,
+      maxInFlight: classifier.layout.sessions + 1,
+    });
     const model = new ServingModel(classifier, batcher, metadata);
     // One forward pass before taking traffic: the first run of a session allocates its buffers.
     await model.predict(['warm up']);
@@ -48,6 +53,10 @@ export class ServingModel {
 
   get maxLength(): number {
     return this.classifier.maxLength;
+  }
+
+  get layout(): SessionPoolOptions {
+    return this.classifier.layout;
   }
 
   /** Set when the model stopped serving on its own (an inference worker died); see ModelWatcher. */

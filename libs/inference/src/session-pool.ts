@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 
@@ -11,6 +12,20 @@ export interface SessionPoolOptions {
   sessions: number;
   /** onnxruntime intra-op threads per session. */
   threads: number;
+}
+
+/**
+ * ONNX models above this size get one session using every core instead of one single-threaded
+ * session per core: each session holds its own copy of the weights, and at DistilBERT-base size
+ * (266 MB) one two-thread session also passed a review 1.8x faster than two one-thread sessions
+ * side by side. Below it, one session per core serves more requests per second and the copies are
+ * cheap (docs/benchmarks.md, Serving and Real size).
+ */
+export const LARGE_MODEL_BYTES = 64 * 1024 * 1024;
+
+/** The default sessions for a model of this size; explicit settings override either number. */
+export function defaultSessionLayout(modelBytes: number, cores = availableParallelism()): SessionPoolOptions {
+  return modelBytes > LARGE_MODEL_BYTES ? { sessions: 1, threads: cores } : { sessions: cores, threads: 1 };
 }
 
 /** One forward pass: int64 inputs by name, all shaped [batch, seq]. */
@@ -89,6 +104,7 @@ export class SessionPool {
     private readonly slots: Slot[],
     private readonly inline: ort.InferenceSession | undefined,
     readonly inputNames: readonly string[],
+    readonly layout: SessionPoolOptions,
   ) {
     for (const slot of slots) this.watch(slot);
   }
@@ -107,7 +123,7 @@ export class SessionPool {
       } catch (error) {
         throw new InferenceError(`cannot load ONNX model ${modelPath}: ${(error as Error).message}`);
       }
-      return new SessionPool([], session, session.inputNames);
+      return new SessionPool([], session, session.inputNames, opts);
     }
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
     // execArgv: [] so the parent's flags (e.g. `--input-type=module`, which would make the
@@ -127,6 +143,7 @@ export class SessionPool {
       workers.map((worker) => ({ worker })),
       undefined,
       first!.value,
+      opts,
     );
   }
 

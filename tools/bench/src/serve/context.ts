@@ -71,7 +71,7 @@ export interface BenchContext extends Omit<BenchOptions, 'only' | 'model'> {
   /** Their token ids, sorted by length: raw batches of similar lengths, the best case a batcher can reach. */
   reviewTokens: number[][];
   sentenceTokens: number[][];
-  /** Ours as served by default: one single-threaded session per core, in worker threads. */
+  /** Ours as served by default: its sessions chosen from the model's size (`defaultSessionLayout`). */
   classifier: TextClassifier;
   /** Environment for the servers and bundles started: this store, the warm cache, quiet logs. */
   childEnv: NodeJS.ProcessEnv;
@@ -146,7 +146,7 @@ export async function prepareBench(options: BenchOptions): Promise<PreparedBench
     const reviews = await firstTexts(defaultData(settings).eval);
     const sentences = await firstTexts(join(settings.MLOPS_DATA_DIR, 'sst2', 'train.jsonl.gz'));
     const threads = availableParallelism();
-    classifier = await TextClassifier.load(modelDir, { sessions: threads, threads: 1 });
+    classifier = await TextClassifier.load(modelDir);
     const context: BenchContext = {
       seconds: options.seconds,
       rowCap: options.rowCap,

@@ -1,5 +1,6 @@
 /** Child processes for the measurements that start servers and bundles: start, wait for, stop. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { REPO_ROOT } from '@mlops/config';
 
@@ -25,6 +26,36 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+export interface Memory {
+  /** Resident set now and its peak so far (VmRSS, VmHWM), in MiB. */
+  rssMiB: number;
+  peakMiB: number;
+}
+
+/** A running process's resident memory, from /proc (Linux only). */
+export async function memoryOf(child: ChildProcess): Promise<Memory> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+  const mib = (field: string) => {
+    const kib = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    if (kib === undefined) throw new Error(`/proc/${child.pid}/status has no ${field}`);
+    return Number(kib) / 1024;
+  };
+  return { rssMiB: mib('VmRSS'), peakMiB: mib('VmHWM') };
+}
+
+/** Polls `memoryOf` until the child exits and keeps the last reading: its peak as it ended. */
+export function watchMemory(child: ChildProcess, everyMs = 200): () => Memory | undefined {
+  let last: Memory | undefined;
+  const timer = setInterval(() => {
+    memoryOf(child).then(
+      (memory) => (last = memory),
+      () => undefined,
+    );
+  }, everyMs);
+  child.once('exit', () => clearInterval(timer));
+  return () => last;
 }
 
 export async function freePort(): Promise<number> {

@@ -1,12 +1,17 @@
-/** scoreLocalFile on IMDB unsup (or its first --rows rows), with the model built as the batch-score service builds it. */
+/**
+ * `mlops score` on IMDB unsup (or its first --rows rows) in a process of its own: the batch-score
+ * function's core with its settings and default sessions, and that process's peak resident memory.
+ */
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip, gzipSync } from 'node:zlib';
-import { batchServingOptions, loadBatchSettings, scoreLocalFile } from '@mlops/batch-score';
-import { ServingModel } from '@mlops/inference';
+import { loadBatchSettings } from '@mlops/batch-score';
+import { REPO_ROOT } from '@mlops/config';
+import { z } from 'zod';
 import type { Measurement } from '../measurement.ts';
+import { startNode, watchMemory } from '../processes.ts';
 
 export interface BatchScore {
   rows: number;
@@ -14,7 +19,12 @@ export interface BatchScore {
   seconds: number;
   badRows: number;
   batchSize: number;
+  /** The scoring process's peak resident set, MiB (model load included). */
+  peakMiB: number | undefined;
 }
+
+/** The parts of `mlops score --json`'s summary read here. */
+const scoreSummarySchema = z.object({ rows: z.number(), rows_per_second: z.number(), seconds: z.number(), bad_rows: z.number() });
 
 /** The first `n` rows of a .jsonl.gz as a .jsonl.gz of their own, so the scored file has the same format. */
 async function firstRows(path: string, n: number, dir: string): Promise<string> {
@@ -36,37 +46,31 @@ async function firstRows(path: string, n: number, dir: string): Promise<string> 
 
 export const batchScoreMeasurement: Measurement<BatchScore> = {
   name: 'batch-score',
-  async run({ settings, rowCap, work, modelDir, version, progress }) {
+  async run({ settings, rowCap, work, version, childEnv, progress }) {
     const batchSettings = loadBatchSettings();
     const unsup = join(settings.MLOPS_DATA_DIR, 'imdb', 'unsup.jsonl.gz');
     const input = rowCap ? await firstRows(unsup, rowCap, work) : unsup;
     progress(
-      `batch-score ${rowCap ? `${rowCap} rows of ` : ''}${unsup} (batch ${batchSettings.BATCH_MAX_BATCH}, chunks of ${batchSettings.BATCH_CHUNK_ROWS})`,
+      `mlops score ${rowCap ? `${rowCap} rows of ` : ''}${unsup} (batch ${batchSettings.BATCH_MAX_BATCH}, chunks of ${batchSettings.BATCH_CHUNK_ROWS})`,
     );
-    // Built like the batch-score service builds its model: no batching wait, full batches from the chunks.
-    const scorer = await ServingModel.load(modelDir, { version }, batchServingOptions(batchSettings));
-    let reported = 0;
-    try {
-      const summary = await scoreLocalFile(scorer, input, join(work, 'unsup.predictions.jsonl'), {
-        chunkRows: batchSettings.BATCH_CHUNK_ROWS,
-        batchSize: batchSettings.BATCH_MAX_BATCH,
-        onProgress: (rows) => {
-          if (rows - reported >= 5_000) {
-            reported = rows;
-            progress(`  ${rows} rows scored`);
-          }
-        },
-      });
-      return {
-        rows: summary.rows,
-        rowsPerSecond: summary.rows_per_second,
-        seconds: summary.seconds,
-        badRows: summary.bad_rows,
-        batchSize: batchSettings.BATCH_MAX_BATCH,
-      };
-    } finally {
-      await scorer.retire();
-    }
+    const child = startNode(
+      [join(REPO_ROOT, 'apps/cli/bin/mlops.js'), 'score', input, join(work, 'unsup.predictions.jsonl'), '--version', version, '--json'],
+      childEnv,
+    );
+    const peak = watchMemory(child);
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) throw new Error(`mlops score exited with ${code}`);
+    const summary = scoreSummarySchema.parse(JSON.parse(stdout));
+    return {
+      rows: summary.rows,
+      rowsPerSecond: summary.rows_per_second,
+      seconds: summary.seconds,
+      badRows: summary.bad_rows,
+      batchSize: batchSettings.BATCH_MAX_BATCH,
+      peakMiB: peak()?.peakMiB,
+    };
   },
   report(score) {
     return {
@@ -74,7 +78,9 @@ export const batchScoreMeasurement: Measurement<BatchScore> = {
         {
           name: `batch-score, ${score.rows} unsup rows`,
           textsPerSecond: score.rowsPerSecond,
-          note: `scoreLocalFile, batch ${score.batchSize}, ${score.seconds.toFixed(1)} s, ${score.badRows} bad rows`,
+          note:
+            `mlops score, batch ${score.batchSize}, ${score.seconds.toFixed(1)} s, ${score.badRows} bad rows; ` +
+            `peak RSS ${score.peakMiB === undefined ? '—' : `${score.peakMiB.toFixed(0)} MiB`}`,
         },
       ],
     };

@@ -1,14 +1,15 @@
 /**
  * POST /v1/predict on `mlops serve predict` under autocannon load at several concurrencies: the
- * default (sessions in worker threads) on reviews and on sentences, then one session on the event
- * loop on reviews for comparison.
+ * default sessions (chosen from the model's size) on reviews and on sentences, then on reviews
+ * the other layout (one single-threaded session per core, or one session on every core) and one
+ * session on the event loop, for comparison. Each server's resident memory is read after its load.
  */
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { REPO_ROOT } from '@mlops/config';
 import { quantile, type Speed } from '../measure.ts';
 import { speedRow, type Measurement } from '../measurement.ts';
-import { freePort, startNode, stopChild, until } from '../processes.ts';
+import { freePort, memoryOf, startNode, stopChild, until, type Memory } from '../processes.ts';
 
 const CONCURRENCY = [1, 16, 64];
 
@@ -17,12 +18,17 @@ export type HttpSpeed = Speed & { non2xx: number; errors: number };
 export interface HttpLoad {
   /** By `<texts>, <server config>`, then by concurrency. */
   runs: Map<string, Map<number, HttpSpeed>>;
+  /** Each server config's resident memory after its load. */
+  memory: Map<string, Memory>;
   /** The default server on reviews and on sentences. */
   reviews: Map<number, HttpSpeed>;
   sentences: Map<number, HttpSpeed>;
 }
 
 const DEFAULT_CONFIG = 'default';
+
+const layoutName = ({ sessions, threads }: { sessions: number; threads: number }) =>
+  `${sessions} session${sessions === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`;
 
 /** `bodies` round-robin at `connections` for `duration` seconds. */
 function load(port: number, bodies: string[], connections: number, duration: number): Promise<HttpSpeed> {
@@ -58,12 +64,19 @@ function load(port: number, bodies: string[], connections: number, duration: num
 
 export const httpLoadMeasurement: Measurement<HttpLoad> = {
   name: 'http',
-  async run({ seconds, threads, reviews, sentences, childEnv, progress }) {
+  async run({ seconds, threads, reviews, sentences, childEnv, classifier, progress }) {
+    const { sessions } = classifier.layout;
+    const other =
+      sessions === 1
+        ? { name: `${threads} single-threaded sessions`, env: { PREDICT_SESSIONS: String(threads), PREDICT_THREADS: '1' } }
+        : { name: `one ${threads}-thread session`, env: { PREDICT_SESSIONS: '1', PREDICT_THREADS: String(threads) } };
     const configs: { name: string; env: Record<string, string>; sets: Record<string, string[]> }[] = [
-      { name: DEFAULT_CONFIG, env: {}, sets: { IMDB: reviews, 'SST-2': sentences } },
+      { name: `${DEFAULT_CONFIG}: ${layoutName(classifier.layout)}`, env: {}, sets: { IMDB: reviews, 'SST-2': sentences } },
+      { ...other, sets: { IMDB: reviews } },
       { name: 'one session on the event loop', env: { PREDICT_SESSIONS: '0', PREDICT_THREADS: String(threads) }, sets: { IMDB: reviews } },
     ];
     const runs = new Map<string, Map<number, HttpSpeed>>();
+    const memory = new Map<string, Memory>();
     for (const config of configs) {
       const port = await freePort();
       progress(`starting mlops serve predict on port ${port} (${config.name})`);
@@ -84,14 +97,18 @@ export const httpLoadMeasurement: Measurement<HttpLoad> = {
             results.set(c, await load(port, bodies, c, seconds));
           }
         }
+        memory.set(config.name, await memoryOf(server));
       } finally {
         await stopChild(server);
       }
     }
-    return { runs, reviews: runs.get(`IMDB, ${DEFAULT_CONFIG}`)!, sentences: runs.get(`SST-2, ${DEFAULT_CONFIG}`)! };
+    const [defaults] = configs;
+    return { runs, memory, reviews: runs.get(`IMDB, ${defaults!.name}`)!, sentences: runs.get(`SST-2, ${defaults!.name}`)! };
   },
-  report({ runs }) {
+  report({ runs, memory }) {
+    const memoryLines = [...memory].map(([config, m]) => `- ${config}: ${m.rssMiB.toFixed(0)} MiB (peak ${m.peakMiB.toFixed(0)} MiB)`);
     return {
+      after: [`Resident memory of \`mlops serve predict\` after its load:\n\n${memoryLines.join('\n')}`],
       rows: [...runs].flatMap(([run, results]) =>
         CONCURRENCY.map((c) => {
           const speed = results.get(c);

@@ -24,9 +24,11 @@ export const predictInProcessMeasurement: Measurement<PredictInProcess> = {
     }
     return { batches, speeds };
   },
-  report({ batches, speeds }) {
+  report({ batches, speeds }, { classifier }) {
+    const { sessions, threads } = classifier.layout;
+    const note = `tokenize + forward; default sessions: ${sessions} × ${threads} thread${threads === 1 ? '' : 's'}`;
     return {
-      rows: batches.map((size) => speedRow(`TextClassifier.predict, batch ${size}`, speeds.get(size), 'per call', 'tokenize + forward')),
+      rows: batches.map((size) => speedRow(`TextClassifier.predict, batch ${size}`, speeds.get(size), 'per call', note)),
     };
   },
 };
