@@ -7,7 +7,7 @@ import { loadSettings } from '@mlops/config';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { coreJob } from './core-job.ts';
-import { DEFAULT_HYPERPARAMETERS, hyperparametersSchema } from './hyperparameters.ts';
+import { DEFAULT_HYPERPARAMETERS, fineTuneHyperparametersSchema, hyperparametersSchema } from './hyperparameters.ts';
 import { parseJobArgs } from './job-args.ts';
 
 const PYTHON = loadSettings().MLOPS_PYTHON;
@@ -56,6 +56,11 @@ describe('training settings', () => {
     expect(hyperparametersSchema.parse({ epochs: 5 })).toEqual({ ...DEFAULT_HYPERPARAMETERS, epochs: 5 });
     expect(() => hyperparametersSchema.parse({ epoch: 5 })).toThrow(/epoch/);
     expect(() => hyperparametersSchema.parse({ dropout: 1 })).toThrow(/must be at least 0 and below 1/);
+  });
+
+  it('fine-tune a base model at 5e-5 unless a rate is given, all else as from scratch', () => {
+    expect(fineTuneHyperparametersSchema.parse({ epochs: 5 })).toEqual({ ...DEFAULT_HYPERPARAMETERS, epochs: 5, lr: 5e-5 });
+    expect(fineTuneHyperparametersSchema.parse({ lr: 1e-3 }).lr).toBe(1e-3);
   });
 
   it('write a job file whose every key the PyTorch core reads, and nothing else', async () => {

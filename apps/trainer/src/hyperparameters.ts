@@ -10,6 +10,8 @@ export interface TrainingSetting {
   /** Parses a command-line string or a number (flags arrive as text). */
   type: z.ZodType<number>;
   default: number;
+  /** The default when fine-tuning a base model instead, where that differs. */
+  fineTuneDefault?: number;
   section: SettingSection;
   description: string;
 }
@@ -55,7 +57,15 @@ export const TRAINING_SETTINGS = {
     description: 'share of the data held out for validation and early stopping',
   },
   batchSize: { type: positiveInteger, default: 32, section: 'train', description: 'training batch size' },
-  lr: { type: positiveNumber, default: 1e-3, section: 'train', description: 'peak learning rate (AdamW)' },
+  lr: {
+    type: positiveNumber,
+    default: 1e-3,
+    // A pre-trained encoder forgets what it knows at the from-scratch rate; 5e-5 is the top of the
+    // range BERT's authors fine-tuned with (2e-5 to 5e-5).
+    fineTuneDefault: 5e-5,
+    section: 'train',
+    description: 'peak learning rate (AdamW); fine-tuning a base model: 5e-5 unless given',
+  },
   weightDecay: {
     type: nonNegativeNumber,
     default: 0.01,
@@ -152,6 +162,9 @@ export const DEFAULT_HYPERPARAMETERS: Readonly<Hyperparameters> = Object.freeze(
 
 /** Complete hyperparameters: what is missing takes its default, unknown names are refused. */
 export const hyperparametersSchema = z.strictObject(eachSetting((s) => s.type.default(s.default)));
+
+/** The same when fine-tuning a base model: what is missing takes its fine-tuning default where one is set. */
+export const fineTuneHyperparametersSchema = z.strictObject(eachSetting((s) => s.type.default(s.fineTuneDefault ?? s.default)));
 
 /** Only the hyperparameters given: a missing one stays missing (a base model keeps its own length). */
 export const givenHyperparametersSchema = z.strictObject(eachSetting((s) => s.type.optional()));

@@ -11,7 +11,7 @@ import { jsonText } from '@mlops/storage';
 import { TextTokenizer } from '@mlops/tokenizer';
 import { coreJob } from './core-job.ts';
 import type { CoreEvent, DoneEvent } from './events.ts';
-import { hyperparametersSchema, type Hyperparameters } from './hyperparameters.ts';
+import { fineTuneHyperparametersSchema, hyperparametersSchema, type Hyperparameters } from './hyperparameters.ts';
 import { describeBase, loadBaseTokenizer } from './base-model.ts';
 import { checkOnnxParity } from './parity.ts';
 import { checkPythonCore, runPythonCore } from './python-core.ts';
@@ -63,7 +63,7 @@ export interface TrainResult {
  * core, check ONNX against PyTorch, evaluate, and register. Nothing is registered unless every step passes.
  */
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
-  const hyper: Hyperparameters = hyperparametersSchema.parse(opts.hyper ?? {});
+  const hyper: Hyperparameters = (opts.base ? fineTuneHyperparametersSchema : hyperparametersSchema).parse(opts.hyper ?? {});
   const say = (message: string) => opts.onProgress?.({ phase: 'prepare', message });
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {

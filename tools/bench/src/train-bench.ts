@@ -1,13 +1,16 @@
 /**
  * Training benchmark (not a test): runs the real training job on IMDB train into a throwaway store and
  * prints examples/second and where the wall-clock time goes, PyTorch steps against everything else.
- *   npm run bench:train -- [--epochs N] [--data PATH] [--eval PATH]
+ *   npm run bench:train -- [--epochs N] [--data PATH] [--eval PATH] [--rows N] [--max-length N] [--base DIR]
+ * `--rows` trains on a stratified sample of that many rows; `--base` fine-tunes a Hugging Face folder
+ * (e.g. one from `npm run bench:model`) instead of training the default model from scratch.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultData, loadSettings } from '@mlops/config';
+import { loadDataset, stratifiedSplit } from '@mlops/data';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import { trainModel } from '@mlops/trainer';
@@ -19,26 +22,45 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '1' },
     data: { type: 'string', default: defaultData(settings).train },
     eval: { type: 'string' },
+    rows: { type: 'string' },
+    'max-length': { type: 'string' },
+    base: { type: 'string' },
   },
 });
 
 const store = await mkdtemp(join(tmpdir(), 'mlops-bench-'));
+
+/** A stratified sample of `rows` rows of `data`, as a JSONL file of its own. */
+async function sampleOf(data: string, rows: number): Promise<string> {
+  const { examples } = await loadDataset(data);
+  if (!(rows > 0 && rows < examples.length)) throw new Error(`--rows must be between 1 and ${examples.length - 1} (got ${rows})`);
+  const { validation } = stratifiedSplit(examples, { validationRatio: rows / examples.length, seed: 0 });
+  const path = join(store, `sample-${rows}.jsonl`);
+  await writeFile(path, validation.map(({ text, label }) => JSON.stringify({ text, label })).join('\n') + '\n');
+  return path;
+}
 const speeds: number[] = [];
 let steps = 0;
-console.error(`training ${values.epochs} epoch(s) on ${values.data} …`);
 try {
+  const data = values.rows ? await sampleOf(values.data, Number(values.rows)) : values.data;
+  const maxLength = values['max-length'] ? { maxLength: Number(values['max-length']) } : {};
+  console.error(`training ${values.epochs} epoch(s) on ${data}${values.base ? `, fine-tuning ${values.base}` : ''} …`);
+  const started = performance.now();
   const result = await trainModel({
-    data: values.data,
+    data,
     ...(values.eval ? { eval: values.eval } : {}),
-    hyper: { epochs: Number(values.epochs), patience: Number(values.epochs) },
+    ...(values.base ? { base: values.base } : {}),
+    hyper: { epochs: Number(values.epochs), patience: Number(values.epochs), ...maxLength },
     registry: createRegistry(openStore(store)),
     python: settings.MLOPS_PYTHON,
     actor: 'bench',
     onProgress: (p) => {
       if (p.phase === 'core' && p.event.event === 'step') {
         speeds.push(p.event.examples_per_second);
+        const every = Math.max(1, Math.round(p.event.steps_total / 20));
+        if (Math.floor(p.event.step / every) > Math.floor(steps / every))
+          console.error(`  step ${p.event.step}/${p.event.steps_total}, ${p.event.examples_per_second} ex/s`);
         steps = p.event.step;
-        if (steps % 200 === 0) console.error(`  step ${steps}/${p.event.steps_total}, ${p.event.examples_per_second} ex/s`);
       } else if (p.phase === 'prepare') console.error(`  ${p.message}`);
     },
   });
@@ -63,7 +85,8 @@ try {
     `\n${markdownTable([{ title: 'phase' }, { title: 'seconds', align: 'right' }, { title: 'share', align: 'right' }], [...phaseCells, ['total', total.toFixed(1), '100%']])}`,
   );
   const prep = (t.tokenizer ?? 0) + (t.tokenize_and_shard ?? 0);
-  console.log(`\ntraining speed: median ${median.toFixed(0)} examples/s over ${steps} steps`);
+  console.log(`\ntraining speed: median ${median.toFixed(1)} examples/s over ${steps} steps`);
+  console.log(`wall clock: ${((performance.now() - started) / 60_000).toFixed(1)} min, the job's own total ${(total / 60).toFixed(1)} min`);
   console.log(`outside the PyTorch steps: ${(total - pytorchSteps).toFixed(1)}s (${((100 * (total - pytorchSteps)) / total).toFixed(1)}%)`);
   console.log(
     `tokenizer training + tokenization + shard writing: ${prep.toFixed(1)}s (${((100 * prep) / total).toFixed(1)}% of the job; target < 10%)`,
