@@ -10,7 +10,7 @@ import { z } from 'zod';
 export const FUNCTIONS = ['predict', 'batch-score', 'evaluate', 'retrain-trigger', 'promote'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
-/** Sizing of one function; the same numbers drive Cloud Run, Cloud Functions and Lambda. */
+/** Sizing of one function for the default model, the same on every provider; sizing.ts raises it for a larger model. */
 export interface FunctionSpec {
   name: FunctionName;
   memoryMiB: number;

@@ -203,6 +203,56 @@ describe('cloud run canary and real calls (fake client)', () => {
   });
 });
 
+describe('dry run sized from a 266 MiB model', () => {
+  const dryRun = async (provider: 'lambda' | 'cloudrun', outDir: string) => {
+    const lines: string[] = [];
+    await deploy({
+      target: 'predict',
+      provider,
+      dryRun: true,
+      skipBuild: true,
+      outDir,
+      functionsDir: functionsDir(),
+      modelMiB: 266,
+      env: {},
+      log: (l) => lines.push(l),
+    });
+    return lines;
+  };
+
+  it('lambda: serverless.yml carries memorySize and ephemeralStorageSize, and the output says why', async () => {
+    const outDir = join(root, 'sized-lambda');
+    const lines = await dryRun('lambda', outDir);
+    const yml = parse(await readFile(join(outDir, 'lambda', 'serverless.yml'), 'utf8')) as {
+      functions: Record<string, { memorySize: number; ephemeralStorageSize?: number }>;
+    };
+    expect(yml.functions.predict).toMatchObject({ memorySize: 2048, ephemeralStorageSize: 1536 });
+    expect(yml.functions['batch-score']).toMatchObject({ memorySize: 4096, ephemeralStorageSize: 1024 });
+    expect(yml.functions.evaluate?.ephemeralStorageSize).toBeUndefined();
+    expect(lines).toContain(
+      "predict: memory 2048 MiB, /tmp 1536 MB (model 266 MiB: 3 models held at once × 1.5 + 384 MiB runtime; cache 4 × (266 MiB + 8 MiB); spec's 2048 MiB suffices)",
+    );
+  });
+
+  it('cloudrun: the service request carries the memory with the in-memory cache, and the output says why', async () => {
+    const outDir = join(root, 'sized-cloudrun');
+    const lines = await dryRun('cloudrun', outDir);
+    const req = (await readJson(join(outDir, 'cloudrun', 'predict', 'create-service.json'))) as {
+      service: { template: { containers: { resources: { limits: Record<string, string> } }[] } };
+    };
+    expect(req.service.template.containers[0]?.resources.limits).toEqual({ cpu: '2', memory: '2816Mi' });
+    expect(lines).toContain(
+      'predict: memory 2816 MiB, 2 CPU (model 266 MiB: 3 models held at once × 1.5 + 384 MiB runtime; cache 4 × (266 MiB + 8 MiB) in memory)',
+    );
+  });
+
+  it('refuses a model the provider cannot hold, naming the function and the limit', async () => {
+    await expect(
+      deploy({ target: 'predict', provider: 'lambda', dryRun: true, skipBuild: true, modelMiB: 3000, env: {}, log: () => {} }),
+    ).rejects.toThrow(/^predict: a 3000 MiB model needs more than Lambda's 10240 MB of memory/);
+  });
+});
+
 describe('deploy/ specs', () => {
   it('writes the trainer jobs (CPU, L4 GPU), the scheduler job and the Eventarc trigger', async () => {
     const files = await writeDeploySpecs(root);

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { REPO_ROOT } from '@mlops/config';
 import { bundle } from './bundle.ts';
-import { FUNCTIONS, loadProviderSettings, type DeploySettings, type FunctionName } from './config.ts';
+import { FUNCTION_SPECS, FUNCTIONS, loadProviderSettings, type DeploySettings, type FunctionName } from './config.ts';
 import {
   PROVIDER_NAMES,
   providerNamed,
@@ -17,6 +17,7 @@ import {
   type DeployRun,
   type ProviderName,
 } from './providers/index.ts';
+import { DEFAULT_MODEL_MIB, sizedSpec, sizingLine } from './sizing.ts';
 
 export interface DeployOptions {
   target: FunctionName | 'all';
@@ -27,6 +28,8 @@ export interface DeployOptions {
   /** Use the bundles already in `functionsDir` (tests, CI that built them in an earlier step). */
   skipBuild?: boolean;
   outDir?: string;
+  /** MiB of the model's ONNX file, which sizes memory and /tmp (sizing.ts); default DEFAULT_MODEL_MIB. */
+  modelMiB?: number;
   functionsDir?: string;
   repoRoot?: string;
   env?: NodeJS.ProcessEnv;
@@ -62,11 +65,16 @@ async function deployWith<Block extends object, Clients extends object>(
   const report: DeployReport = { settings, files: [], actions: [] };
   if (settings.placeholders.length > 0)
     log(`dry run: placeholders stand in for ${settings.placeholders.join(', ')} (set them for a real deploy)`);
+  const modelMiB = opts.modelMiB ?? DEFAULT_MODEL_MIB;
+  const spec = (fn: FunctionName) => sizedSpec(FUNCTION_SPECS[fn], modelMiB, provider.modelCache);
+  const functions = opts.target === 'all' ? FUNCTIONS : [opts.target];
+  for (const fn of functions) log(sizingLine(spec(fn), modelMiB, provider.modelCache));
 
   const run: DeployRun<DeploySettings & Block, Clients> = {
     settings,
     target: opts.target,
-    functions: opts.target === 'all' ? FUNCTIONS : [opts.target],
+    functions,
+    spec,
     canary: opts.canary,
     outDir: join(outDir, provider.name),
     functionsDir,
@@ -111,5 +119,6 @@ function referenceSpecsOf<Block extends object>(
   env: NodeJS.ProcessEnv,
   repoRoot: string,
 ): Record<string, string> {
-  return provider.referenceSpecs?.(loadProviderSettings(provider, env, true), repoRoot) ?? {};
+  const spec = (fn: FunctionName) => sizedSpec(FUNCTION_SPECS[fn], DEFAULT_MODEL_MIB, provider.modelCache);
+  return provider.referenceSpecs?.(loadProviderSettings(provider, env, true), repoRoot, spec) ?? {};
 }

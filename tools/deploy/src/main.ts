@@ -1,6 +1,7 @@
 /**
  * The deploy CLI (same code path as `nx deploy`):
  *   tsx tools/deploy/src/main.ts <function|all> --provider <name in providers/index.ts> [--dry-run] [--canary <revision>=<percent>] [--skip-build] [--out dist/deploy]
+ *       [--model-mb <MiB of ONNX> | --model <model folder>]   (sizes memory and Lambda's /tmp from the model, sizing.ts)
  *   tsx tools/deploy/src/main.ts specs     (re-writes deploy/gcp/*.yaml, deploy/aws/serverless.yml and tools/deploy/schema.json)
  */
 import { parseArgs } from 'node:util';
@@ -18,6 +19,8 @@ try {
       canary: { type: 'string' },
       'skip-build': { type: 'boolean', default: false },
       out: { type: 'string' },
+      'model-mb': { type: 'string' },
+      model: { type: 'string' },
     },
   });
   if (positionals[0] === 'specs') {
@@ -30,6 +33,9 @@ try {
       canary: values.canary,
       skipBuild: values['skip-build'],
       outDir: values.out,
+      // A number or text zod reports as such ("abc" is NaN, which fails .positive()).
+      modelMb: values['model-mb'] === undefined ? undefined : Number(values['model-mb']),
+      modelDir: values.model,
     });
   }
 } catch (error) {

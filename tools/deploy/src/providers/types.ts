@@ -4,6 +4,7 @@
  * bundles, writing and printing files, the report); a provider only says what it writes and sends.
  */
 import type { DeploySettings, FunctionName, ProviderSettings } from '../config.ts';
+import type { ModelCache, SizedSpec } from '../sizing.ts';
 
 /** tools/build's `--host`: which entry the function bundle gets. */
 export type BundleHost = 'node' | 'cloud-function' | 'lambda';
@@ -15,6 +16,8 @@ export interface DeployRun<Settings extends DeploySettings = DeploySettings, Cli
   readonly target: FunctionName | 'all';
   /** The target's functions, in FUNCTIONS order. */
   readonly functions: readonly FunctionName[];
+  /** A function's spec sized for the model being deployed and this provider's cache (sizing.ts); throws SizingError when it cannot fit. */
+  spec(fn: FunctionName): SizedSpec;
   /** `--canary <revision>=<percent>`; only ever set for a provider that splits traffic. */
   readonly canary: string | undefined;
   /** `<out>/<provider>`: where the requests and manifests go. */
@@ -43,10 +46,12 @@ export interface DeployProvider<
   readonly bundleHost: BundleHost;
   /** Whether `--canary` can split traffic between revisions of one function. */
   readonly splitsTraffic: boolean;
+  /** Where a function's model cache (MLOPS_CACHE_DIR) lives, which decides what sizing counts against memory. */
+  readonly modelCache: ModelCache;
   /** Dry run: writes and prints exactly what apply would send, sends nothing, needs no credentials. */
   plan(run: DeployRun<DeploySettings & Block, Clients>): Promise<void>;
   /** Writes the same files as plan, then sends them. */
   apply(run: DeployRun<DeploySettings & Block, Clients>): Promise<void>;
-  /** Its hand-off files in deploy/ (path relative to the repository root → text), from dry-run settings. */
-  referenceSpecs?(settings: DeploySettings & Block, repoRoot: string): Record<string, string>;
+  /** Its hand-off files in deploy/ (path relative to the repository root → text), from dry-run settings and the default model's sizing. */
+  referenceSpecs?(settings: DeploySettings & Block, repoRoot: string, spec: (fn: FunctionName) => SizedSpec): Record<string, string>;
 }

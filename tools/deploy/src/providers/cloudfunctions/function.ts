@@ -4,7 +4,7 @@
  * `functions-framework --target=<name>`, so the entry point is the function's own name.
  */
 import type { protos } from '@google-cloud/functions';
-import { FUNCTION_SPECS, type FunctionName } from '../../config.ts';
+import type { FunctionName, FunctionSpec } from '../../config.ts';
 import { gcpFunctionEnv, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { CloudFunctionsSettings } from './settings.ts';
 
@@ -23,8 +23,9 @@ export const sourceObjectFor = (fn: FunctionName, s: CloudFunctionsSettings, sha
   object: `${s.storeLocation.prefix}deploy/functions/${fn}/${sha256.slice(0, 16)}.zip`,
 });
 
-export function cloudFunction(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): CloudFunction {
-  const spec = FUNCTION_SPECS[fn];
+/** `spec` is the function's, sized for the model (DeployRun.spec). */
+export function cloudFunction(spec: FunctionSpec, s: CloudFunctionsSettings, source: SourceObject): CloudFunction {
+  const fn = spec.name;
   return {
     name: resourceName('functions', fn, s),
     description: `mlops ${fn}`,
@@ -63,12 +64,12 @@ export function cloudFunction(fn: FunctionName, s: CloudFunctionsSettings, sourc
   };
 }
 
-export function createFunctionRequest(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): CreateFunctionRequest {
-  return { parent: parentOf(s), functionId: serviceId(fn), function: cloudFunction(fn, s, source) };
+export function createFunctionRequest(spec: FunctionSpec, s: CloudFunctionsSettings, source: SourceObject): CreateFunctionRequest {
+  return { parent: parentOf(s), functionId: serviceId(spec.name), function: cloudFunction(spec, s, source) };
 }
 
-export function updateFunctionRequest(fn: FunctionName, s: CloudFunctionsSettings, source: SourceObject): UpdateFunctionRequest {
-  return { function: cloudFunction(fn, s, source) };
+export function updateFunctionRequest(spec: FunctionSpec, s: CloudFunctionsSettings, source: SourceObject): UpdateFunctionRequest {
+  return { function: cloudFunction(spec, s, source) };
 }
 
 /** The subset of the v2 FunctionServiceClient used here. */
@@ -80,11 +81,11 @@ export interface FunctionsApi {
 
 export async function deployCloudFunction(
   client: FunctionsApi,
-  fn: FunctionName,
+  spec: FunctionSpec,
   s: CloudFunctionsSettings,
   source: SourceObject,
 ): Promise<{ action: 'created' | 'updated'; fn: CloudFunction }> {
-  const name = resourceName('functions', fn, s);
+  const name = resourceName('functions', spec.name, s);
   const exists = await client.getFunction({ name }).then(
     () => true,
     (error: unknown) => {
@@ -93,8 +94,8 @@ export async function deployCloudFunction(
     },
   );
   const [operation] = exists
-    ? await client.updateFunction(updateFunctionRequest(fn, s, source))
-    : await client.createFunction(createFunctionRequest(fn, s, source));
+    ? await client.updateFunction(updateFunctionRequest(spec, s, source))
+    : await client.createFunction(createFunctionRequest(spec, s, source));
   const [deployed] = await operation.promise();
   return { action: exists ? 'updated' : 'created', fn: deployed };
 }

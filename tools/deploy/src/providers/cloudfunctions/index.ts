@@ -38,8 +38,10 @@ async function packageFunction(run: CloudFunctionsRun, fn: FunctionName): Promis
   const { sha256 } = await zipFolder(bundleDir, zipFile);
   const source = sourceObjectFor(fn, run.settings, sha256);
   const dir = join(run.outDir, fn);
-  await run.write(join(dir, 'create-function.json'), jsonText(createFunctionRequest(fn, run.settings, source)));
-  await run.write(join(dir, 'update-function.json'), jsonText(updateFunctionRequest(fn, run.settings, source)), { show: false });
+  await run.write(join(dir, 'create-function.json'), jsonText(createFunctionRequest(run.spec(fn), run.settings, source)));
+  await run.write(join(dir, 'update-function.json'), jsonText(updateFunctionRequest(run.spec(fn), run.settings, source)), {
+    show: false,
+  });
   return { dir, zipFile, source };
 }
 
@@ -47,6 +49,8 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
   name: 'cloudfunctions',
   bundleHost: 'cloud-function',
   splitsTraffic: false,
+  // Gen2 runs on Cloud Run: /tmp (MLOPS_CACHE_DIR's default) is in memory.
+  modelCache: 'memory',
   storeScheme: 'gs',
   requiredEnv: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT'],
   settingsSchema: cloudFunctionsSettingsSchema,
@@ -69,7 +73,7 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
       await openStore(`gs://${source.bucket}`).uploadFile(source.object, zipFile);
       const { v2 } = await import('@google-cloud/functions');
       const client: FunctionsApi = run.clients.functions ?? (new v2.FunctionServiceClient() as unknown as FunctionsApi);
-      const { action, fn: deployed } = await deployCloudFunction(client, fn, run.settings, source);
+      const { action, fn: deployed } = await deployCloudFunction(client, run.spec(fn), run.settings, source);
       run.log(`${fn}: ${action} ${deployed.name ?? ''} ${deployed.url ?? ''}`);
       run.action(`cloudfunctions ${fn}: ${action}`);
       // The schedule calls the function at the URL it was given, not at a guessed run.app address.

@@ -43,8 +43,10 @@ async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, canary: 
     join(dir, 'build.sh'),
     `docker build -f deploy/functions.Dockerfile --build-arg FUNCTION=${fn} -t ${image} . && docker push ${image}\n`,
   );
-  await run.write(join(dir, 'create-service.json'), jsonText(createServiceRequest(fn, run.settings, canary)));
-  await run.write(join(dir, 'update-service.json'), jsonText(updateServiceRequest(fn, run.settings, canary)), { show: false });
+  await run.write(join(dir, 'create-service.json'), jsonText(createServiceRequest(run.spec(fn), run.settings, canary)));
+  await run.write(join(dir, 'update-service.json'), jsonText(updateServiceRequest(run.spec(fn), run.settings, canary)), {
+    show: false,
+  });
   return dir;
 }
 
@@ -75,6 +77,8 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
   // The image builds this host inside deploy/functions.Dockerfile; this tool does not bundle for Cloud Run.
   bundleHost: 'node',
   splitsTraffic: true,
+  // The container's /tmp (MLOPS_CACHE_DIR's default) is in memory.
+  modelCache: 'memory',
   storeScheme: 'gs',
   requiredEnv: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO'],
   settingsSchema: gcpSettingsSchema,
@@ -96,7 +100,7 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
       const dir = await writeServiceRequests(run, fn, canary);
       const { ServicesClient } = await import('@google-cloud/run');
       const client: ServicesApi = run.clients.services ?? (new ServicesClient() as unknown as ServicesApi);
-      const { action, service } = await deployCloudRunService(client, fn, run.settings, canary);
+      const { action, service } = await deployCloudRunService(client, run.spec(fn), run.settings, canary);
       const serviceUri = service.uri ?? undefined;
       run.log(`${fn}: ${action} ${service.name ?? ''} ${serviceUri ?? ''}`);
       run.action(`cloudrun ${fn}: ${action}`);

@@ -4,7 +4,7 @@
  * request objects, so a dry run prints what would be sent.
  */
 import type { protos as runProtos } from '@google-cloud/run';
-import { FUNCTION_SPECS, type FunctionName } from '../../config.ts';
+import type { FunctionSpec } from '../../config.ts';
 import { gcpFunctionEnv, imageOf, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { GcpDeploySettings } from '../gcp/settings.ts';
 
@@ -39,8 +39,9 @@ export function trafficFor(canary: Canary | undefined): TrafficTarget[] {
   return targets;
 }
 
-export function cloudRunService(fn: FunctionName, s: GcpDeploySettings, canary?: Canary): Service {
-  const spec = FUNCTION_SPECS[fn];
+/** `spec` is the function's, sized for the model (DeployRun.spec). */
+export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): Service {
+  const fn = spec.name;
   const env = Object.entries(gcpFunctionEnv(s)).map(([name, value]) => ({ name, value }));
   return {
     labels: { app: 'mlops', function: fn },
@@ -76,12 +77,12 @@ export function cloudRunService(fn: FunctionName, s: GcpDeploySettings, canary?:
   };
 }
 
-export function createServiceRequest(fn: FunctionName, s: GcpDeploySettings, canary?: Canary): CreateServiceRequest {
-  return { parent: parentOf(s), serviceId: serviceId(fn), service: cloudRunService(fn, s, canary) };
+export function createServiceRequest(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): CreateServiceRequest {
+  return { parent: parentOf(s), serviceId: serviceId(spec.name), service: cloudRunService(spec, s, canary) };
 }
 
-export function updateServiceRequest(fn: FunctionName, s: GcpDeploySettings, canary?: Canary): UpdateServiceRequest {
-  return { service: { ...cloudRunService(fn, s, canary), name: resourceName('services', fn, s) } };
+export function updateServiceRequest(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): UpdateServiceRequest {
+  return { service: { ...cloudRunService(spec, s, canary), name: resourceName('services', spec.name, s) } };
 }
 
 /** The subset of ServicesClient used here, so tests can pass a fake. */
@@ -94,11 +95,11 @@ export interface ServicesApi {
 /** get → create or update; waits for the long-running operation and returns the service (with its uri). */
 export async function deployCloudRunService(
   client: ServicesApi,
-  fn: FunctionName,
+  spec: FunctionSpec,
   s: GcpDeploySettings,
   canary?: Canary,
 ): Promise<{ action: 'created' | 'updated'; service: Service }> {
-  const name = resourceName('services', fn, s);
+  const name = resourceName('services', spec.name, s);
   const exists = await client.getService({ name }).then(
     () => true,
     (error: unknown) => {
@@ -108,8 +109,8 @@ export async function deployCloudRunService(
   );
   if (!exists && canary) throw new Error(`--canary needs an existing service: ${name} does not exist yet`);
   const [operation] = exists
-    ? await client.updateService(updateServiceRequest(fn, s, canary))
-    : await client.createService(createServiceRequest(fn, s, canary));
+    ? await client.updateService(updateServiceRequest(spec, s, canary))
+    : await client.createService(createServiceRequest(spec, s, canary));
   const [service] = await operation.promise();
   return { action: exists ? 'updated' : 'created', service };
 }

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FUNCTION_SPECS, FUNCTIONS } from '../../config.ts';
 import { toYaml } from '../../yaml.ts';
 import { zipFolder } from '../../zip.ts';
+import { sizedSpec } from '../../sizing.ts';
 import { loadDeploySettings } from '../index.ts';
 import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './serverless.ts';
 
@@ -77,7 +78,9 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
       const settings = loadDeploySettings(env, 'lambda', false);
       const serviceDir = join(root, 'service');
       await mkdir(serviceDir);
-      await writeFile(join(serviceDir, 'serverless.yml'), toYaml(serverlessConfig(settings, { serviceDir, functionsDir })));
+      // Sized for a DistilBERT-base-sized model, so the stack carries ephemeralStorageSize too.
+      const spec = (fn: (typeof FUNCTIONS)[number]) => sizedSpec(FUNCTION_SPECS[fn], 266, 'disk');
+      await writeFile(join(serviceDir, 'serverless.yml'), toYaml(serverlessConfig(settings, { serviceDir, functionsDir, spec })));
 
       const run = await runServerless(join(REPO_ROOT, 'node_modules/.bin/serverless'), ['package', '--stage', 'prod'], serviceDir, {
         PATH: process.env.PATH,
@@ -106,8 +109,12 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
         expect(p.Handler).toBe('index.handler');
       }
       const predict = lambdas.find((p) => p.FunctionName === 'mlops-prod-predict');
-      expect(predict?.MemorySize).toBe(2048);
+      expect(predict).toMatchObject({
+        MemorySize: spec('predict').memoryMiB,
+        EphemeralStorage: { Size: spec('predict').ephemeralStorageMiB },
+      });
       expect(lambdas.find((p) => p.FunctionName === 'mlops-prod-batch-score')).toMatchObject({ MemorySize: 4096, Timeout: 900 });
+      expect(lambdas.find((p) => p.FunctionName === 'mlops-prod-evaluate')?.EphemeralStorage).toBeUndefined();
 
       // predict stays on the HTTP API (its 30 s integration limit is far above a prediction); nothing else is routed there.
       const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);

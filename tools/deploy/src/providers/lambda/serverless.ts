@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
 import { FUNCTION_SPECS, FUNCTIONS, type FunctionName } from '../../config.ts';
+import type { SizedSpec } from '../../sizing.ts';
 import type { Yamlable } from '../../yaml.ts';
 import type { AwsDeploySettings } from './settings.ts';
 
@@ -146,6 +147,8 @@ export interface ServerlessOptions {
   /** Where the `<fn>/lambda.zip` artifacts are. */
   functionsDir: string;
   functions?: readonly FunctionName[];
+  /** Each function's spec, sized for the model (DeployRun.spec). */
+  spec: (fn: FunctionName) => SizedSpec;
 }
 
 export function serverlessConfig(s: AwsDeploySettings, opts: ServerlessOptions): Record<string, Yamlable> {
@@ -153,12 +156,14 @@ export function serverlessConfig(s: AwsDeploySettings, opts: ServerlessOptions):
   const functions: Record<string, Yamlable> = {};
   const resources: Record<string, Yamlable> = {};
   for (const fn of fns) {
-    const spec = FUNCTION_SPECS[fn];
+    const spec = opts.spec(fn);
     const events = eventsFor(fn, s);
     functions[fn] = {
       name: `${s.aws.service}-${s.aws.stage}-${fn}`,
       handler: 'index.handler',
       memorySize: spec.memoryMiB,
+      // The model cache is on /tmp (MLOPS_CACHE_DIR below): more than Lambda's default only for a large model.
+      ...(spec.ephemeralStorageMiB !== undefined ? { ephemeralStorageSize: spec.ephemeralStorageMiB } : {}),
       timeout: spec.timeoutSeconds,
       role: roleLogicalId(fn),
       ...(fn === 'evaluate' || fn === 'retrain-trigger' || fn === 'promote' ? { reservedConcurrency: spec.maxInstances } : {}),
