@@ -189,7 +189,7 @@ describe('importModel', () => {
     };
     const result = await considerCandidate(deps, 'v2');
     expect(result.decision).toBe('canary');
-    expect(result.gate.checks[0]).toMatchObject({ candidate: 1, pass: true });
+    expect(result.gate!.checks[0]).toMatchObject({ candidate: 1, pass: true });
     expect(await registry.getAlias('challenger')).toMatchObject({ version: 'v2', canaryWeight: 0.5 });
   });
 

@@ -111,8 +111,8 @@ describe('considerCandidate', () => {
     await labelsBy('v2');
     const result = await considerCandidate(deps, 'v2');
     expect(result.decision).toBe('canary');
-    expect(result.gate.primary).toBe('holdout');
-    expect(result.gate.checks[0]).toMatchObject({ candidate: 1, pass: true });
+    expect(result.gate!.primary).toBe('holdout');
+    expect(result.gate!.checks[0]).toMatchObject({ candidate: 1, pass: true });
     expect(await registry.getAlias('challenger')).toMatchObject({ version: 'v2', canaryWeight: 0.5 });
     const event = (await registry.audit()).find((e) => e.action === 'canary-start');
     expect(event?.details).toMatchObject({ champion: 'v1', primary: 'holdout' });
@@ -135,6 +135,23 @@ describe('considerCandidate', () => {
     await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
     await registry.setAlias('challenger', 'v3', { actor: 't', reason: 'canary', canaryWeight: 0.1 });
     await expect(considerCandidate(deps, 'v2')).rejects.toThrow(/a canary of v3 is running/);
+  });
+
+  it('does not gate a candidate with other classes: it is rejected, naming them, for a person to promote', async () => {
+    await labelsBy('v2');
+    await registry.registerVersion(await createTinyModel({ labels: ['negative', 'neutral', 'positive'] }), {
+      actor: 't',
+      reason: 'fixture',
+    });
+    const result = await considerCandidate(deps, 'v3');
+    expect(result).toMatchObject({ decision: 'reject', champion: 'v1' });
+    expect(result.gate).toBeUndefined();
+    expect(result.reasons[0]).toMatch(
+      /v3 has other classes than v1 \(adds neutral\); promote it by hand: mlops registry set-alias champion v3/,
+    );
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    expect((await registry.audit()).at(-1)).toMatchObject({ action: 'reject', version: 'v3' });
+    expect(alerts.map((a) => a.kind)).toEqual(['candidate-rejected']);
   });
 });
 
@@ -279,9 +296,9 @@ describe('a model of four classes', () => {
     const four = await fourClassDeps([...rated(140, 'excellent'), ...rated(60, 'terrible')]);
     const result = await considerCandidate(four, 'v2');
     expect(result.decision).toBe('reject');
-    const check = (name: string) => result.gate.checks.find((c) => c.name === name);
+    const check = (name: string) => result.gate!.checks.find((c) => c.name === name);
     expect(check('base accuracy (n=200)')).toMatchObject({ candidate: 0.7, champion: 0.3, pass: true });
-    expect(result.gate.checks.filter((c) => c.name.startsWith('base recall of ')).map((c) => c.name)).toEqual(
+    expect(result.gate!.checks.filter((c) => c.name.startsWith('base recall of ')).map((c) => c.name)).toEqual(
       RATING_LABELS.map((l) => `base recall of ${l}`),
     );
     // The bar for "terrible" is the champion's macro recall (1 of 4 classes), not its inflated recall of 1.

@@ -1,6 +1,6 @@
 import type { Alert, Alerter } from '@mlops/alerts';
 import { fieldOptions, loadDataset, stratifiedSplit, type DataFields } from '@mlops/data';
-import { downloadForInference, TextClassifier } from '@mlops/inference';
+import { holdForInference, TextClassifier, type CachedVersion } from '@mlops/inference';
 import {
   classificationMetrics,
   ConfigLabelsSchema,
@@ -34,7 +34,14 @@ export interface PromoteDeps {
   actor: string;
 }
 
-export type CandidateDecision = { decision: 'canary' | 'reject'; version: string; champion: string; reasons: string[]; gate: GateResult };
+export type CandidateDecision = {
+  decision: 'canary' | 'reject';
+  version: string;
+  champion: string;
+  reasons: string[];
+  /** Absent when the candidate was not gated (its classes differ from the champion's). */
+  gate?: GateResult;
+};
 
 /**
  * A newly registered candidate: measured beside the champion on the same held-out sets; a canary
@@ -51,8 +58,21 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
     throw new CanaryRunningError(running.version, version);
   }
 
+  const [labels, candidateLabels] = await Promise.all(
+    [champion.version, version].map((v) => registry.readVersionJson(v, 'config.json', ConfigLabelsSchema)),
+  );
+  const changed = classChange(labels!, candidateLabels!);
+  if (changed) {
+    // Accuracy and per-class recall over different classes compare nothing, and the canary judges
+    // both models in the champion's classes: a change of classes is a person's decision.
+    const reason = `${version} has other classes than ${champion.version} (${changed}); promote it by hand: mlops registry set-alias champion ${version}`;
+    await registry.recordEvent({ actor: deps.actor, action: 'reject', version, reason, details: { champion: champion.version } });
+    await alert(deps, 'candidate-rejected', 'warning', version, `candidate ${version} was not gated against ${champion.version}`, [reason]);
+    return { decision: 'reject', version, champion: champion.version, reasons: [reason] };
+  }
+
   const holdout = await heldOutFeedback(deps);
-  const base = await baseSample(deps, await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema));
+  const base = await baseSample(deps, labels!);
   const [candidateScores, championScores] = await score(deps, [version, champion.version], holdout, base);
   const result = gate(candidateScores, championScores, deps.gate);
   const reasons = describeChecks(result.checks);
@@ -90,6 +110,14 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
   });
   await alert(deps, 'canary-started', 'info', version, `canary of ${version} at ${deps.canary.weight * 100}% of traffic`, reasons);
   return { decision: 'canary', version, champion: champion.version, reasons, gate: result };
+}
+
+/** How two versions' classes differ ("adds x; drops y"), or undefined when they are the same set (order does not matter). */
+function classChange(champion: readonly string[], candidate: readonly string[]): string | undefined {
+  const added = candidate.filter((label) => !champion.includes(label));
+  const dropped = champion.filter((label) => !candidate.includes(label));
+  const parts = [...(added.length > 0 ? [`adds ${added.join(', ')}`] : []), ...(dropped.length > 0 ? [`drops ${dropped.join(', ')}`] : [])];
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 export type CanaryReview = {
@@ -244,10 +272,14 @@ async function score(
   holdout: LabelledText[],
   base: LabelledText[],
 ): Promise<[ModelScores, ModelScores]> {
-  const classifiers = await Promise.all(
-    versions.map(async (v) => TextClassifier.load(await downloadForInference(deps.registry, v, deps.cacheDir))),
-  );
+  // Held only while scoring: the promote service's cache (memory, on Cloud Run) does not keep a model per candidate.
+  const held: CachedVersion[] = [];
+  const classifiers: TextClassifier[] = [];
   try {
+    for (const version of versions) {
+      held.push(await holdForInference(deps.registry, version, deps.cacheDir));
+      classifiers.push(await TextClassifier.load(held.at(-1)!.dir));
+    }
     const scores = [];
     for (const classifier of classifiers) {
       const sets: ModelScores['sets'] = {};
@@ -275,6 +307,7 @@ async function score(
     ];
   } finally {
     await Promise.all(classifiers.map((c) => c.release()));
+    await Promise.all(held.map((c) => c.release()));
   }
 }
 

@@ -9,6 +9,7 @@ export {
   type PaddedBatch,
   type Prediction,
 } from './classifier.ts';
+export { holdForInference, type CachedVersion } from './cache-holds.ts';
 export { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
 export { defaultSessionLayout, InferenceError, LARGE_MODEL_BYTES, type SessionPoolOptions } from './session-pool.ts';
 export { ServingModel, type ModelMetadata, type ServingOptions } from './serving-model.ts';

@@ -1,6 +1,6 @@
 import type { AliasRecord, ModelRegistry } from '@mlops/registry';
 import type { Logger } from 'pino';
-import { downloadForInference } from './classifier.ts';
+import { holdForInference, type CachedVersion } from './cache-holds.ts';
 import { ServingModel, type ServingOptions } from './serving-model.ts';
 
 export interface ModelSource {
@@ -19,11 +19,14 @@ export interface ModelWatcherOptions {
 
 /**
  * Serves whatever version a registry alias points at. A moved alias is downloaded, loaded and
- * warmed in the background, then swapped in; requests already running finish on the old version.
- * A version that fails to load leaves the old one serving, and is not retried until the alias moves again.
+ * warmed in the background, then swapped in; requests already running finish on the old version,
+ * and its cached files are removed unless another watcher holds them. A version that fails to load
+ * leaves the old one serving, and is not retried until the alias moves again.
  */
 export class ModelWatcher implements ModelSource {
   private model: ServingModel | undefined;
+  /** The cache folder of `model`, held while it serves. */
+  private cached: CachedVersion | undefined;
   private record: AliasRecord | undefined;
   private failedVersion: string | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -76,9 +79,11 @@ export class ModelWatcher implements ModelSource {
       if (this.model && this.opts.unloadWhenUnset) {
         // A challenger whose canary ended: stop serving it.
         const previous = this.model;
-        this.model = undefined;
+        const previousCached = this.cached;
+        [this.model, this.cached] = [undefined, undefined];
         logger.info({ alias, previous: previous.metadata.version }, 'alias removed; model unloaded');
         await previous.retire();
+        await previousCached?.release();
       } else if (!this.model && !this.opts.unloadWhenUnset) logger.warn({ alias }, 'no model version under the alias yet');
       return;
     }
@@ -88,24 +93,28 @@ export class ModelWatcher implements ModelSource {
     else if (version === this.model?.metadata.version || version === this.failedVersion) return;
 
     const started = performance.now();
+    let cached: CachedVersion | undefined;
+    let next: ServingModel;
     try {
       const info = await this.registry.getVersion(version);
-      const dir = await downloadForInference(this.registry, version, this.opts.cacheDir);
-      const next = await ServingModel.load(dir, { version, created: info.created, metrics: info.metrics }, this.opts.serving);
-      const previous = this.model;
-      this.model = next;
-      this.failedVersion = undefined;
-      logger.info(
-        { alias, version, previous: previous?.metadata.version, ...next.layout, ms: Math.round(performance.now() - started) },
-        'model loaded',
-      );
-      await previous?.retire();
+      cached = await holdForInference(this.registry, version, this.opts.cacheDir);
+      next = await ServingModel.load(cached.dir, { version, created: info.created, metrics: info.metrics }, this.opts.serving);
     } catch (error) {
       this.failedVersion = version;
       logger.error(
         { err: error, alias, version, serving: this.model?.metadata.version ?? null },
         'cannot load model version; keeping the current model',
       );
+      await cached?.release().catch(() => undefined);
+      return;
     }
+    const [previous, previousCached] = [this.model, this.cached];
+    [this.model, this.cached, this.failedVersion] = [next, cached, undefined];
+    logger.info(
+      { alias, version, previous: previous?.metadata.version, ...next.layout, ms: Math.round(performance.now() - started) },
+      'model loaded',
+    );
+    await previous?.retire();
+    await previousCached?.release();
   }
 }

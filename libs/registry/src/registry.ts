@@ -233,9 +233,14 @@ export class ModelRegistry {
    * and those `wanted` leaves out (serving needs no training weights). A later call that wants
    * more fetches only what is missing. A cached file is hashed once, not on every call (VerifiedCache).
    */
+  /** The folder `downloadVersion` fills for a version under `cacheDir`. */
+  cachedVersionDir(version: string, cacheDir: string): string {
+    return join(cacheDir, this.model, version);
+  }
+
   async downloadVersion(version: string, cacheDir: string, wanted: (path: string) => boolean = () => true): Promise<string> {
     const info = await this.getVersion(version);
-    const dir = join(cacheDir, this.model, info.version);
+    const dir = this.cachedVersionDir(info.version, cacheDir);
     const cache = await VerifiedCache.open(dir);
     await Promise.all(
       info.files

@@ -1,19 +1,23 @@
 /**
  * Memory, CPU and Lambda /tmp from the size of the model a function serves: the only place with
  * these numbers. FUNCTION_SPECS (config.ts) is the floor; a model too big for it raises memory, and
- * on GCP the CPU that memory requires. The constants are first estimates to be re-tuned from
- * measurements (docs/benchmarks.md).
+ * on GCP the CPU that memory requires. The constants come from measurements at DistilBERT-base
+ * size (docs/benchmarks.md, Real size).
  */
 import type { FunctionName, FunctionSpec } from './config.ts';
 
 /** The project's own default model is about 5 MB of ONNX; sizing without a model option assumes this. */
 export const DEFAULT_MODEL_MIB = 8;
 
-/** Node, onnxruntime-node and the tokenizer before any model is loaded. */
+/** Node, onnxruntime-node and the tokenizer with no model to speak of: predict served a 5 MB model in 250–300 MiB. */
 export const RUNTIME_BASE_MIB = 384;
 
-/** Resident memory of one loaded model (one onnxruntime session) per MiB of its ONNX file: 266 MB took the process to 524 MB RSS. */
-export const MODEL_RSS_FACTOR = 1.5;
+/**
+ * Resident memory of one loaded model (one onnxruntime session, as sessions are laid out above
+ * 64 MiB) per MiB of its ONNX file, under load: its weights plus onnxruntime's buffers. A second
+ * session of a 254 MiB model added 525 MiB to predict's RSS.
+ */
+export const MODEL_RSS_FACTOR = 2;
 
 /**
  * Models loaded at once at the worst moment. A ModelWatcher loads the new version before retiring
@@ -28,14 +32,6 @@ export const MODELS_HELD: Readonly<Record<FunctionName, number>> = {
   'retrain-trigger': 0,
   promote: 2,
 };
-
-/**
- * Versions in the cache besides those loaded. downloadVersion keeps every version it fetched under
- * `<cache>/<model>/<version>/` and nothing removes a retired one, so the previous version stays on
- * disk (an instance that lives through more swaps keeps more: eviction would belong in libs/registry).
- * A download goes to a temp file renamed into place, so it takes no second copy.
- */
-export const RETIRED_VERSIONS_CACHED = 1;
 
 /** Per cached version, the files beside the ONNX model (tokenizer.json, config.json, version.json, stamps). */
 export const CACHE_FILES_BESIDE_MODEL_MIB = 8;
@@ -85,7 +81,9 @@ export function sizeFunction(spec: FunctionSpec, modelMiB: number, cache: ModelC
   if (held === 0) return { memoryMiB: spec.memoryMiB, cpu: spec.cpu, reasons: ['loads no model'] };
 
   const modelsMiB = RUNTIME_BASE_MIB + held * MODEL_RSS_FACTOR * modelMiB;
-  const cachedVersions = held + RETIRED_VERSIONS_CACHED;
+  // A version's cached folder lives while it is held (loading or loaded: holdForInference in
+  // libs/inference), and a download is renamed into place, so the cache holds one copy per model held.
+  const cachedVersions = held;
   const cacheMiB = cachedVersions * (modelMiB + CACHE_FILES_BESIDE_MODEL_MIB);
   const neededMiB = cache === 'memory' ? modelsMiB + cacheMiB : modelsMiB;
   const reasons = [

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { defaultData, type Settings } from '@mlops/config';
 import { readExamples, shuffled } from '@mlops/data';
-import { downloadForInference, TextClassifier } from '@mlops/inference';
+import { holdForInference, TextClassifier } from '@mlops/inference';
 import { EvaluationRecordSchema, evaluateRows, readEvaluations, type EvaluationRecord } from '@mlops/monitoring';
 import { createRegistry, NoChampionError, type ModelRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
@@ -181,7 +181,9 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
     info('phase 5: both versions on held-out data no traffic ever touched');
     const heldOut = [];
     for (const version of [before, after]) {
-      const classifier = await TextClassifier.load(await downloadForInference(registry, version, ctx.settings.MLOPS_CACHE_DIR));
+      // Held, so the functions' watchers in this process do not remove the folder of the retired champion meanwhile.
+      const cached = await holdForInference(registry, version, ctx.settings.MLOPS_CACHE_DIR);
+      const classifier = await TextClassifier.load(cached.dir);
       for (const [dataset, rows] of [
         ['SST-2 held out', data.sstHeldOut],
         ['IMDB test held out', data.imdbHeldOut],
@@ -190,6 +192,7 @@ export async function runDriftScenario(ctx: Context): Promise<ScenarioResult> {
         heldOut.push({ version, dataset, n: m.n, accuracy: m.accuracy, ci95: m.accuracy_ci95 });
       }
       await classifier.release();
+      await cached.release();
     }
 
     const { records } = await readEvaluations(registry.store, registry.model);
