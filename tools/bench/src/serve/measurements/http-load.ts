@@ -9,7 +9,7 @@ import autocannon from 'autocannon';
 import { REPO_ROOT } from '@mlops/config';
 import { quantile, type Speed } from '../measure.ts';
 import { speedRow, type Measurement } from '../measurement.ts';
-import { freePort, memoryOf, startNode, stopChild, until, type Memory } from '../processes.ts';
+import { freePort, memoryOf, predictOk, startNode, stopChild, until, type Memory } from '../processes.ts';
 
 const CONCURRENCY = [1, 16, 64];
 
@@ -62,6 +62,14 @@ function load(port: number, bodies: string[], connections: number, duration: num
   });
 }
 
+/**
+ * Waits until the server has answered what a load left queued (requests the load gave up on are
+ * still computed): one more request, answered after them. Each load then starts on an idle server.
+ */
+async function drain(port: number): Promise<void> {
+  if (!(await predictOk(port, 'drain'))) throw new Error('the server did not answer after the load');
+}
+
 export const httpLoadMeasurement: Measurement<HttpLoad> = {
   name: 'http',
   async run({ seconds, threads, reviews, sentences, childEnv, classifier, progress }) {
@@ -92,9 +100,11 @@ export const httpLoadMeasurement: Measurement<HttpLoad> = {
           runs.set(`${set}, ${config.name}`, results);
           progress(`HTTP warm-up, 1 s at c=16 (${set})`);
           await load(port, bodies, 16, 1);
+          await drain(port);
           for (const c of CONCURRENCY) {
             progress(`HTTP load, c=${c} for ${seconds} s (${set}, ${config.name})`);
             results.set(c, await load(port, bodies, c, seconds));
+            await drain(port);
           }
         }
         memory.set(config.name, await memoryOf(server));
