@@ -226,11 +226,11 @@ describe('dry run sized from a 266 MiB model', () => {
     const yml = parse(await readFile(join(outDir, 'lambda', 'serverless.yml'), 'utf8')) as {
       functions: Record<string, { memorySize: number; ephemeralStorageSize?: number }>;
     };
-    expect(yml.functions.predict).toMatchObject({ memorySize: 2048, ephemeralStorageSize: 1024 });
+    expect(yml.functions.predict).toMatchObject({ memorySize: 2240, ephemeralStorageSize: 1024 });
     expect(yml.functions['batch-score']).toMatchObject({ memorySize: 4096, ephemeralStorageSize: 1024 });
     expect(yml.functions.evaluate?.ephemeralStorageSize).toBeUndefined();
     expect(lines).toContain(
-      "predict: memory 2048 MiB, /tmp 1024 MB (model 266 MiB: 3 models held at once × 2 + 384 MiB runtime; cache 3 × (266 MiB + 8 MiB); spec's 2048 MiB suffices)",
+      'predict: memory 2240 MiB, /tmp 1024 MB (model 266 MiB: 3 models held at once × 2.25 + 384 MiB runtime; cache 3 × (266 MiB + 8 MiB))',
     );
   });
 
@@ -240,9 +240,9 @@ describe('dry run sized from a 266 MiB model', () => {
     const req = (await readJson(join(outDir, 'cloudrun', 'predict', 'create-service.json'))) as {
       service: { template: { containers: { resources: { limits: Record<string, string> } }[] } };
     };
-    expect(req.service.template.containers[0]?.resources.limits).toEqual({ cpu: '2', memory: '2816Mi' });
+    expect(req.service.template.containers[0]?.resources.limits).toEqual({ cpu: '2', memory: '3Gi' });
     expect(lines).toContain(
-      'predict: memory 2816 MiB, 2 CPU (model 266 MiB: 3 models held at once × 2 + 384 MiB runtime; cache 3 × (266 MiB + 8 MiB) in memory)',
+      'predict: memory 3072 MiB, 2 CPU (model 266 MiB: 3 models held at once × 2.25 + 384 MiB runtime; cache 3 × (266 MiB + 8 MiB) in memory)',
     );
   });
 

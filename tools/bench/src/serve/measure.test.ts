@@ -7,7 +7,11 @@ describe('spreadOrder', () => {
       const order = spreadOrder(n);
       expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
     }
-    const tenths = new Set(spreadOrder(512).slice(0, 100).map((i) => Math.floor(i / 51.2)));
+    const tenths = new Set(
+      spreadOrder(512)
+        .slice(0, 100)
+        .map((i) => Math.floor(i / 51.2)),
+    );
     expect([...tenths].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });
