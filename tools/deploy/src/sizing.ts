@@ -15,7 +15,8 @@ export const RUNTIME_BASE_MIB = 384;
 /**
  * Resident memory of one loaded model (one onnxruntime session, as sessions are laid out above
  * 64 MiB) per MiB of its ONNX file, under load: its weights plus onnxruntime's buffers. Measured
- * 1.7–2.1 at DistilBERT- and BERT-base size (predict's RSS less a small model's); the rest is margin.
+ * 1.7–2.2 at DistilBERT- and BERT-base size (predict's RSS less a small model's); with the runtime
+ * below, one model's sizing is 11–19% above the largest RSS measured.
  */
 export const MODEL_RSS_FACTOR = 2.25;
 
