@@ -312,3 +312,57 @@ describe('predict app with a model of four classes', () => {
     });
   });
 });
+
+describe('predict app under more load than its queue holds', () => {
+  let watcher: ModelWatcher;
+  let app: ReturnType<typeof createPredictApp>;
+
+  beforeAll(async () => {
+    const store = await mkdtemp(join(tmpdir(), 'predict-busy-'));
+    const registry = createRegistry(openStore(store));
+    await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
+    const logger = pino({ level: 'silent' });
+    watcher = new ModelWatcher(registry, {
+      alias: 'champion',
+      cacheDir: join(store, '..', 'cache'),
+      pollMs: 3_600_000,
+      // One pass at a time of one text, and one text may wait: the rest of a burst is refused.
+      serving: { sessions: 1, threads: 1, maxBatchSize: 1, maxWaitMs: 0, maxQueued: 1 },
+      logger,
+    });
+    await watcher.start();
+    app = createPredictApp({ models: watcher, modelName: 'sentiment', limits: LIMITS, logger });
+  }, 60_000);
+  afterAll(() => watcher.stop());
+
+  it('answers 503 with Retry-After and a JSON reason at once instead of queueing, and serves the rest', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        app.request('/v1/predict', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text: `review number ${i}` }),
+        }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(
+      statuses.every((s) => s === 200 || s === 503),
+      statuses.join(','),
+    ).toBe(true);
+    const busy = responses.filter((r) => r.status === 503);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
+    for (const r of busy) {
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await r.json()).toMatchObject({ error: expect.stringMatching(/^overloaded: 1 texts are waiting \(at most 1\)/) });
+    }
+    // Once the burst has drained, a request is served again.
+    const after = await app.request('/v1/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'a good film' }),
+    });
+    expect(after.status).toBe(200);
+  });
+});

@@ -53,6 +53,8 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
       serving: {
         maxBatchSize: predict.PREDICT_MAX_BATCH,
         maxWaitMs: predict.PREDICT_MAX_WAIT_MS,
+        maxQueued: predict.PREDICT_MAX_QUEUED,
+        maxQueueMs: predict.PREDICT_MAX_QUEUE_MS,
         ...(predict.PREDICT_THREADS !== undefined && { threads: predict.PREDICT_THREADS }),
         ...(predict.PREDICT_SESSIONS !== undefined && { sessions: predict.PREDICT_SESSIONS }),
       },

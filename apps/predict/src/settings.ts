@@ -22,6 +22,13 @@ const schema = z.object({
   PREDICT_MAX_BATCH: z.coerce.number().int().positive().default(32),
   /** Extra wait for company when the model is idle; requests arriving during a pass are batched regardless. */
   PREDICT_MAX_WAIT_MS: z.coerce.number().nonnegative().default(0),
+  /**
+   * Bounds of the texts waiting for a pass: beyond either, a request is answered 503 with
+   * Retry-After at once instead of joining a queue its client would give up on. The count bounds
+   * memory (texts × PREDICT_MAX_TEXT_BYTES); the time is estimated from recent passes.
+   */
+  PREDICT_MAX_QUEUED: z.coerce.number().int().positive().default(1024),
+  PREDICT_MAX_QUEUE_MS: z.coerce.number().positive().default(5000),
   /** onnxruntime intra-op threads per session; default from the model's size (1, or every core above 64 MiB of ONNX). */
   PREDICT_THREADS: z.coerce.number().int().positive().optional(),
   /** Sessions in worker threads running passes side by side (0: on the event loop); default one per core, or one above 64 MiB of ONNX. */

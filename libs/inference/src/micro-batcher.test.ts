@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MicroBatcher } from './micro-batcher.ts';
+import { MicroBatcher, OverloadedError } from './micro-batcher.ts';
 
 function recorder(delayMs = 0) {
   const calls: number[][] = [];
@@ -93,5 +93,40 @@ describe('MicroBatcher', () => {
     expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     fail = false;
     expect(await batcher.submit([3])).toEqual([3]);
+  });
+
+  it('refuses a submit beyond maxQueued at once, with a retry time, and takes work again once the queue drains', async () => {
+    const calls: number[][] = [];
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const run = async (items: number[]) => {
+      calls.push(items);
+      await gate;
+      return items.map((x) => x * 10);
+    };
+    const batcher = new MicroBatcher(run, { maxBatchSize: 2, maxWaitMs: 0, maxQueued: 3 });
+    const running = batcher.submit([1]);
+    const waiting = [batcher.submit([2, 3]), batcher.submit([4])];
+    const refused = batcher.submit([5]);
+    await expect(refused).rejects.toBeInstanceOf(OverloadedError);
+    await expect(refused).rejects.toMatchObject({
+      code: 'OVERLOADED',
+      retryAfterSeconds: 1,
+      message: expect.stringMatching(/3 texts are waiting \(at most 3\)/),
+    });
+    open();
+    expect(await Promise.all([running, ...waiting])).toEqual([[10], [20, 30], [40]]);
+    expect(await batcher.submit([6])).toEqual([60]);
+    expect(calls).toEqual([[1], [2, 3], [4], [6]]);
+  });
+
+  it('refuses a submit that would wait longer than maxQueueMs, by the time recent calls took', async () => {
+    const { run } = recorder(50);
+    const batcher = new MicroBatcher(run, { maxBatchSize: 1, maxWaitMs: 0, maxQueueMs: 75 });
+    await batcher.submit([1]); // at least 50 ms per item from now on
+    const running = batcher.submit([2]);
+    const waiting = batcher.submit([3]);
+    await expect(batcher.submit([4])).rejects.toMatchObject({ code: 'OVERLOADED', retryAfterSeconds: 1 });
+    expect(await Promise.all([running, waiting])).toEqual([[20], [30]]);
   });
 });

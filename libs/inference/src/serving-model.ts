@@ -9,6 +9,9 @@ export interface ServingOptions {
   sessions?: number;
   maxBatchSize: number;
   maxWaitMs: number;
+  /** Bounds of the texts waiting for a pass (MicroBatcher): beyond them predict refuses with OverloadedError. Default: none. */
+  maxQueued?: number;
+  maxQueueMs?: number;
 }
 
 export interface ModelMetadata {

@@ -27,6 +27,7 @@ describe('statusOfError', () => {
     ['NO_EARLIER_CHAMPION', 409],
     ['UNKNOWN_LABEL', 400],
     ['NO_MODEL', 503],
+    ['OVERLOADED', 503],
   ];
   it.each(expected)('maps the domain code %s to %i', (code, status) => {
     expect(statusOfError(new CodedError(code))).toBe(status);
@@ -74,6 +75,9 @@ describe('handleErrors', () => {
     app.get('/bug', () => {
       throw new TypeError('cannot read x of undefined');
     });
+    app.get('/busy', () => {
+      throw Object.assign(new CodedError('OVERLOADED', 'overloaded: retry later'), { retryAfterSeconds: 2.2 });
+    });
     app.get('/v2/bug', () => {
       throw new CodedError('NO_MODEL', 'no model loaded yet');
     });
@@ -112,6 +116,13 @@ describe('handleErrors', () => {
     ]);
     expect(await get(appWith(), '/conflict')).toMatchObject({ status: 409 });
     expect(logged).toHaveLength(2); // a mapped error is the caller's, not logged
+  });
+
+  it('says when to retry a busy function: Retry-After in whole seconds, rounded up', async () => {
+    const res = await appWith().request('/busy', { headers: { 'x-request-id': 'req-1' } });
+    expect([res.status, res.headers.get('retry-after')]).toEqual([503, '3']);
+    expect(await res.json()).toEqual({ error: 'overloaded: retry later', request_id: 'req-1' });
+    expect((await appWith().request('/conflict')).headers.get('retry-after')).toBeNull();
   });
 
   it('answers a bare { error } where the protocol fixes the body', async () => {

@@ -26,8 +26,9 @@ export const STATUS_BY_ERROR_CODE = {
   NO_EARLIER_CHAMPION: 409, // promote
   // The request's data is wrong.
   UNKNOWN_LABEL: 400, // predict's feedback
-  // Not ready yet: event senders (Eventarc, S3 notifications) retry a 503.
+  // Not ready yet, or busy: event senders (Eventarc, S3 notifications) and clients retry a 503.
   NO_MODEL: 503, // batch-score
+  OVERLOADED: 503, // @mlops/inference: predict's queue is at its bound (with Retry-After)
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type DomainErrorCode = keyof typeof STATUS_BY_ERROR_CODE;
@@ -58,6 +59,12 @@ function detailsOf(error: Error): ErrorDetail[] | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
+/** The seconds after which a busy function asks to be called again, when the error carries them. */
+function retryAfterOf(error: Error): number | undefined {
+  const seconds = 'retryAfterSeconds' in error ? error.retryAfterSeconds : undefined;
+  return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : undefined;
+}
+
 /** What the error handler needs of a logger (pino's shape). */
 export interface ErrorLogger {
   error(fields: Record<string, unknown>, message: string): void;
@@ -77,7 +84,8 @@ export interface ErrorHandlingOptions {
 /**
  * Installs the error and not-found handlers every function shares. Each answers
  * `{ error, request_id, details? }`: an HttpError with its status, a known domain error with the
- * status of its code (STATUS_BY_ERROR_CODE), anything else logged and answered 500.
+ * status of its code (STATUS_BY_ERROR_CODE) and its `retryAfterSeconds` as Retry-After, anything
+ * else logged and answered 500.
  */
 export function handleErrors(app: Hono<FunctionEnv>, opts: ErrorHandlingOptions): void {
   const answer = (c: Context<FunctionEnv>, status: ContentfulStatusCode, error: string, details?: ErrorDetail[]) =>
@@ -85,7 +93,11 @@ export function handleErrors(app: Hono<FunctionEnv>, opts: ErrorHandlingOptions)
 
   app.onError((error, c) => {
     const status = statusOfError(error);
-    if (status !== undefined) return answer(c, status, error.message, detailsOf(error));
+    if (status !== undefined) {
+      const retryAfter = retryAfterOf(error);
+      if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter));
+      return answer(c, status, error.message, detailsOf(error));
+    }
     opts.logger.error({ err: error, request_id: c.get('requestId') }, 'unhandled error');
     return answer(c, 500, opts.what === undefined ? 'internal error' : `${opts.what} failed: ${error.message}`);
   });

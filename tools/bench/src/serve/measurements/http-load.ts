@@ -64,10 +64,15 @@ function load(port: number, bodies: string[], connections: number, duration: num
 
 /**
  * Waits until the server has answered what a load left queued (requests the load gave up on are
- * still computed): one more request, answered after them. Each load then starts on an idle server.
+ * still computed): one more request, answered after them, retried while the server says it is
+ * busy (503). Each load then starts on an idle server.
  */
 async function drain(port: number): Promise<void> {
-  if (!(await predictOk(port, 'drain'))) throw new Error('the server did not answer after the load');
+  const deadline = Date.now() + 120_000;
+  while (!(await predictOk(port, 'drain'))) {
+    if (Date.now() > deadline) throw new Error('the server did not answer within 120 s of the load');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 export const httpLoadMeasurement: Measurement<HttpLoad> = {
