@@ -6,8 +6,12 @@
 //    (a HEAD to s3rver) and refused as S3 does — 412 PreconditionFailed, or 404 NoSuchKey for
 //    If-Match on a missing key — with S3's XML error body; otherwise it is forwarded unchanged;
 //  - requests on one key run one at a time (the check and the write are one atomic step, and
-//    reads never see a partial write), and a bucket listing never overlaps a write or delete.
+//    reads never see a partial write), and a bucket listing never overlaps a write or delete;
+//  - a PUT holds its key until s3rver's object file matches the ETag it recorded: s3rver answers
+//    the PUT (and writes the ETag) before its write stream has flushed the object, so the next
+//    GET could pair the old body with the new ETag, and a client's If-Match on it would pass.
 // Everything else is forwarded byte for byte, so the SDK's SigV4 signatures stay valid.
+import { createHash } from 'node:crypto';
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomHex } from '../random-hex.ts';
@@ -36,13 +40,16 @@ export async function startConditionalProxy(upstream: Upstream): Promise<Conditi
     return lock;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+  /** Resolves with upstream's status once the response is sent. */
+  const forward = (req: IncomingMessage, res: ServerResponse): Promise<number> =>
     new Promise((resolve) => {
-      res.on('close', resolve);
+      let status = 502;
+      res.on('close', () => resolve(status));
       const up = request(
         { host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers: withoutHopHeaders(req.headers), agent },
         (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, withoutHopHeaders(upRes.headers));
+          status = upRes.statusCode ?? 502;
+          res.writeHead(status, withoutHopHeaders(upRes.headers));
           upRes.pipe(res);
         },
       );
@@ -65,6 +72,24 @@ export async function startConditionalProxy(upstream: Upstream): Promise<Conditi
       head.on('error', reject);
       head.end();
     });
+
+  /** Whether a GET of `path` returns a body whose MD5 is the ETag it is served with (a single-part object settled on disk). */
+  const consistent = (path: string): Promise<boolean> =>
+    new Promise((resolve, reject) => {
+      const get = request({ host: upstream.host, port: upstream.port, method: 'GET', path, agent }, (res) => {
+        const md5 = createHash('md5');
+        res.on('data', (chunk: Buffer) => md5.update(chunk));
+        res.on('end', () => resolve(res.statusCode !== 200 || md5.digest('hex') === unquoted(String(res.headers.etag ?? ''))));
+        res.on('error', reject);
+      });
+      get.on('error', reject);
+      get.end();
+    });
+
+  /** Waits (a few ms at most, in practice) until s3rver has flushed the object a PUT answered for. */
+  const settle = async (path: string): Promise<void> => {
+    for (let attempt = 0; attempt < 500 && !(await consistent(path)); attempt++) await new Promise((r) => setTimeout(r, 2));
+  };
 
   /** The S3 error a conditional PUT gets, or undefined if it may go ahead. */
   const refusalOf = async (req: IncomingMessage, path: string, key: string): Promise<S3ErrorReply | undefined> => {
@@ -95,17 +120,19 @@ export async function startConditionalProxy(upstream: Upstream): Promise<Conditi
     // Path-style addressing: /<bucket>/<key>.
     const [, bucket = '', ...keyParts] = path.split('/');
     const key = keyParts.join('/');
-    if (bucket === '') return forward(req, res);
+    if (bucket === '') return void (await forward(req, res));
     if (key === '') {
       // Bucket-level request (a listing, CreateBucket…): no write or delete in flight meanwhile.
-      return req.method === 'GET' ? bucketLock(bucket).exclusive(() => forward(req, res)) : forward(req, res);
+      return void (await (req.method === 'GET' ? bucketLock(bucket).exclusive(() => forward(req, res)) : forward(req, res)));
     }
     const objectRequest = async () => {
-      if (req.method === 'PUT') {
-        const refusal = await refusalOf(req, path, decodeURIComponent(key));
-        if (refusal) return reply(req, res, refusal);
-      }
-      return forward(req, res);
+      if (req.method !== 'PUT') return void (await forward(req, res));
+      const refusal = await refusalOf(req, path, decodeURIComponent(key));
+      if (refusal) return reply(req, res, refusal);
+      const status = await forward(req, res);
+      // A multipart part (?uploadId=…) is no object yet.
+      const part = new URL(req.url ?? '/', 'http://proxy').searchParams.has('uploadId');
+      if (status >= 200 && status < 300 && !part) await settle(path);
     };
     const locked = () => keyLocks.run(`${bucket}/${key}`, objectRequest);
     return req.method === 'PUT' || req.method === 'DELETE' ? bucketLock(bucket).shared(locked) : locked();
