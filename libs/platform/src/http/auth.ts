@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { HttpError, type Caller, type FunctionEnv } from './http.ts';
@@ -67,9 +67,14 @@ function rejection(error: unknown): string {
   return 'bearer token is neither the API key nor a well-formed ID token';
 }
 
-function sameSecret(given: string, expected: Buffer): boolean {
-  const bytes = Buffer.from(given);
-  return bytes.length === expected.length && timingSafeEqual(bytes, expected);
+const digest = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+
+/**
+ * Compares digests, which are 32 bytes whatever the secrets: comparing the secrets themselves would
+ * have to stop early on different lengths, and the time that takes tells a caller the key's length.
+ */
+function sameSecret(given: string, expectedDigest: Buffer): boolean {
+  return timingSafeEqual(digest(given), expectedDigest);
 }
 
 /**
@@ -81,7 +86,7 @@ function sameSecret(given: string, expected: Buffer): boolean {
  * With neither a key nor OIDC configured the guard is open: the caller of this function warns at startup.
  */
 export function requireCaller(policy: CallerPolicy): MiddlewareHandler<FunctionEnv> {
-  const key = policy.apiKey ? Buffer.from(policy.apiKey) : undefined;
+  const key = policy.apiKey ? digest(policy.apiKey) : undefined;
   const oidc = policy.oidc;
   const keys = oidc ? remoteKeys(oidc.jwksUrl) : undefined;
   const allowed = oidc?.allowedEmails ? new Set(oidc.allowedEmails.map((e) => e.toLowerCase())) : undefined;
