@@ -75,6 +75,9 @@ describe('handleErrors', () => {
     app.get('/bug', () => {
       throw new TypeError('cannot read x of undefined');
     });
+    app.get('/store-down', () => {
+      throw new Error('S3 get of s3://prod-models/mlops/models/sentiment/aliases/champion.json failed: ECONNREFUSED');
+    });
     app.get('/busy', () => {
       throw Object.assign(new CodedError('OVERLOADED', 'overloaded: retry later'), { retryAfterSeconds: 2.2 });
     });
@@ -108,7 +111,7 @@ describe('handleErrors', () => {
     expect(await get(appWith(), '/bug')).toEqual({ status: 500, body: { error: 'internal error', request_id: 'req-1' } });
     expect(await get(appWith({ what: 'promote' }), '/bug')).toEqual({
       status: 500,
-      body: { error: 'promote failed: cannot read x of undefined', request_id: 'req-1' },
+      body: { error: 'promote failed: internal error', request_id: 'req-1' },
     });
     expect(logged).toEqual([
       expect.objectContaining({ request_id: 'req-1', err: expect.any(TypeError) }),
@@ -116,6 +119,21 @@ describe('handleErrors', () => {
     ]);
     expect(await get(appWith(), '/conflict')).toMatchObject({ status: 409 });
     expect(logged).toHaveLength(2); // a mapped error is the caller's, not logged
+  });
+
+  it('never puts a store key, bucket or path in a 500: they go to the log with the request id', async () => {
+    logged.length = 0;
+    const res = await appWith({ what: 'evaluation' }).request('/store-down', { headers: { 'x-request-id': 'req-9' } });
+    const text = await res.text();
+    expect(res.status).toBe(500);
+    expect(JSON.parse(text)).toEqual({ error: 'evaluation failed: internal error', request_id: 'req-9' });
+    expect(text).not.toMatch(/prod-models|s3:|aliases|ECONNREFUSED/);
+    expect(logged).toEqual([
+      expect.objectContaining({
+        request_id: 'req-9',
+        err: expect.objectContaining({ message: expect.stringContaining('s3://prod-models') }),
+      }),
+    ]);
   });
 
   it('says when to retry a busy function: Retry-After in whole seconds, rounded up', async () => {

@@ -73,8 +73,8 @@ export interface ErrorLogger {
 export interface ErrorHandlingOptions {
   logger: ErrorLogger;
   /**
-   * The work named in a 500: "promote" answers "promote failed: <message>". Unset, a 500 says only
-   * "internal error", so a public function shows its callers no internals.
+   * The work named in a 500: "promote" answers "promote failed: internal error". A 500's own message
+   * is only logged, with the request id the answer carries: it can name store keys, buckets and paths.
    */
   what?: string;
   /** Requests whose protocol fixes the error body to `{ error }` alone (predict's Open Inference Protocol routes). */
@@ -99,7 +99,7 @@ export function handleErrors(app: Hono<FunctionEnv>, opts: ErrorHandlingOptions)
       return answer(c, status, error.message, detailsOf(error));
     }
     opts.logger.error({ err: error, request_id: c.get('requestId') }, 'unhandled error');
-    return answer(c, 500, opts.what === undefined ? 'internal error' : `${opts.what} failed: ${error.message}`);
+    return answer(c, 500, opts.what === undefined ? 'internal error' : `${opts.what} failed: internal error`);
   });
   app.notFound((c) => answer(c, 404, `no route ${c.req.method} ${c.req.path}`));
 }
