@@ -1,18 +1,12 @@
 import { TextClassifier, type Prediction } from './classifier.ts';
-import { MicroBatcher } from './micro-batcher.ts';
+import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
 import type { SessionPoolOptions } from './session-pool.ts';
 
-export interface ServingOptions {
-  /** onnxruntime intra-op threads per session; default from the model's size (TextClassifier.load). */
-  threads?: number;
-  /** Sessions in worker threads running passes side by side (0: one on the event loop); default from the model's size. */
-  sessions?: number;
-  maxBatchSize: number;
-  maxWaitMs: number;
-  /** Bounds of the texts waiting for a pass (MicroBatcher): beyond them predict refuses with OverloadedError. Default: none. */
-  maxQueued?: number;
-  maxQueueMs?: number;
-}
+/**
+ * The sessions (either number missing: from the model's size, see TextClassifier.load) and the
+ * micro-batcher's batching and queue bounds; how many batches are in flight follows the sessions.
+ */
+export type ServingOptions = Partial<SessionPoolOptions> & Omit<MicroBatcherOptions, 'maxInFlight'>;
 
 export interface ModelMetadata {
   version: string;
