@@ -25,7 +25,11 @@ describe('openStore', () => {
   });
 
   it('configures S3 from AWS_REGION and MLOPS_S3_ENDPOINT', () => {
-    expect(s3ClientConfigFromEnv({})).toEqual({ region: 'us-east-1', requestHandler: { connectionTimeout: 5_000 } });
+    expect(s3ClientConfigFromEnv({})).toEqual({
+      region: 'us-east-1',
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000, throwOnRequestTimeout: true },
+    });
+    expect(s3ClientConfigFromEnv({ MLOPS_STORE_RESPONSE_TIMEOUT_MS: '5000' }).requestHandler).toMatchObject({ requestTimeout: 5_000 });
     expect(s3ClientConfigFromEnv({ AWS_REGION: 'eu-west-3', MLOPS_S3_ENDPOINT: 'http://127.0.0.1:9000' })).toMatchObject({
       region: 'eu-west-3',
       endpoint: 'http://127.0.0.1:9000',
@@ -41,7 +45,8 @@ describe('openStore', () => {
   });
 
   it('configures GCS from STORAGE_EMULATOR_HOST', () => {
-    expect(gcsStorageOptionsFromEnv({})).toEqual({ retryOptions: { maxRetries: 2, totalTimeout: 60 } });
+    expect(gcsStorageOptionsFromEnv({})).toEqual({ retryOptions: { maxRetries: 2, totalTimeout: 60 }, timeout: 30_000 });
+    expect(gcsStorageOptionsFromEnv({ MLOPS_STORE_RESPONSE_TIMEOUT_MS: '5000' })).toMatchObject({ timeout: 5_000 });
     expect(gcsStorageOptionsFromEnv({ STORAGE_EMULATOR_HOST: 'http://127.0.0.1:4443' })).toMatchObject({
       apiEndpoint: 'http://127.0.0.1:4443',
     });

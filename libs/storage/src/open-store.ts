@@ -9,7 +9,9 @@ import type { ObjectStore } from './types.ts';
  * `file:///abs`, `file://relative` or a plain path open a folder store; `s3://bucket/prefix` a
  * bucket (AWS_REGION, MLOPS_S3_ENDPOINT from `env`); `gs://bucket/prefix` a GCS bucket
  * (credentials from ADC; STORAGE_EMULATOR_HOST from `env` or process.env for a local server).
- * URIs are checked at once; a cloud SDK is imported only when its store is first used.
+ * URIs are checked at once; a cloud SDK is imported only when its store is first used. A cloud
+ * store gives up on a server that hangs: MLOPS_STORE_RESPONSE_TIMEOUT_MS (until a response's
+ * headers) and MLOPS_STORE_STALL_TIMEOUT_MS (a body sending nothing), from `env`; see StoreTimeouts.
  */
 export function openStore(uri: string, env: NodeJS.ProcessEnv = process.env): ObjectStore {
   if (uri.startsWith('file://')) {

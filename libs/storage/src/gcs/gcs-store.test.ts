@@ -6,7 +6,11 @@ import { openStore } from '../open-store.ts';
 import { describeStoreContract, uniquePrefix } from '../store-contract.testing.ts';
 import { PreconditionFailedError } from '../types.ts';
 import { parseGcsUri } from '../keys.ts';
-import { GcsStore } from './gcs-store.ts';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { neverAnswer, stallAfterHeaders, startStallingServer } from '../stalling-server.testing.ts';
+import { GcsStore, gcsStorageOptionsFromEnv } from './gcs-store.ts';
 import { startLocalGcs, type LocalGcs } from './local-gcs.testing.ts';
 
 /** What the SDK reads by itself: no apiEndpoint, no credentials, only STORAGE_EMULATOR_HOST. */
@@ -162,6 +166,62 @@ describe('GcsStore', () => {
     expect(() => parseGcsUri('gs://Bad_Bucket/x')).toThrow(/does not name a valid GCS bucket/);
     expect(() => parseGcsUri('gs://bucket/a//b')).toThrow(/invalid prefix/);
     expect(() => parseGcsUri('gs://bucket/../b')).toThrow(/invalid prefix/);
+  });
+});
+
+describe('GcsStore in front of a server that hangs', () => {
+  /** The client openStore builds, with a timeout short enough for a test, and no retries. */
+  const hungStore = (endpoint: string, stallTimeoutMs = 30_000) => {
+    const env = { STORAGE_EMULATOR_HOST: endpoint, MLOPS_STORE_RESPONSE_TIMEOUT_MS: '300' };
+    const storage = new Storage({ ...gcsStorageOptionsFromEnv(env), retryOptions: { autoRetry: false, maxRetries: 0 } });
+    return new GcsStore(storage, { bucket: 'models', prefix: 'prod' }, { stallTimeoutMs });
+  };
+  const elapsed = async (work: () => Promise<unknown>) => {
+    const started = Date.now();
+    await work();
+    return Date.now() - started;
+  };
+
+  it('gives up on a request whose answer never comes (the connection stays open)', { timeout: 5_000 }, async () => {
+    const server = await startStallingServer(neverAnswer);
+    const store = hungStore(server.endpoint);
+    try {
+      const ms = await elapsed(async () => {
+        await expect(store.get('aliases/champion.json')).rejects.toThrow(
+          /^GCS get of gs:\/\/models\/prod\/aliases\/champion\.json failed: .*timeout/,
+        );
+        await expect(store.downloadFile('a.onnx', '/nonexistent/a.onnx')).rejects.toThrow(/^GCS downloadFile .* failed: .*timeout/);
+      });
+      expect(ms).toBeLessThan(2_500);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives up on a download whose body stops coming, and leaves no file', { timeout: 5_000 }, async () => {
+    const size = 500_000_000;
+    const media = stallAfterHeaders(size, { 'x-goog-generation': '7', 'x-goog-stored-content-encoding': 'identity' });
+    const server = await startStallingServer((req, res) => {
+      if (req.url?.includes('alt=media')) return media(req, res);
+      const name = decodeURIComponent(/\/o\/([^?]+)/.exec(req.url ?? '')?.[1] ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ bucket: 'models', name, generation: '7', size: String(size), updated: new Date(0).toISOString() }));
+    });
+    const store = hungStore(server.endpoint, 300);
+    const dir = await mkdtemp(join(tmpdir(), 'gcs-stall-'));
+    try {
+      const ms = await elapsed(async () => {
+        await expect(store.downloadFile('model.onnx', join(dir, 'model.onnx'))).rejects.toThrow(
+          /^GCS downloadFile to .* of gs:\/\/models\/prod\/model\.onnx failed: TimeoutError: ETIMEDOUT: no data for 300 ms/,
+        );
+        await expect(store.get('model.onnx')).rejects.toThrow(/^GCS get of .* failed: TimeoutError: ETIMEDOUT: no data for 300 ms/);
+      });
+      expect(ms).toBeLessThan(2_500);
+      expect(await readdir(dir)).toEqual([]);
+      expect(server.requests.filter((r) => r.includes('alt=media'))).toHaveLength(2);
+    } finally {
+      await server.close();
+    }
   });
 });
 

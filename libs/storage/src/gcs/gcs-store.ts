@@ -1,10 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { ApiError, Storage, type File, type FileMetadata, type StorageOptions } from '@google-cloud/storage';
 import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseGcsUri } from '../keys.ts';
 import { randomHex } from '../random-hex.ts';
+import { DEFAULT_STORE_TIMEOUTS, failWhenStalled, storeTimeoutsFromEnv } from '../timeouts.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 /** Reads of a pinned generation that lose a race with a writer start over this many times. */
@@ -14,7 +16,7 @@ export type GcsLocation = BucketLocation;
 
 /** What `openStore` returns for a gs:// URI (loaded on first use: the SDK takes long to import). */
 export function openGcsStore(uri: string, env: NodeJS.ProcessEnv): GcsStore {
-  return new GcsStore(new Storage(gcsStorageOptionsFromEnv(env)), parseGcsUri(uri));
+  return new GcsStore(new Storage(gcsStorageOptionsFromEnv(env)), parseGcsUri(uri), { stallTimeoutMs: storeTimeoutsFromEnv(env).stallMs });
 }
 
 /**
@@ -22,6 +24,7 @@ export function openGcsStore(uri: string, env: NodeJS.ProcessEnv): GcsStore {
  * STORAGE_EMULATOR_HOST (e.g. http://127.0.0.1:4443) points at a local server speaking the GCS
  * JSON API. The SDK reads that variable from process.env by itself; passing it on as apiEndpoint
  * makes the `env` given to openStore count too. With either, the SDK sends no credentials.
+ * MLOPS_STORE_RESPONSE_TIMEOUT_MS bounds the wait for a response's headers (`StoreTimeouts`).
  */
 export function gcsStorageOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StorageOptions {
   const emulator = env['STORAGE_EMULATOR_HOST'] || undefined;
@@ -29,6 +32,9 @@ export function gcsStorageOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
     // By default the SDK retries idempotent requests (reads, conditional writes) on 5xx, 429 and
     // connection errors 3 times over up to 600 s: ~15 s when nothing listens. Two retries: ~7 s.
     retryOptions: { maxRetries: 2, totalTimeout: 60 },
+    // Per request, until the response headers (node-fetch's `timeout`: a body streamed from them is
+    // not bounded, see `stallTimeoutMs`). Unset, the SDK sends none. Uploads take their own, unset.
+    timeout: storeTimeoutsFromEnv(env).responseMs,
     ...(emulator !== undefined && { apiEndpoint: emulator }),
   };
 }
@@ -43,24 +49,27 @@ export class GcsStore implements ObjectStore {
   readonly prefix: string;
 
   private readonly listPageSize: number | undefined;
+  private readonly stallTimeoutMs: number;
 
   constructor(
     private readonly storage: Storage,
     location: GcsLocation,
-    /** listPageSize: objects per list page (GCS's default and maximum is 1000). */
-    options: { listPageSize?: number } = {},
+    /**
+     * listPageSize: objects per list page (GCS's default and maximum is 1000). stallTimeoutMs: how
+     * long a download may send nothing while it is read (`StoreTimeouts.stallMs`; 0: none); the SDK
+     * has no such timeout of its own.
+     */
+    options: { listPageSize?: number; stallTimeoutMs?: number } = {},
   ) {
     this.listPageSize = options.listPageSize;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.stallMs;
     this.bucket = location.bucket;
     this.prefix = location.prefix;
     this.uri = bucketStoreUri('gs', location);
   }
 
   get(key: string): Promise<{ body: Buffer; info: ObjectInfo }> {
-    return this.readPinned('get', key, async (file, info) => {
-      const [body] = await file.download();
-      return { body, info };
-    });
+    return this.readPinned('get', key, async (file, info) => ({ body: await buffer(this.readStream(file)), info }));
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -147,7 +156,7 @@ export class GcsStore implements ObjectStore {
   async createReadStream(key: string): Promise<NodeJS.ReadableStream> {
     const objectKey = this.objectKey(key);
     if ((await this.head(key)) === undefined) throw new NotFoundError(key, this.uri);
-    return this.file(objectKey).createReadStream();
+    return this.readStream(this.file(objectKey));
   }
 
   /** One streamed single-request upload; GCS makes it atomic. */
@@ -167,7 +176,7 @@ export class GcsStore implements ObjectStore {
       const tmp = `${localPath}.${randomHex(6)}.tmp`;
       try {
         await mkdir(dirname(localPath), { recursive: true });
-        await pipeline(file.createReadStream(), createWriteStream(tmp, { flags: 'wx' }));
+        await pipeline(this.readStream(file), createWriteStream(tmp, { flags: 'wx' }));
         await rename(tmp, localPath);
         return info;
       } finally {
@@ -179,6 +188,11 @@ export class GcsStore implements ObjectStore {
   private objectKey(key: string): string {
     assertValidKey(key);
     return this.prefix === '' ? key : `${this.prefix}/${key}`;
+  }
+
+  /** The object's bytes (as File.download reads them), failing when they stall (`stallTimeoutMs`). */
+  private readStream(file: File): NodeJS.ReadableStream {
+    return failWhenStalled(file.createReadStream(), this.stallTimeoutMs);
   }
 
   private file(objectKey: string, generation?: string): File {

@@ -8,7 +8,11 @@ import { describeStoreContract, uniquePrefix } from '../store-contract.testing.t
 import { PreconditionFailedError } from '../types.ts';
 import { startLocalS3, testS3ClientConfig, type LocalS3 } from './local-s3.testing.ts';
 import { parseS3Uri } from '../keys.ts';
-import { S3Store } from './s3-store.ts';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { neverAnswer, stallAfterHeaders, startStallingServer } from '../stalling-server.testing.ts';
+import { s3ClientConfigFromEnv, S3Store } from './s3-store.ts';
 
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
 
@@ -136,6 +140,77 @@ describe('S3Store', () => {
     expect(() => parseS3Uri('s3://Bad_Bucket/x')).toThrow(/does not name a valid S3 bucket/);
     expect(() => parseS3Uri('s3://bucket/a//b')).toThrow(/invalid prefix/);
     expect(() => parseS3Uri('s3://bucket/../b')).toThrow(/invalid prefix/);
+  });
+});
+
+describe('S3Store in front of a server that hangs', () => {
+  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  /** The client openStore builds, with a timeout short enough for a test, and no retries. */
+  const hungStore = (endpoint: string, stallTimeoutMs = 30_000) => {
+    const env = { MLOPS_S3_ENDPOINT: endpoint, MLOPS_STORE_RESPONSE_TIMEOUT_MS: '300' };
+    const client = new S3Client({ ...s3ClientConfigFromEnv(env), credentials, maxAttempts: 1 });
+    return { client, store: new S3Store(client, { bucket: 'models', prefix: 'prod' }, { stallTimeoutMs }) };
+  };
+  const elapsed = async (work: () => Promise<unknown>) => {
+    const started = Date.now();
+    await work();
+    return Date.now() - started;
+  };
+
+  it('gives up on a request whose answer never comes (the connection stays open)', { timeout: 5_000 }, async () => {
+    const server = await startStallingServer(neverAnswer);
+    const { client, store } = hungStore(server.endpoint);
+    try {
+      const ms = await elapsed(async () => {
+        await expect(store.get('aliases/champion.json')).rejects.toThrow(
+          /^S3 get of s3:\/\/models\/prod\/aliases\/champion\.json failed: TimeoutError/,
+        );
+        await expect(store.downloadFile('a.onnx', '/nonexistent/a.onnx')).rejects.toThrow(/^S3 downloadFile .* failed: TimeoutError/);
+      });
+      expect(ms).toBeLessThan(2_500);
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+
+  it('gives up on a body that stops coming, and leaves no file', { timeout: 5_000 }, async () => {
+    const server = await startStallingServer(stallAfterHeaders(500_000_000, { etag: '"abc"' }));
+    const { client, store } = hungStore(server.endpoint, 300);
+    const dir = await mkdtemp(join(tmpdir(), 's3-stall-'));
+    try {
+      const ms = await elapsed(async () => {
+        await expect(store.downloadFile('model.onnx', join(dir, 'model.onnx'))).rejects.toThrow(
+          /^S3 downloadFile to .* of s3:\/\/models\/prod\/model\.onnx failed: TimeoutError: ETIMEDOUT: no data for 300 ms/,
+        );
+        await expect(store.get('model.onnx')).rejects.toThrow(/^S3 get of .* failed: TimeoutError: ETIMEDOUT: no data for 300 ms/);
+      });
+      expect(ms).toBeLessThan(2_500);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
+  });
+
+  it('waits for the answer to an upload however long the body takes to send', { timeout: 5_000 }, async () => {
+    // Answers 700 ms after the body ends: more than the response timeout, which uploads do not have.
+    const server = await startStallingServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => res.writeHead(200, { etag: '"up"' }).end(), 700));
+    });
+    const { client, store } = hungStore(server.endpoint);
+    const dir = await mkdtemp(join(tmpdir(), 's3-upload-'));
+    try {
+      await writeFile(join(dir, 'model.onnx'), 'weights');
+      expect(await store.uploadFile('model.onnx', join(dir, 'model.onnx'))).toMatchObject({ etag: 'up', size: 7 });
+      // A small put keeps the timeout.
+      await expect(store.put('a.json', '{}')).rejects.toThrow(/^S3 put .* failed: TimeoutError/);
+    } finally {
+      client.destroy();
+      await server.close();
+    }
   });
 });
 

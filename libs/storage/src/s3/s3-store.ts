@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
@@ -17,25 +18,34 @@ import {
 } from '@aws-sdk/client-s3';
 import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseS3Uri } from '../keys.ts';
 import { randomHex } from '../random-hex.ts';
+import { DEFAULT_STORE_TIMEOUTS, failWhenStalled, storeTimeoutsFromEnv } from '../timeouts.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 export type S3Location = BucketLocation;
 
 /** What `openStore` returns for an s3:// URI (loaded on first use: the SDK takes long to import). */
 export function openS3Store(uri: string, env: NodeJS.ProcessEnv): S3Store {
-  return new S3Store(new S3Client(s3ClientConfigFromEnv(env)), parseS3Uri(uri));
+  return new S3Store(new S3Client(s3ClientConfigFromEnv(env)), parseS3Uri(uri), { stallTimeoutMs: storeTimeoutsFromEnv(env).stallMs });
 }
 
 /**
  * Client settings for `openStore`: region from AWS_REGION (else us-east-1), credentials from the
  * SDK's default chain. MLOPS_S3_ENDPOINT points at an S3-compatible server (MinIO, s3rver…).
+ * MLOPS_STORE_RESPONSE_TIMEOUT_MS bounds the wait for a response's headers (`StoreTimeouts`).
  */
 export function s3ClientConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
   const endpoint = env['MLOPS_S3_ENDPOINT'] || undefined;
   return {
     region: env['AWS_REGION'] || 'us-east-1',
-    // Without it an unreachable host waits for the OS's TCP timeout (minutes) on every attempt.
-    requestHandler: { connectionTimeout: 5_000 },
+    requestHandler: {
+      // Without it an unreachable host waits for the OS's TCP timeout (minutes) on every attempt.
+      connectionTimeout: 5_000,
+      // The handler's requestTimeout ends at the response headers (a body is `stallTimeoutMs`'s), and
+      // only throws with throwOnRequestTimeout (else it logs a warning). Its socketTimeout, an idle
+      // timeout, is not used: it also fires while a slow reader of createReadStream holds the stream.
+      requestTimeout: storeTimeoutsFromEnv(env).responseMs,
+      throwOnRequestTimeout: true,
+    },
     ...(endpoint !== undefined && {
       endpoint,
       // Such servers rarely resolve bucket subdomains, and many reject the SDK's default
@@ -57,14 +67,19 @@ export class S3Store implements ObjectStore {
   readonly prefix: string;
 
   private readonly listPageSize: number | undefined;
+  private readonly stallTimeoutMs: number;
 
   constructor(
     private readonly client: S3Client,
     location: S3Location,
-    /** listPageSize: keys per ListObjectsV2 page (S3's default and maximum is 1000). */
-    options: { listPageSize?: number } = {},
+    /**
+     * listPageSize: keys per ListObjectsV2 page (S3's default and maximum is 1000). stallTimeoutMs:
+     * how long a response body may send nothing while it is read (`StoreTimeouts.stallMs`; 0: none).
+     */
+    options: { listPageSize?: number; stallTimeoutMs?: number } = {},
   ) {
     this.listPageSize = options.listPageSize;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.stallMs;
     this.bucket = location.bucket;
     this.prefix = location.prefix;
     this.uri = bucketStoreUri('s3', location);
@@ -72,8 +87,13 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<{ body: Buffer; info: ObjectInfo }> {
     const out = await this.getObject('get', key);
-    const body = Buffer.from(await this.readBody(out, key).transformToByteArray());
-    return { body, info: this.infoOf(key, out) };
+    const stream = this.readBody(out, key);
+    try {
+      return { body: await buffer(stream), info: this.infoOf(key, out) };
+    } catch (err) {
+      stream.destroy();
+      throw this.failure('get', this.objectKey(key), err);
+    }
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -171,7 +191,8 @@ export class S3Store implements ObjectStore {
     const objectKey = this.objectKey(key);
     const { size } = await stat(localPath);
     try {
-      return await this.putBody(objectKey, key, createReadStream(localPath), { ContentLength: size }, size);
+      // No response timeout: the answer comes once the whole file is sent, however long that takes.
+      return await this.putBody(objectKey, key, createReadStream(localPath), { ContentLength: size }, size, 0);
     } catch (err) {
       throw this.failure(`uploadFile from ${localPath}`, objectKey, err);
     }
@@ -210,10 +231,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private readBody(out: GetObjectCommandOutput, key: string): Readable & { transformToByteArray(): Promise<Uint8Array> } {
+  /** The body, failing when it stalls (`stallTimeoutMs`). */
+  private readBody(out: GetObjectCommandOutput, key: string): Readable {
     const body = out.Body;
     if (!(body instanceof Readable)) throw new Error(`S3 returned no readable body for ${this.uri}/${key}`);
-    return body as Readable & { transformToByteArray(): Promise<Uint8Array> };
+    return failWhenStalled(body, this.stallTimeoutMs);
   }
 
   /** Throws the SDK's error as is: each caller decides what it means. */
@@ -223,8 +245,11 @@ export class S3Store implements ObjectStore {
     body: Buffer | string | Readable,
     extra: Partial<PutObjectCommandInput>,
     size = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Buffer ? body.length : 0,
+    /** Overrides the client's requestTimeout (0: none). */
+    requestTimeout?: number,
   ): Promise<ObjectInfo> {
-    const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ...extra }));
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ...extra });
+    const out = await this.client.send(command, requestTimeout === undefined ? {} : { requestTimeout });
     // PutObject does not return Last-Modified; the client's clock is within the request's duration of it.
     return { key, size, etag: unquoted(out.ETag), updated: new Date() };
   }
