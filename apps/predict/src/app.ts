@@ -38,8 +38,14 @@ export interface PredictAppOptions {
   onPredictions?: (record: { ids: string[]; requestId: string; version: string; texts: string[]; predictions: Prediction[] }) => void;
   /** Where POST /v1/feedback writes labels; without it the route answers 404. */
   feedback?: FeedbackSink;
-  /** Predictions remembered per instance for joining feedback without a store read. */
+  /** Most predictions remembered per instance for joining feedback without a store read (100,000). */
   recentCapacity?: number;
+  /**
+   * Budget of those remembered predictions, texts included (estimated bytes; 64 MiB): the oldest are
+   * dropped first. The text is kept even with PREDICT_LOG_TEXT off: feedback by id copies it, and
+   * only feedback with text is trained on or held out.
+   */
+  recentMaxBytes?: number;
   /** Who may send feedback (and predict, with `requireAuthForPredict`); unset or empty: anyone. */
   caller?: CallerPolicy;
   /** Guard /v1/predict and /v2 infer with `caller` too; otherwise predictions are public. */
@@ -102,7 +108,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
     return model;
   };
   const readyModel = () => ready(models.current());
-  const recent = new RecentPredictions(opts.recentCapacity ?? 100_000);
+  const recent = new RecentPredictions({ maxBytes: opts.recentMaxBytes ?? 64 * 1024 * 1024, maxEntries: opts.recentCapacity ?? 100_000 });
   const run = async (c: Context<FunctionEnv>, input: string[]) => {
     // Sticky canary routing: the client's key, else the text itself, picks the model.
     const key = c.req.header('x-request-key') ?? input[0]!;

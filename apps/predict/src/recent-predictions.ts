@@ -1,26 +1,68 @@
 /** What feedback needs to know about a prediction it labels. */
 export interface KnownPrediction {
   text_hash: string;
+  /**
+   * The raw text, copied into the feedback record: retraining and the promote holdout use only
+   * feedback with text (`feedbackTexts`), and with PREDICT_LOG_TEXT off the prediction log has none.
+   */
   text?: string | undefined;
   model_version: string;
   label: string;
 }
 
+export interface RecentPredictionsOptions {
+  /** Budget of the remembered strings (estimated, see `estimatedBytes`); oldest dropped first. */
+  maxBytes: number;
+  /** Most predictions remembered, whatever their size. */
+  maxEntries?: number;
+}
+
+/** A Map entry and its object, beside the strings (a rough, generous figure for V8). */
+const ENTRY_OVERHEAD_BYTES = 160;
+
+/** Memory an entry holds: its strings at two bytes a UTF-16 unit (V8 stores Latin-1 in one), plus a fixed overhead. */
+export function estimatedBytes(id: string, p: KnownPrediction): number {
+  const chars = id.length + p.text_hash.length + (p.text?.length ?? 0) + p.model_version.length + p.label.length;
+  return ENTRY_OVERHEAD_BYTES + 2 * chars;
+}
+
 /**
- * This instance's latest predictions by id, bounded (oldest dropped first), so feedback for a
- * fresh prediction is joined without reading the store.
+ * This instance's latest predictions by id, bounded by an estimate of the bytes they hold (and a
+ * count), oldest dropped first, so feedback for a fresh prediction is joined without reading the store.
  */
 export class RecentPredictions {
-  private readonly byId = new Map<string, KnownPrediction>();
+  private readonly byId = new Map<string, { prediction: KnownPrediction; bytes: number }>();
+  private held = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly opts: RecentPredictionsOptions) {}
+
+  /** Estimated bytes held now; never above `maxBytes`. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
 
   remember(id: string, prediction: KnownPrediction): void {
-    this.byId.set(id, prediction);
-    if (this.byId.size > this.capacity) this.byId.delete(this.byId.keys().next().value!);
+    this.forget(id);
+    const bytes = estimatedBytes(id, prediction);
+    if (bytes > this.opts.maxBytes) return; // could never fit: keep the others
+    this.byId.set(id, { prediction, bytes });
+    this.held += bytes;
+    const maxEntries = this.opts.maxEntries ?? Infinity;
+    while (this.held > this.opts.maxBytes || this.byId.size > maxEntries) this.forget(this.byId.keys().next().value!);
   }
 
   get(id: string): KnownPrediction | undefined {
-    return this.byId.get(id);
+    return this.byId.get(id)?.prediction;
+  }
+
+  private forget(id: string): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    this.byId.delete(id);
+    this.held -= entry.bytes;
   }
 }

@@ -14,6 +14,18 @@ const schema = z.object({
   PREDICT_FEEDBACK: z.stringbool().default(true),
   /** How far back the prediction log is searched for the id a label names. */
   PREDICT_FEEDBACK_LOOKUP_DAYS: z.coerce.number().positive().default(2),
+  /** Memory (estimated bytes) for the predictions read back from the prediction log for feedback; oldest dropped first. */
+  PREDICT_FEEDBACK_LOOKUP_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024),
+  /** Memory (estimated bytes) for this instance's latest predictions, texts included, that feedback joins without a store read. */
+  PREDICT_RECENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024 * 1024),
   /** How often the alias is re-read; a moved alias is loaded in the background and swapped in. */
   PREDICT_POLL_SECONDS: z.coerce.number().positive().default(10),
   PREDICT_MAX_TEXTS: z.coerce.number().int().positive().default(64),

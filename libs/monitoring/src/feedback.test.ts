@@ -104,10 +104,86 @@ describe('feedback', () => {
     expect(read.records.map((r) => r.label)).toEqual(['positive']);
 
     await store.put(logKey('predictions', new Date(), 'other', 0), toJsonl([prediction('p1', 'fine', 'v3', 'negative')]));
-    const lookup = new PredictionLookup(store, 1);
+    const lookup = new PredictionLookup(store, 1, { minRelistMs: 0 });
     expect([...(await lookup.find(['p1', 'p2'])).keys()]).toEqual(['p1']);
     await store.put(logKey('predictions', new Date(), 'other', 1), toJsonl([prediction('p2', 'later', 'v3', 'negative')]));
     expect((await lookup.find(['p2'])).get('p2')?.model_version).toBe('v3');
+  });
+
+  /** The store, counting the calls that list and read it. */
+  const counted = (inner: ObjectStore) => {
+    const calls = { list: 0, get: 0 };
+    const store = new Proxy(inner, {
+      get(target, name) {
+        const value: unknown = Reflect.get(target, name, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (name === 'list') calls.list++;
+          if (name === 'get') calls.get++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { store, calls };
+  };
+
+  it('looks unknown ids up without listing the log each time or reading an object twice', async () => {
+    const start = Date.now();
+    let now = start;
+    for (let i = 0; i < 3; i++)
+      await store.put(
+        logKey('predictions', new Date(start - (3 - i) * 60_000), 'other', i),
+        toJsonl([prediction(`p${i}`, 'x', 'v1', 'positive')]),
+      );
+    const { store: watched, calls } = counted(store);
+    const lookup = new PredictionLookup(watched, 1, { now: () => now });
+    expect([...(await lookup.find(['p0', 'p2'])).keys()]).toEqual(['p0', 'p2']);
+    const first = { ...calls };
+    expect(first.get).toBe(3);
+    expect(first.list).toBeLessThanOrEqual(2); // yesterday's and today's partitions
+
+    for (let i = 0; i < 100; i++) expect((await lookup.find([`unknown-${i}`])).size).toBe(0);
+    expect(calls).toEqual(first); // within minRelistMs: answered from what was read
+
+    await store.put(logKey('predictions', new Date(start), 'other', 3), toJsonl([prediction('p3', 'x', 'v1', 'positive')]));
+    now += 1_500;
+    const found = await Promise.all(Array.from({ length: 50 }, (_, i) => lookup.find([`unknown-${i}`, 'p3'])));
+    expect(found.every((f) => f.get('p3')?.model_version === 'v1')).toBe(true);
+    expect(calls.get).toBe(first.get + 1); // only the new object
+    expect(calls.list).toBeLessThanOrEqual(first.list + 2); // one listing for all fifty
+  });
+
+  it('lists a day partition that ended before the watermark no more', async () => {
+    let now = Date.parse('2026-03-02T12:00:00Z');
+    await store.put(logKey('predictions', new Date('2026-03-01T20:00:00Z'), 'other', 0), toJsonl([prediction('y', 'x', 'v1', 'positive')]));
+    await store.put(logKey('predictions', new Date('2026-03-02T11:00:00Z'), 'other', 0), toJsonl([prediction('t', 'x', 'v1', 'positive')]));
+    const { store: watched, calls } = counted(store);
+    const lookup = new PredictionLookup(watched, 1, { now: () => now });
+    expect((await lookup.find(['y', 't'])).size).toBe(2);
+    expect(calls).toEqual({ list: 2, get: 2 });
+    now += 2_000;
+    expect((await lookup.find(['unknown'])).size).toBe(0);
+    expect(calls).toEqual({ list: 3, get: 2 }); // today's partition only
+  });
+
+  it('keeps at most its byte budget of predictions, the newest, and reads only what fits', async () => {
+    const start = Date.now() - 60 * 60_000;
+    const text = 'x'.repeat(20_000); // logged texts (PREDICT_LOG_TEXT=true)
+    const record = (id: string) => ({ ...prediction(id, text, 'v1', 'positive'), text });
+    for (let o = 0; o < 40; o++)
+      await store.put(
+        logKey('predictions', new Date(start + o * 1_000), 'other', o),
+        toJsonl(Array.from({ length: 5 }, (_, r) => record(`o${o}-r${r}`))),
+      );
+    const { store: watched, calls } = counted(store);
+    const maxBytes = 1024 * 1024;
+    const lookup = new PredictionLookup(watched, 1, { maxBytes });
+    expect((await lookup.find(['o39-r4'])).get('o39-r4')?.text).toBe(text);
+    expect((await lookup.find(['o0-r0'])).size).toBe(0);
+    expect(lookup.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(lookup.size * JSON.stringify(record('o0-r0')).length).toBeLessThanOrEqual(maxBytes);
+    expect(lookup.size).toBeGreaterThan(0);
+    expect(calls.get).toBeLessThan(40); // older objects than fit are never read
   });
 
   it('imports dropped labelled files once, reporting bad rows and broken files without stopping', async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fieldOptions, readExamples, textHash, type DataFields } from '@mlops/data';
-import { NotFoundError, randomHex, type ObjectStore } from '@mlops/storage';
+import { NotFoundError, randomHex, type ObjectInfo, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 import { logKey, readLogObject, toJsonl } from './logs.ts';
 import { PredictionRecordSchema, type PredictionRecord } from './prediction-log.ts';
@@ -148,39 +148,147 @@ export async function importFeedbackFiles(
   return report;
 }
 
+export interface PredictionLookupOptions {
+  /** Budget of the predictions kept (estimated bytes, strings included); the oldest are dropped first. Default 32 MiB. */
+  maxBytes?: number;
+  /** Least time between two listings of the log: unknown ids asked sooner are answered from what was read. Default 1 s. */
+  minRelistMs?: number;
+  /**
+   * How long after the time in its name a log object may still turn up in a listing (a slow put,
+   * clocks apart). Objects named longer before a listing are taken as all seen: never listed again,
+   * and a day partition that ended before that is not listed again. Default 10 minutes.
+   */
+  settleMs?: number;
+  now?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+/** A Map entry and its parsed record, beside the strings (a rough, generous figure for V8). */
+const RECORD_OVERHEAD_BYTES = 200;
+
+/** Memory a record holds: its strings at two bytes a UTF-16 unit (V8 stores Latin-1 in one), plus a fixed overhead. */
+function estimatedBytes(r: PredictionRecord): number {
+  const chars =
+    r.prediction_id.length +
+    r.request_id.length +
+    r.time.length +
+    r.model_version.length +
+    r.label.length +
+    r.text_hash.length +
+    (r.text?.length ?? 0);
+  return RECORD_OVERHEAD_BYTES + 2 * chars;
+}
+
+const partitionPrefix = (day: number) => `logs/predictions/date=${new Date(day).toISOString().slice(0, 10)}/`;
+/** The write time an object's name starts with (NaN for a name that does not). */
+const writtenAt = (key: string) => Number(key.slice(key.lastIndexOf('/') + 1).split('-')[0]);
+/** The start of the day partition a key is in. */
+const partitionDay = (key: string) => Date.parse(key.slice('logs/predictions/date='.length, 'logs/predictions/date='.length + 10));
+
 /**
- * Finds predictions by id in the prediction log (for feedback on predictions another instance made).
- * Log objects never change, so each is read once and its ids kept.
+ * Finds predictions by id in the prediction log of the last `days` (for feedback on predictions
+ * another instance made). Bounded: the predictions kept fit `maxBytes` (the newest kept, so a label
+ * for an older one than fits is refused as unknown); an unknown id lists the log at most once per
+ * `minRelistMs` (concurrent finds share one listing), only the day partitions that can still
+ * change, and reads only objects it has not read (by key and etag): log objects never change.
  */
 export class PredictionLookup {
-  private readonly seen = new Set<string>();
-  private readonly byId = new Map<string, PredictionRecord>();
+  private readonly byId = new Map<string, { record: PredictionRecord; bytes: number }>();
+  private held = 0;
+  /** Objects named after the watermark that were read or passed over, by key: their etag. */
+  private readonly seen = new Map<string, string>();
+  /** Every object named before this (ms) has been listed and read or passed over. */
+  private watermark = -Infinity;
+  private listedAt = -Infinity;
+  private loading: Promise<void> | undefined;
+  private readonly maxBytes: number;
+  private readonly minRelistMs: number;
+  private readonly settleMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly days: number,
-  ) {}
+    opts: PredictionLookupOptions = {},
+  ) {
+    this.maxBytes = opts.maxBytes ?? 32 * 1024 * 1024;
+    this.minRelistMs = opts.minRelistMs ?? 1_000;
+    this.settleMs = opts.settleMs ?? 10 * 60_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Estimated bytes of the predictions kept; never above `maxBytes`. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  /** Predictions kept. */
+  get size(): number {
+    return this.byId.size;
+  }
 
   async find(ids: readonly string[]): Promise<Map<string, PredictionRecord>> {
-    if (ids.some((id) => !this.byId.has(id))) await this.load();
+    const missing = () => ids.some((id) => !this.byId.has(id));
+    if (missing() && this.loading) await this.loading; // a listing under way may bring them
+    if (missing() && this.now() - this.listedAt >= this.minRelistMs) {
+      this.loading ??= this.load().finally(() => (this.loading = undefined));
+      await this.loading;
+    }
     return new Map(
       ids.flatMap((id) => {
-        const p = this.byId.get(id);
+        const p = this.byId.get(id)?.record;
         return p ? [[id, p] as const] : [];
       }),
     );
   }
 
   private async load(): Promise<void> {
-    const until = new Date();
-    const since = new Date(until.getTime() - this.days * 86_400_000);
-    for (let day = new Date(since.toISOString().slice(0, 10)); day <= until; day = new Date(day.getTime() + 86_400_000)) {
-      for (const { key } of await this.store.list(`logs/predictions/date=${day.toISOString().slice(0, 10)}/`)) {
-        if (this.seen.has(key)) continue;
-        const { records } = await readLogObject(this.store, key, PredictionRecordSchema);
-        for (const r of records) this.byId.set(r.prediction_id, r);
-        this.seen.add(key);
+    const started = this.now();
+    this.listedAt = started;
+    const firstDay = Math.floor((started - this.days * DAY_MS) / DAY_MS) * DAY_MS;
+    const fresh: ObjectInfo[] = [];
+    for (let day = firstDay; day <= started; day += DAY_MS) {
+      if (day + DAY_MS <= this.watermark) continue; // listed after it was complete
+      for (const object of await this.store.list(partitionPrefix(day))) {
+        if (writtenAt(object.key) < this.watermark || this.seen.get(object.key) === object.etag) continue;
+        fresh.push(object);
       }
     }
+    // Newest first, as many as could fill the budget (a record takes at least its JSON size); older ones would be dropped at once.
+    fresh.sort((a, b) => (writtenAt(b.key) || 0) - (writtenAt(a.key) || 0));
+    let size = 0;
+    const toRead = fresh.filter((o) => {
+      const fits = size < this.maxBytes;
+      size += o.size;
+      if (!fits) this.seen.set(o.key, o.etag);
+      return fits;
+    });
+    for (const object of toRead.reverse()) {
+      try {
+        const { records } = await readLogObject(this.store, object.key, PredictionRecordSchema);
+        for (const r of records) this.keep(r);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error; // deleted since the listing: nothing to find in it
+      }
+      this.seen.set(object.key, object.etag);
+    }
+    this.watermark = Math.max(this.watermark, started - this.settleMs);
+    for (const key of this.seen.keys()) if (writtenAt(key) < this.watermark || !(partitionDay(key) >= firstDay)) this.seen.delete(key);
+  }
+
+  private keep(record: PredictionRecord): void {
+    this.forget(record.prediction_id);
+    const bytes = estimatedBytes(record);
+    if (bytes > this.maxBytes) return;
+    this.byId.set(record.prediction_id, { record, bytes });
+    this.held += bytes;
+    while (this.held > this.maxBytes) this.forget(this.byId.keys().next().value!);
+  }
+
+  private forget(id: string): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    this.byId.delete(id);
+    this.held -= entry.bytes;
   }
 }
