@@ -5,7 +5,9 @@ import {
   parseOr400,
   readJsonBody,
   requestContext,
+  requireCaller,
   s3EventSchema,
+  type CallerPolicy,
   type FunctionEnv,
 } from '@mlops/platform';
 import { Hono } from 'hono';
@@ -20,15 +22,16 @@ const MAX_BODY_BYTES = 1_000_000;
  * The batch-score function: storage events in, scored files out. `POST /` takes a GCS
  * object-finalized CloudEvent from Eventarc (binary or structured mode), `POST /s3` an S3 event
  * notification. Each answers once the file is scored (or found already scored), so a delivery that
- * fails is retried by the sender.
+ * fails is retried by the sender. Both are guarded by `caller` (Eventarc sends an OIDC token).
  */
-export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
+export function createBatchScoreApp(ctx: BatchContext, caller: CallerPolicy = {}): Hono<FunctionEnv> {
   const { logger } = ctx;
   const app = new Hono<FunctionEnv>();
   app.use(...requestContext(logger));
   // A NoModelError (NO_MODEL) answers 503, which makes Eventarc and S3-to-HTTP senders retry once a model is there.
   handleErrors(app, { logger });
   const limit = jsonBodyLimit(MAX_BODY_BYTES);
+  const auth = requireCaller(caller);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
@@ -36,7 +39,7 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
     return model ? c.json({ status: 'ready', model_version: model.metadata.version }) : c.json({ status: 'loading' }, 503);
   });
 
-  app.post('/', limit, async (c) => {
+  app.post('/', auth, limit, async (c) => {
     const type = c.req.header('content-type') ?? '';
     let object: z.infer<typeof gcsObjectSchema>;
     if (/^application\/cloudevents\+json\b/i.test(type)) {
@@ -53,7 +56,7 @@ export function createBatchScoreApp(ctx: BatchContext): Hono<FunctionEnv> {
     return c.json(await scoreObject(ctx, { key: object.name, bucket: object.bucket }));
   });
 
-  app.post('/s3', limit, async (c) => {
+  app.post('/s3', auth, limit, async (c) => {
     const event = parseOr400(s3EventSchema, await readJsonBody(c), 'S3 event notification');
     return c.json({ results: await handleS3Event(ctx, event) });
   });

@@ -1,5 +1,6 @@
 import { loadSettings } from '@mlops/config';
 import { ModelWatcher } from '@mlops/inference';
+import { guardedCallerPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -19,6 +20,7 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
   const batch = loadBatchSettings(env);
   const logger = pino({ level: batch.LOG_LEVEL, base: { service: 'batch-score' } });
   const store = openStore(settings.MLOPS_STORE);
+  const caller = guardedCallerPolicy(batch, { store: store.uri, routes: ['POST /', 'POST /s3'], logger });
   const watcher = new ModelWatcher(createRegistry(store, settings.MLOPS_MODEL), {
     alias: batch.BATCH_ALIAS,
     cacheDir: settings.MLOPS_CACHE_DIR,
@@ -50,7 +52,7 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
     await watcher.stop();
   };
   return {
-    app: createBatchScoreApp(ctx),
+    app: createBatchScoreApp(ctx, caller),
     ctx,
     watcher,
     logger,

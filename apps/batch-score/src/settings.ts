@@ -1,5 +1,6 @@
 import { logLevel, parseSettings } from '@mlops/config';
 import type { ServingOptions } from '@mlops/inference';
+import { callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 const prefix = z.string().regex(/^([^/].*\/)?$/, 'must be "" or a relative key prefix ending with "/"');
@@ -27,6 +28,8 @@ const schema = z
     BATCH_THREADS: z.coerce.number().int().positive().optional(),
     /** Sessions in worker threads running passes side by side (0: on the event loop; default from the model's size, as predict). */
     BATCH_SESSIONS: z.coerce.number().int().nonnegative().optional(),
+    /** Who may deliver events over HTTP (Eventarc's OIDC token, an S3-to-HTTP sender's key): MLOPS_API_KEY and/or MLOPS_OIDC_*. */
+    ...callerAuthSettings,
     LOG_LEVEL: logLevel,
   })
   // Outputs under the input prefix are fine (they are skipped by name); the reverse would skip every input.

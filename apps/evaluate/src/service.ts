@@ -1,6 +1,6 @@
 import { createAlerter } from '@mlops/alerts';
 import { loadSettings } from '@mlops/config';
-import { callAuthFrom, callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
+import { callAuthFrom, callFunction, guardedCallerPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -16,10 +16,8 @@ export function createEvaluateService(env: NodeJS.ProcessEnv = process.env) {
   const key = evaluate.MLOPS_API_KEY;
   const retrainUrl = evaluate.RETRAIN_TRIGGER_URL;
   const promoteUrl = evaluate.PROMOTE_URL;
-  const caller = callerPolicyFrom(evaluate);
+  const caller = guardedCallerPolicy(evaluate, { store: store.uri, routes: ['POST /v1/evaluate', 'GET /v1/evaluations'], logger });
   const calls = callAuthFrom(evaluate, [retrainUrl, promoteUrl]);
-  if (isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/evaluate and /v1/evaluations accept unauthenticated calls`);
-  else logger.info(describeCallerPolicy(caller));
   if (retrainUrl || promoteUrl) logger.info(`calls to other functions authenticate with: ${calls.mode}`);
   const app = createEvaluateApp({
     store,

@@ -1,7 +1,7 @@
 import { loadSettings } from '@mlops/config';
 import { CanaryRouter, ModelWatcher } from '@mlops/inference';
 import { PredictionLog, PredictionLookup, writeFeedback } from '@mlops/monitoring';
-import { callerPolicyFrom, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
+import { callerPolicyFrom, guardedCallerPolicy, isOpenPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -16,24 +16,18 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
   const settings = loadSettings(env);
   const predict = loadPredictSettings(env);
   const logger = pino({ level: predict.LOG_LEVEL, base: { service: 'predict' } });
-  const caller = callerPolicyFrom(predict);
-  if (predict.PREDICT_REQUIRE_AUTH && isOpenPolicy(caller)) {
+  if (predict.PREDICT_REQUIRE_AUTH && isOpenPolicy(callerPolicyFrom(predict))) {
     throw new Error('PREDICT_REQUIRE_AUTH is true but neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set: nobody could be checked');
   }
-  if (predict.PREDICT_FEEDBACK && isOpenPolicy(caller))
-    logger.warn(`${describeCallerPolicy(caller)}: /v1/feedback accepts unauthenticated labels`);
-  else if (!isOpenPolicy(caller)) {
-    logger.info(
-      {
-        guarded: [
-          ...(predict.PREDICT_FEEDBACK ? ['/v1/feedback'] : []),
-          ...(predict.PREDICT_REQUIRE_AUTH ? ['/v1/predict', '/v2/models/:name/infer'] : []),
-        ],
-      },
-      describeCallerPolicy(caller),
-    );
-  }
   const store = openStore(settings.MLOPS_STORE);
+  const caller = guardedCallerPolicy(predict, {
+    store: store.uri,
+    routes: [
+      ...(predict.PREDICT_FEEDBACK ? ['POST /v1/feedback'] : []),
+      ...(predict.PREDICT_REQUIRE_AUTH ? ['POST /v1/predict', 'POST /v2/models/:name/infer'] : []),
+    ],
+    logger,
+  });
   const registry = createRegistry(store, settings.MLOPS_MODEL);
   const predictionLog =
     predict.PREDICT_LOG_SAMPLE_RATE > 0
@@ -64,7 +58,7 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
   const watcher = watch(predict.PREDICT_ALIAS, false);
   // A challenger is loaded only while its alias exists; the router sends it its canary share.
   const challenger = predict.PREDICT_CHALLENGER_ALIAS ? watch(predict.PREDICT_CHALLENGER_ALIAS, true) : undefined;
-  const lookup = new PredictionLookup(store, predict.PREDICT_FEEDBACK_LOOKUP_DAYS);
+  const lookup = new PredictionLookup(store, predict.PREDICT_FEEDBACK_LOOKUP_DAYS, { maxBytes: predict.PREDICT_FEEDBACK_LOOKUP_MAX_BYTES });
   const app = createPredictApp({
     models: challenger ? new CanaryRouter(watcher, challenger) : watcher,
     ...(predict.PREDICT_FEEDBACK && {
@@ -82,6 +76,7 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
     logger,
     caller,
     requireAuthForPredict: predict.PREDICT_REQUIRE_AUTH,
+    recentMaxBytes: predict.PREDICT_RECENT_MAX_BYTES,
     ...(predictionLog ? { onPredictions: (r) => predictionLog.record(r) } : {}),
   });
   const stop = async () => {

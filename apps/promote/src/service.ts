@@ -1,21 +1,18 @@
 import { createAlerter } from '@mlops/alerts';
 import { defaultData, loadSettings } from '@mlops/config';
-import { callerPolicyFrom, describeCallerPolicy, isOpenPolicy, type CallerPolicy } from '@mlops/platform';
+import { guardedCallerPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
 import { createPromoteApp } from './app.ts';
 import type { PromoteDeps } from './promote.ts';
-import { loadPromoteSettings } from './settings.ts';
+import { loadPromoteSettings, type PromoteSettings } from './settings.ts';
 
 /**
  * promote's dependencies from the environment. The CLI's rollback uses them too, logging to stderr
  * (`logTo: 2`) so that its stdout stays its own.
  */
-export function promoteDeps(
-  env: NodeJS.ProcessEnv = process.env,
-  logTo: 1 | 2 = 1,
-): PromoteDeps & { apiKey: string | undefined; caller: CallerPolicy } {
+export function promoteDeps(env: NodeJS.ProcessEnv = process.env, logTo: 1 | 2 = 1): PromoteDeps & { settings: PromoteSettings } {
   const settings = loadSettings(env);
   const promote = loadPromoteSettings(env);
   const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } }, pino.destination({ fd: logTo, sync: true }));
@@ -43,15 +40,14 @@ export function promoteDeps(
     alerter: createAlerter(env, logger),
     logger,
     actor: `promote@${settings.MLOPS_ACTOR}`,
-    apiKey: promote.MLOPS_API_KEY,
-    caller: callerPolicyFrom(promote),
+    settings: promote,
   };
 }
 
 /** Wires promote from the environment; each host wraps the same `app`. */
 export function createPromoteService(env: NodeJS.ProcessEnv = process.env) {
-  const deps = promoteDeps(env);
-  if (isOpenPolicy(deps.caller)) deps.logger.warn(`${describeCallerPolicy(deps.caller)}: promote accepts unauthenticated calls`);
-  else deps.logger.info(describeCallerPolicy(deps.caller));
-  return { app: createPromoteApp(deps), logger: deps.logger, apiKey: deps.apiKey };
+  const { settings, ...deps } = promoteDeps(env);
+  const routes = ['POST /v1/candidates', 'POST /v1/canary/review', 'POST /v1/rollback'];
+  const caller = guardedCallerPolicy(settings, { store: deps.store.uri, routes, logger: deps.logger });
+  return { app: createPromoteApp({ ...deps, caller }), logger: deps.logger };
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { createAlerter } from '@mlops/alerts';
 import { defaultData, loadSettings, REPO_ROOT } from '@mlops/config';
 import { createLauncher, LocalProcessLauncher } from '@mlops/jobs';
-import { callAuthFrom, callerPolicyFrom, callFunction, describeCallerPolicy, isOpenPolicy } from '@mlops/platform';
+import { callAuthFrom, callFunction, guardedCallerPolicy } from '@mlops/platform';
 import { createRegistry } from '@mlops/registry';
 import { openStore } from '@mlops/storage';
 import pino from 'pino';
@@ -17,6 +17,11 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
   const retrain = loadRetrainSettings(env);
   const logger = pino({ level: retrain.LOG_LEVEL, base: { service: 'retrain-trigger' } });
   const store = openStore(settings.MLOPS_STORE);
+  const caller = guardedCallerPolicy(retrain, {
+    store: store.uri,
+    routes: ['POST /v1/trigger', 'POST /v1/runs/sync', 'GET /v1/runs'],
+    logger,
+  });
   // The embedded default runs the training job's own entry as a child process, with this environment.
   const launcher = createLauncher(env, {
     command: [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'apps', 'trainer', 'src', 'main.ts')],
@@ -50,9 +55,6 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
     logger,
     actor: `retrain-trigger@${settings.MLOPS_ACTOR}`,
   });
-  const caller = callerPolicyFrom(retrain);
-  if (isOpenPolicy(caller)) logger.warn(`${describeCallerPolicy(caller)}: /v1/trigger and /v1/runs accept unauthenticated calls`);
-  else logger.info(describeCallerPolicy(caller));
   if (promoteUrl) logger.info(`calls to other functions authenticate with: ${calls.mode}`);
   return { app: createRetrainApp({ trigger, caller, logger }), trigger, logger, apiKey: key };
 }

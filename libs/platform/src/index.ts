@@ -10,6 +10,7 @@ export {
   callFunction,
   describeCallerPolicy,
   FunctionCallError,
+  guardedCallerPolicy,
   handleErrors,
   HttpError,
   isOpenPolicy,
@@ -32,6 +33,7 @@ export {
   type ErrorLogger,
   type FunctionEnv,
   type FunctionTarget,
+  type GuardedRoutes,
   type OidcPolicy,
   type RequestLogger,
 } from './http/index.ts';

@@ -23,7 +23,8 @@ describe('loadDeploySettings', () => {
     const s = loadDeploySettings({ GCP_PROJECT: 'p1' }, 'cloudrun', true);
     expect(s.gcp.project).toBe('p1');
     expect(s.gcp.region).toBe('REGION');
-    expect(s.placeholders).toEqual(['GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO', 'MLOPS_STORE']);
+    expect(s.placeholders).toEqual(['GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO', 'MLOPS_STORE', 'MLOPS_API_KEY_SECRET']);
+    expect(s.secrets).toEqual({ MLOPS_API_KEY: 'MLOPS_API_KEY_SECRET' });
   });
 
   it('takes a complete environment as is', () => {
@@ -33,11 +34,51 @@ describe('loadDeploySettings', () => {
       GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
       GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
       MLOPS_STORE: 'gs://b1/m',
+      MLOPS_API_KEY_SECRET: 'mlops-api-key',
     };
     const s = loadDeploySettings({ ...env, PREDICT_MAX_BATCH: '16', HOME: '/root' }, 'cloudrun', false);
     expect(s.placeholders).toEqual([]);
     expect(s.storeLocation).toEqual({ scheme: 'gs', bucket: 'b1', prefix: 'm/' });
     expect(s.functionEnv).toEqual({ MLOPS_STORE: 'gs://b1/m', PREDICT_MAX_BATCH: '16' });
+    expect(s.secrets).toEqual({ MLOPS_API_KEY: 'mlops-api-key' });
+  });
+});
+
+describe('who may call the deployed functions, and their secrets', () => {
+  const lambda = { AWS_REGION: 'eu-west-1', MLOPS_STORE: 's3://b/m' };
+
+  it('refuses a real deploy that says nothing about callers: the functions would refuse to start', () => {
+    expect(() => loadDeploySettings(lambda, 'lambda', false)).toThrow(
+      /the functions would refuse to start: .* Set MLOPS_API_KEY_SECRET .* or MLOPS_OIDC_AUDIENCES, or MLOPS_ALLOW_OPEN=true/,
+    );
+    expect(loadDeploySettings({ ...lambda, MLOPS_OIDC_AUDIENCES: 'https://x.example' }, 'lambda', false).secrets).toEqual({});
+    const open = loadDeploySettings({ ...lambda, MLOPS_ALLOW_OPEN: 'true' }, 'lambda', false);
+    expect(open.functionEnv['MLOPS_ALLOW_OPEN']).toBe('true');
+  });
+
+  it('refuses a secret given in plain text, naming it but never its value', () => {
+    const attempt = () =>
+      loadDeploySettings({ ...lambda, MLOPS_API_KEY: 'sentinel-key', ALERT_SMTP_URL: 'smtp://u:sentinel-pw@h' }, 'lambda', false);
+    expect(attempt).toThrow(
+      /^MLOPS_API_KEY, ALERT_SMTP_URL would be written in plain text .* set MLOPS_API_KEY_SECRET, ALERT_SMTP_URL_SECRET/,
+    );
+    let message = '';
+    try {
+      attempt();
+    } catch (error) {
+      message = String(error);
+    }
+    expect(message).not.toMatch(/sentinel/);
+  });
+
+  it('passes secrets by reference only, and never as a function variable', () => {
+    const s = loadDeploySettings(
+      { ...lambda, MLOPS_API_KEY_SECRET: '/mlops/api-key', ALERT_WEBHOOK_URL_SECRET: '/mlops/webhook', ALERT_EMAIL_TO: 'a@b.c' },
+      'lambda',
+      false,
+    );
+    expect(s.secrets).toEqual({ MLOPS_API_KEY: '/mlops/api-key', ALERT_WEBHOOK_URL: '/mlops/webhook' });
+    expect(s.functionEnv).toEqual({ ALERT_EMAIL_TO: 'a@b.c', MLOPS_STORE: 's3://b/m' });
   });
 });
 

@@ -81,8 +81,24 @@ export const FUNCTION_ENV_PREFIXES = [
   'CLOUD_RUN_',
   'SAGEMAKER_',
 ] as const;
+/**
+ * Function settings whose values are secrets (the key, and URLs that carry a password or are
+ * themselves the credential). The deploy never writes or prints their values: each is given as
+ * `<NAME>_SECRET`, the name of a secret in the provider's secret store, and the function's
+ * configuration references it (Secret Manager on GCP, an SSM SecureString on AWS).
+ */
+export const SECRET_SETTINGS = ['MLOPS_API_KEY', 'ALERT_SMTP_URL', 'ALERT_WEBHOOK_URL'] as const;
+export type SecretSetting = (typeof SECRET_SETTINGS)[number];
+const secretRef = (name: SecretSetting) => `${name}_SECRET`;
 /** Deploy-only variables that look like function settings but must not be shipped. */
-const NOT_FOR_FUNCTIONS = new Set(['MLOPS_BUCKET', 'MLOPS_CACHE_DIR', 'MLOPS_DATA_DIR', 'MLOPS_PYTHON']);
+const NOT_FOR_FUNCTIONS = new Set<string>([
+  'MLOPS_BUCKET',
+  'MLOPS_CACHE_DIR',
+  'MLOPS_DATA_DIR',
+  'MLOPS_PYTHON',
+  ...SECRET_SETTINGS,
+  ...SECRET_SETTINGS.map(secretRef),
+]);
 
 /** Unset, empty and blank are the same thing in an environment (`FOO=` in a .env file). */
 const presentValue = (value: string | undefined): string | undefined =>
@@ -110,8 +126,10 @@ export interface DeploySettings {
   dryRun: boolean;
   store: string;
   storeLocation: StoreLocation;
-  /** Variables passed to every function (store, function settings present in the environment). */
+  /** Variables passed to every function (store, function settings present in the environment); never a secret. */
   functionEnv: Record<string, string>;
+  /** Secret settings passed to every function by reference: the name of each in the provider's secret store. */
+  secrets: Partial<Record<SecretSetting, string>>;
   /** Settings a dry run filled in with a placeholder (empty for a real deployment). */
   placeholders: string[];
 }
@@ -174,6 +192,7 @@ export function loadProviderSettings<Block extends object>(
   }
   if (!dryRun && missing.length > 0) throw new DeploySettingsError(missing, provider.name);
 
+  const { secrets, missingSecrets } = secretsFrom(env, dryRun);
   const store = shared.MLOPS_STORE ?? `${provider.storeScheme}://MLOPS_BUCKET/mlops`;
   const storeLocation = parseStore(store);
   if (shared.MLOPS_BUCKET) storeLocation.bucket = shared.MLOPS_BUCKET;
@@ -184,6 +203,44 @@ export function loadProviderSettings<Block extends object>(
     store,
     storeLocation,
     functionEnv: { ...functionEnvFrom(env), MLOPS_STORE: store },
-    placeholders: missing,
+    secrets,
+    placeholders: [...missing, ...missingSecrets],
   };
+}
+
+/**
+ * The secret references, and who may call the functions: a deployed function refuses to start
+ * with open state-changing routes (libs/platform guardedCallerPolicy), so a real deploy needs the
+ * key's secret, OIDC audiences or MLOPS_ALLOW_OPEN=true. A dry run shows the key's reference with
+ * a placeholder, also in place of a plain secret value, which it never prints.
+ */
+function secretsFrom(env: NodeJS.ProcessEnv, dryRun: boolean): { secrets: DeploySettings['secrets']; missingSecrets: string[] } {
+  const secrets: DeploySettings['secrets'] = {};
+  const missingSecrets: string[] = [];
+  const placeholder = (name: SecretSetting) => {
+    secrets[name] = secretRef(name);
+    missingSecrets.push(secretRef(name));
+  };
+  const plain = SECRET_SETTINGS.filter((name) => presentValue(env[name]) !== undefined);
+  if (plain.length > 0 && !dryRun) {
+    throw new Error(
+      `${plain.join(', ')} would be written in plain text into every function's configuration: keep ${plain.length === 1 ? 'it' : 'them'} ` +
+        `in the provider's secret store (GCP Secret Manager, or an AWS SSM SecureString parameter) and set ${plain.map(secretRef).join(', ')} to the name`,
+    );
+  }
+  for (const name of SECRET_SETTINGS) {
+    const ref = presentValue(env[secretRef(name)]);
+    if (ref !== undefined) secrets[name] = ref;
+    else if (plain.includes(name)) placeholder(name);
+  }
+  const open =
+    secrets.MLOPS_API_KEY === undefined && !presentValue(env['MLOPS_OIDC_AUDIENCES']) && env['MLOPS_ALLOW_OPEN']?.trim() !== 'true';
+  if (open && !dryRun) {
+    throw new Error(
+      'the functions would refuse to start: nothing says who may call their state-changing routes. ' +
+        'Set MLOPS_API_KEY_SECRET (the key in the secret store) or MLOPS_OIDC_AUDIENCES, or MLOPS_ALLOW_OPEN=true to deploy them open on purpose',
+    );
+  }
+  if (open) placeholder('MLOPS_API_KEY');
+  return { secrets, missingSecrets };
 }

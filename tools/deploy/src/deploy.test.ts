@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@mlops/config';
@@ -128,6 +128,73 @@ describe('dry run without credentials', () => {
   }
 });
 
+describe('secrets in a dry run', () => {
+  /** Every file under `dir`, as text. */
+  const textsUnder = async (dir: string): Promise<string[]> => {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    return Promise.all(files.map((f) => readFile(f, 'latin1')));
+  };
+
+  for (const provider of PROVIDERS) {
+    it(`${provider}: no secret value reaches a file or the output; the functions read each from the secret store`, async () => {
+      const lines: string[] = [];
+      const outDir = join(root, 'secrets', provider);
+      await deploy({
+        target: 'all',
+        provider,
+        dryRun: true,
+        skipBuild: true,
+        outDir,
+        functionsDir: functionsDir(),
+        env: {
+          GCP_PROJECT: 'p1',
+          MLOPS_API_KEY: 'SENTINEL-api-key',
+          ALERT_SMTP_URL: 'smtp://alerts:SENTINEL-password@smtp.example:587',
+          ALERT_WEBHOOK_URL_SECRET: 'mlops-webhook',
+        },
+        log: (l) => lines.push(l),
+      });
+      const texts = [lines.join('\n'), ...(await textsUnder(outDir))];
+      expect(texts.length).toBeGreaterThan(1);
+      for (const text of texts) expect(text).not.toContain('SENTINEL');
+      const output = lines.join('\n');
+      expect(output).toContain('placeholders stand in for');
+      expect(output).toMatch(/MLOPS_API_KEY_SECRET, ALERT_SMTP_URL_SECRET/);
+      if (provider === 'cloudrun') {
+        const req = (await readJson(join(outDir, 'cloudrun', 'promote', 'create-service.json'))) as {
+          service: { template: { containers: { env: unknown[] }[] } };
+        };
+        expect(req.service.template.containers[0]?.env).toContainEqual({
+          name: 'MLOPS_API_KEY',
+          valueSource: { secretKeyRef: { secret: 'MLOPS_API_KEY_SECRET', version: 'latest' } },
+        });
+      }
+      if (provider === 'cloudfunctions') {
+        const req = (await readJson(join(outDir, 'cloudfunctions', 'promote', 'create-function.json'))) as {
+          function: { serviceConfig: { secretEnvironmentVariables: unknown[] } };
+        };
+        expect(req.function.serviceConfig.secretEnvironmentVariables).toContainEqual({
+          key: 'ALERT_WEBHOOK_URL',
+          projectId: 'p1',
+          secret: 'mlops-webhook',
+          version: 'latest',
+        });
+      }
+      if (provider === 'lambda') {
+        const yml = parse(await readFile(join(outDir, 'lambda', 'serverless.yml'), 'utf8')) as {
+          provider: { environment: Record<string, string> };
+        };
+        expect(yml.provider.environment).toMatchObject({
+          MLOPS_API_KEY: '${ssm:MLOPS_API_KEY_SECRET}',
+          ALERT_SMTP_URL: '${ssm:ALERT_SMTP_URL_SECRET}',
+          ALERT_WEBHOOK_URL: '${ssm:mlops-webhook}',
+        });
+      }
+    });
+  }
+});
+
 describe('cloud run canary and real calls (fake client)', () => {
   it('splits traffic between the named revision and the new one', async () => {
     const outDir = join(root, 'canary');
@@ -182,6 +249,7 @@ describe('cloud run canary and real calls (fake client)', () => {
       GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
       GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
       MLOPS_STORE: 'gs://b1/m',
+      MLOPS_API_KEY_SECRET: 'mlops-api-key',
     };
     const opts = {
       target: 'predict',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CallerPolicy } from './auth.ts';
+import { isOpenPolicy, type CallerPolicy } from './auth.ts';
 import type { FunctionTarget } from './client.ts';
 
 const GOOGLE_ISSUER = 'https://accounts.google.com';
@@ -36,6 +36,8 @@ export const callerAuthSettings = {
   MLOPS_OIDC_JWKS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().default(GOOGLE_JWKS)),
   /** Only these principals (e.g. the scheduler's service account), with verified emails. Comma list; blank: any. */
   MLOPS_OIDC_EMAILS: list(z.email()),
+  /** Run with open guarded routes on a shared store too (a function on a private network, on purpose). */
+  MLOPS_ALLOW_OPEN: z.stringbool().default(false),
 };
 
 export type CallerAuthSettings = { [K in keyof typeof callerAuthSettings]: z.output<(typeof callerAuthSettings)[K]> };
@@ -58,6 +60,38 @@ export function callerPolicyFrom(settings: CallerAuthSettings): CallerPolicy {
       },
     }),
   };
+}
+
+/** Where a function runs and what it guards, for `guardedCallerPolicy`. */
+export interface GuardedRoutes {
+  /** The store URI: only a local folder (`file://`) means the laptop. */
+  store: string;
+  /** The routes the policy guards, as `METHOD /path`; none: nothing to guard. */
+  routes: readonly string[];
+  logger: { info(obj: object, msg: string): void; warn(msg: string): void };
+}
+
+/**
+ * The policy a function's guarded routes enforce, said at startup. Open is the embedded default on
+ * a laptop; off it (any store but a local folder) a function refuses to start open unless
+ * MLOPS_ALLOW_OPEN=true says it is on purpose, so a deployment is never open by accident.
+ */
+export function guardedCallerPolicy(settings: CallerAuthSettings, where: GuardedRoutes): CallerPolicy {
+  const policy = callerPolicyFrom(settings);
+  const routes = where.routes.join(', ');
+  if (where.routes.length === 0) return policy;
+  if (!isOpenPolicy(policy)) {
+    where.logger.info({ guarded: where.routes }, describeCallerPolicy(policy));
+    return policy;
+  }
+  if (!where.store.startsWith('file://') && !settings.MLOPS_ALLOW_OPEN) {
+    throw new Error(
+      `${routes} would accept any caller: neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set and the store ` +
+        `(${where.store.split('://')[0]}://) is not a local folder. Set one of them, or MLOPS_ALLOW_OPEN=true to run open on purpose`,
+    );
+  }
+  where.logger.warn(`${describeCallerPolicy(policy)}: ${routes} accept unauthenticated calls`);
+  return policy;
 }
 
 /** One line for the startup log: how the guarded routes are protected. */

@@ -25,8 +25,10 @@ export {
   callerAuthSettings,
   callerPolicyFrom,
   describeCallerPolicy,
+  guardedCallerPolicy,
   type CallAuth,
   type CallAuthSettings,
   type CallerAuthSettings,
+  type GuardedRoutes,
 } from './auth-settings.ts';
 export { callFunction, FunctionCallError, type FunctionTarget } from './client.ts';

@@ -5,7 +5,7 @@
  */
 import type { protos } from '@google-cloud/functions';
 import type { FunctionName, FunctionSpec } from '../../config.ts';
-import { gcpFunctionEnv, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
+import { gcpFunctionEnv, gcpSecretEnv, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { CloudFunctionsSettings } from './settings.ts';
 
 export type CloudFunction = protos.google.cloud.functions.v2.IFunction;
@@ -46,6 +46,12 @@ export function cloudFunction(spec: FunctionSpec, s: CloudFunctionsSettings, sou
       maxInstanceCount: spec.maxInstances,
       maxInstanceRequestConcurrency: spec.concurrency,
       environmentVariables: gcpFunctionEnv(s),
+      secretEnvironmentVariables: gcpSecretEnv(s).map(({ name, secret }) => ({
+        key: name,
+        projectId: s.gcp.project,
+        secret,
+        version: 'latest',
+      })),
       serviceAccountEmail: s.gcp.serviceAccount,
       ingressSettings: 'ALLOW_ALL',
       allTrafficOnLatestRevision: true,

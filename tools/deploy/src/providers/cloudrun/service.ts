@@ -5,7 +5,7 @@
  */
 import type { protos as runProtos } from '@google-cloud/run';
 import type { FunctionSpec } from '../../config.ts';
-import { gcpFunctionEnv, imageOf, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
+import { gcpFunctionEnv, gcpSecretEnv, imageOf, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { GcpDeploySettings } from '../gcp/settings.ts';
 
 export type Service = runProtos.google.cloud.run.v2.IService;
@@ -42,7 +42,10 @@ export function trafficFor(canary: Canary | undefined): TrafficTarget[] {
 /** `spec` is the function's, sized for the model (DeployRun.spec). */
 export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): Service {
   const fn = spec.name;
-  const env = Object.entries(gcpFunctionEnv(s)).map(([name, value]) => ({ name, value }));
+  const env = [
+    ...Object.entries(gcpFunctionEnv(s)).map(([name, value]) => ({ name, value })),
+    ...gcpSecretEnv(s).map(({ name, secret }) => ({ name, valueSource: { secretKeyRef: { secret, version: 'latest' } } })),
+  ];
   return {
     labels: { app: 'mlops', function: fn },
     // evaluate, retrain-trigger and promote are called by Scheduler/each other with OIDC tokens; predict

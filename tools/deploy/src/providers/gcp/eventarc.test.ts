@@ -110,6 +110,7 @@ const env = {
   GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
   GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
   MLOPS_STORE: 'gs://b1/m',
+  MLOPS_OIDC_AUDIENCES: 'https://mlops-batch-score-1.europe-west1.run.app',
 };
 const TRIGGERS = '/v1/projects/p1/locations/europe-west1/triggers';
 

@@ -14,6 +14,13 @@ export const gcpFunctionEnv = (s: GcpDeploySettings): Record<string, string> => 
   LOG_LEVEL: s.functionEnv.LOG_LEVEL ?? 'info',
 });
 
+/**
+ * The secret settings of a GCP function, each read from the Secret Manager secret its
+ * `<NAME>_SECRET` names (the service account needs roles/secretmanager.secretAccessor on it).
+ */
+export const gcpSecretEnv = (s: GcpDeploySettings): { name: string; secret: string }[] =>
+  Object.entries(s.secrets).map(([name, secret]) => ({ name, secret }));
+
 /** An image in the Artifact Registry repository, at the tag being deployed. */
 export const imageNamed = (image: string, s: GcpDeploySettings): string => `${s.gcp.imageRepo}/${image}:${s.gcp.imageTag}`;
 /** A function's image, built from deploy/functions.Dockerfile. */

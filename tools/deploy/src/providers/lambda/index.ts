@@ -8,7 +8,7 @@ import { installExternals } from '../../bundle.ts';
 import { toYaml } from '../../yaml.ts';
 import { zipFolder } from '../../zip.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
-import { FUNCTION_URL_FUNCTIONS, runServerless, serverlessConfig } from './serverless.ts';
+import { runServerless, serverlessConfig } from './serverless.ts';
 import { awsSettingsSchema, type AwsBlock, type AwsDeploySettings } from './settings.ts';
 
 type LambdaRun = DeployRun<AwsDeploySettings>;
@@ -26,12 +26,6 @@ async function packageFunctions(run: LambdaRun, { withExternals }: { withExterna
 
 /** Writes serverless.yml for the whole stack and returns the serverless arguments for the target. */
 async function writeServerlessYml(run: LambdaRun): Promise<string[]> {
-  // The Function URLs are public (authType NONE): only the apps' own caller check guards them.
-  if (!run.settings.functionEnv.MLOPS_API_KEY && !run.settings.functionEnv.MLOPS_OIDC_AUDIENCES) {
-    run.log(
-      `warning: neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set: ${FUNCTION_URL_FUNCTIONS.join(', ')} would accept any caller on their Function URLs`,
-    );
-  }
   // The stack always names all five: deploying a partial serverless.yml would delete the others.
   const config = serverlessConfig(run.settings, { serviceDir: run.outDir, functionsDir: run.functionsDir, spec: run.spec });
   await run.write(

@@ -186,7 +186,13 @@ export function serverlessConfig(s: AwsDeploySettings, opts: ServerlessOptions):
       region: s.aws.region,
       stage: s.aws.stage,
       logRetentionInDays: 30,
-      environment: { ...s.functionEnv, MLOPS_CACHE_DIR: '/tmp/mlops-cache', NODE_OPTIONS: '--enable-source-maps' },
+      environment: {
+        ...s.functionEnv,
+        // Secrets by reference: the framework reads each SecureString when it deploys; no value is in this file.
+        ...Object.fromEntries(Object.entries(s.secrets).map(([name, parameter]) => [name, `\${ssm:${parameter}}`])),
+        MLOPS_CACHE_DIR: '/tmp/mlops-cache',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
       ...(fns.some((fn) => httpEvents(fn).length > 0) ? { httpApi: { payload: '2.0' } } : {}),
     },
     package: { individually: true },
