@@ -4,19 +4,24 @@ import { link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix } from '../keys.ts';
 import { randomHex } from '../random-hex.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
+import { withFileLock, type HeldLock } from './file-lock.ts';
 
 /**
  * Temp, lock and etag files live beside their object as `.~<name>.<suffix>`; keys may not use
  * that prefix, so list() can skip them and they stay on the object's filesystem (rename is atomic).
  */
 const INTERNAL = RESERVED_SEGMENT_PREFIX;
-/** Locks are held for milliseconds; one this old belongs to a crashed writer. */
+/** Locks are held for milliseconds and renewed while held; one this old belongs to a crashed writer. */
 const STALE_LOCK_MS = 30_000;
+
+export interface FileStoreOptions {
+  /** A lock not renewed for this long is broken as stale (default 30 s); tests shorten it. */
+  staleLockMs?: number;
+}
 
 type Condition = { kind: 'none' } | { kind: 'absent' } | { kind: 'match'; etag: string };
 
@@ -27,9 +32,14 @@ type Condition = { kind: 'none' } | { kind: 'absent' } | { kind: 'match'; etag: 
  */
 export class FileStore implements ObjectStore {
   readonly uri: string;
+  private readonly staleLockMs: number;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    options: FileStoreOptions = {},
+  ) {
     this.uri = pathToFileURL(root).href;
+    this.staleLockMs = options.staleLockMs ?? STALE_LOCK_MS;
   }
 
   async get(key: string): Promise<{ body: Buffer; info: ObjectInfo }> {
@@ -66,7 +76,8 @@ export class FileStore implements ObjectStore {
   uploadFile(key: string, localPath: string): Promise<ObjectInfo> {
     return this.write(key, { kind: 'none' }, async (tmp) => {
       const hash = createHash('sha256');
-      await pipeline(createReadStream(localPath), hashing(hash), createWriteStream(tmp, { flags: 'wx' }));
+      // flush: fsync before close, so the renamed file is not empty after a power cut.
+      await pipeline(createReadStream(localPath), hashing(hash), createWriteStream(tmp, { flags: 'wx', flush: true }));
       return hash.digest('hex');
     });
   }
@@ -81,7 +92,8 @@ export class FileStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
     if (!(await stat(path).catch(ifMissing(undefined)))?.isFile()) return;
-    await this.withLock(path, async () => {
+    await this.withLock(path, async (held) => {
+      await held.assertHeld();
       await rm(path, { force: true });
       await rm(internalPath(path, 'etag'), { force: true });
     });
@@ -121,25 +133,46 @@ export class FileStore implements ObjectStore {
 
   private writeBody(key: string, body: Buffer | string, condition: Condition): Promise<ObjectInfo> {
     return this.write(key, condition, async (tmp) => {
-      await writeFile(tmp, body, { flag: 'wx' });
+      await writeDurably(tmp, body);
       return createHash('sha256').update(body).digest('hex');
     });
   }
 
-  /** Fills a temp file outside the lock (it may be large), then commits it under the key's lock. */
+  /**
+   * Fills and fsyncs a temp file, and writes its sidecar's, outside the lock (the file may be large,
+   * and an fsync takes milliseconds), then commits both under the key's lock with renames.
+   */
   private async write(key: string, condition: Condition, fill: (tmp: string) => Promise<string>): Promise<ObjectInfo> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = internalPath(path, `${randomHex(6)}.tmp`);
+    const sidecar = internalPath(path, 'etag');
+    const sidecarTmp = `${sidecar}.${randomHex(6)}.tmp`;
     try {
       const sha256 = await fill(tmp);
-      return await this.withLock(path, () => this.commit(key, path, tmp, sha256, condition));
+      const st = await stat(tmp, { bigint: true });
+      // The sidecar names the temp file's inode, which the object keeps after rename. It is not
+      // fsynced: after a power cut an empty or old sidecar does not match the object and is ignored.
+      await writeFile(sidecarTmp, `${sha256} ${fingerprint(st)}`, { flag: 'wx' });
+      const info: ObjectInfo = { key, size: Number(st.size), etag: sha256, updated: st.mtime };
+      await this.withLock(path, (held) => this.commit(key, path, tmp, { sidecarTmp, sidecar }, condition, held));
+      // Make the renames durable too; after the lock, which this would hold for milliseconds more.
+      await syncDir(dirname(path));
+      return info;
     } finally {
       await rm(tmp, { force: true });
+      await rm(sidecarTmp, { force: true });
     }
   }
 
-  private async commit(key: string, path: string, tmp: string, sha256: string, condition: Condition): Promise<ObjectInfo> {
+  private async commit(
+    key: string,
+    path: string,
+    tmp: string,
+    { sidecarTmp, sidecar }: { sidecarTmp: string; sidecar: string },
+    condition: Condition,
+    held: HeldLock,
+  ): Promise<void> {
     if (condition.kind === 'absent' && (await stat(path).catch(ifMissing(undefined)))) {
       throw new PreconditionFailedError(key, this.uri, 'the object already exists');
     }
@@ -151,9 +184,12 @@ export class FileStore implements ObjectStore {
         throw new PreconditionFailedError(key, this.uri, `expected etag ${condition.etag} but ${reason}`);
       }
     }
-    const st = await stat(tmp, { bigint: true });
-    // Sidecar before the object: it names the temp file's inode, which the object keeps after rename.
-    await writeAtomic(internalPath(path, 'etag'), `${sha256} ${fingerprint(st)}`);
+    // After the last read (the etag check) and before the first write: a writer that stalled past the
+    // stale threshold and lost its lock fails here instead of committing over the next holder. It
+    // also renews the lock, so it cannot be broken during the two renames below.
+    await held.assertHeld();
+    // Sidecar before the object (a sidecar that does not match its object is ignored).
+    await rename(sidecarTmp, sidecar);
     if (condition.kind === 'absent') {
       // link fails with EEXIST, so this stays atomic even if a stale lock was wrongly broken.
       await link(tmp, path).catch((err: unknown) => {
@@ -163,27 +199,10 @@ export class FileStore implements ObjectStore {
     } else {
       await rename(tmp, path);
     }
-    return { key, size: Number(st.size), etag: sha256, updated: st.mtime };
   }
 
-  private async withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-    const lock = internalPath(path, 'lock');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
-        break;
-      } catch (err) {
-        if (errorCode(err) !== 'EEXIST') throw err;
-        const held = await stat(lock).catch(ifMissing(undefined));
-        if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await rm(lock, { force: true });
-        else await sleep(Math.random() * Math.min(20, 2 ** attempt));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(lock, { force: true });
-    }
+  private withLock<T>(path: string, fn: (held: HeldLock) => Promise<T>): Promise<T> {
+    return withFileLock(internalPath(path, 'lock'), this.staleLockMs, fn);
   }
 
   /** Keys under `dir` (a key prefix ending in '/', or '') that start with `prefix`. */
@@ -229,6 +248,7 @@ export async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Used for sidecars only: not fsynced, since a sidecar that does not match its object is ignored. */
 async function writeAtomic(path: string, data: string): Promise<void> {
   const tmp = `${path}.${randomHex(6)}.tmp`;
   try {
@@ -236,6 +256,28 @@ async function writeAtomic(path: string, data: string): Promise<void> {
     await rename(tmp, path);
   } finally {
     await rm(tmp, { force: true });
+  }
+}
+
+/** Creates `path` (it must not exist) with `data`, fsynced, so a later rename never exposes an empty file. */
+async function writeDurably(path: string, data: Buffer | string): Promise<void> {
+  const handle = await open(path, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync a directory, so a rename into it survives a power cut (where the platform allows it). */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
   }
 }
 
