@@ -91,7 +91,7 @@ describe('mlops CLI', () => {
 
   it('rolls the champion back to the previous version, or to a named one', async () => {
     const registry = createRegistry(openStore(store));
-    const v2 = await registry.registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
+    const v2 = await registry.registerVersion(await createTinyModel({ seed: 5 }), { actor: 'test', reason: 'fixture' });
     await registry.setAlias('champion', v2.version, { actor: 'test', reason: 'promoted' });
     const back = await mlops(store, 'registry', 'rollback', '--reason', 'bad outputs', '--json');
     expect(back.json).toMatchObject({ ok: true, from: 'v2', to: 'v1' });

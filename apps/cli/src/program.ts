@@ -42,7 +42,7 @@ const scoreFlags = z.object({ ...json, ...modelRef, ...textField });
 const setAliasFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
 const jsonFlags = z.object(json);
 const serveFlags = z.object({ port: z.number().optional(), host: z.string() });
-const rollbackFlags = z.object({ ...json, reason: z.string().optional() });
+const rollbackFlags = z.object({ ...json, expect: z.string().optional(), reason: z.string().optional() });
 const importFlags = z.object({
   ...json,
   ...dataFields,
@@ -183,8 +183,9 @@ registry
 registry.command('audit').addOption(jsonOption()).action(run(jsonFlags, registryAudit));
 registry
   .command('rollback')
-  .description('make an earlier version champion at once (default: the previous champion); ends any canary')
+  .description('make an earlier version champion at once (default: the previous champion); ends any canary; a retry repeats the answer')
   .argument('[version]')
+  .option('--expect <version>', 'only roll back if this version is champion now')
   .option('--reason <text>', 'why, for the audit trail')
   .addOption(jsonOption())
   .action(run(rollbackFlags, (flags, version: string | undefined) => registryRollback(version, flags)));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Alert } from '@mlops/alerts';
 import { textHash } from '@mlops/data';
 import { RATING_LABELS } from '@mlops/data/testing';
-import { createTinyModel } from '@mlops/inference/testing';
+import { copyAsAnotherVersion, createTinyModel } from '@mlops/inference/testing';
 import { feedbackId, logKey, toJsonl, type FeedbackRecord, type PredictionRecord, type Reference } from '@mlops/monitoring';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore, type ObjectStore } from '@mlops/storage';
@@ -168,7 +168,7 @@ describe('evaluateOnce', () => {
 
   it('measures the challenger separately and asks promote to review the canary', async () => {
     await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
-    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await registry.registerVersion(await copyAsAnotherVersion(modelDir), { actor: 't', reason: 'fixture' });
     await registry.setAlias('challenger', 'v2', { actor: 't', reason: 'canary', canaryWeight: 0.5 });
     await traffic('v1', 200, 120, { instance: 'x' });
     await traffic('v2', 200, 190, { instance: 'y' });
@@ -195,6 +195,32 @@ describe('evaluate app', () => {
     const list = (await (await app.request('/v1/evaluations', { headers: { 'x-api-key': 'k' } })).json()) as { evaluations: unknown[] };
     expect(list.evaluations).toHaveLength(1);
     expect((await app.request('/v1/evaluations?since=yesterday', { headers: { 'x-api-key': 'k' } })).status).toBe(400);
+  });
+});
+
+describe('a scheduled tick', () => {
+  it('is evaluated once however often it is delivered, to one instance or two; a call by hand always runs', async () => {
+    await registry.registerVersion(modelDir, { actor: 't', reason: 'fixture' });
+    await traffic('v1', 100, 50); // stale: alert and retrain
+    const instances = [createEvaluateApp(deps), createEvaluateApp({ ...deps, registry: createRegistry(store) })];
+    const deliver = (i: number, tick: string) =>
+      instances[i]!.request('/v1/evaluate', { method: 'POST', headers: { 'x-cloudscheduler-scheduletime': tick } });
+    const tick = '2026-12-01T10:00:00Z';
+    const first = await Promise.all([deliver(0, tick), deliver(1, tick)]);
+    expect(first.map((r) => r.status).sort()).toEqual(expect.arrayContaining([200]));
+    const retry = await deliver(0, tick);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('x-mlops-repeated')).toBe('true');
+    expect(await retry.json()).toMatchObject({ status: 'stale', champion: { version: 'v1' } });
+    expect(retrains).toHaveLength(1);
+    expect(alerts).toHaveLength(1);
+
+    expect((await deliver(1, '2026-12-01T10:15:00Z')).status).toBe(200); // the next tick runs
+    expect(retrains).toHaveLength(2);
+    expect((await instances[0]!.request('/v1/evaluate', { method: 'POST' })).status).toBe(200);
+    expect(retrains).toHaveLength(3);
+    const bad = await instances[0]!.request('/v1/evaluate', { method: 'POST', headers: { 'x-mlops-scheduled-time': 'soon' } });
+    expect(bad.status).toBe(400);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   ReferenceSchema,
   summarizeHealth,
   writeEvaluation,
+  EvaluationRecordSchema,
   type EvaluationRecord,
   type HealthPolicy,
   type LabelledPrediction,
@@ -20,7 +21,7 @@ import {
   type Reference,
 } from '@mlops/monitoring';
 import { NoChampionError, UnknownFileError, type ModelRegistry } from '@mlops/registry';
-import type { ObjectStore } from '@mlops/storage';
+import { decideOnce, type ObjectStore, type Once } from '@mlops/storage';
 import type { Logger } from 'pino';
 
 export interface RetrainRequest {
@@ -135,6 +136,20 @@ export async function evaluateOnce(deps: EvaluatorDeps, at?: Date): Promise<Eval
     'evaluation done',
   );
   return record;
+}
+
+/** Longer than an evaluation takes: a run silent this long died, and a retry of its tick runs again. */
+const TICK_LEASE_MS = 15 * 60_000;
+
+/**
+ * The evaluation of one schedule tick, run once however often the tick is delivered (Cloud
+ * Scheduler's and EventBridge's retries, two instances): a repeat gets the first run's record, a
+ * delivery while it runs `busy`. The lease object is kept under decisions/.
+ */
+export function evaluateTickOnce(deps: EvaluatorDeps, scheduledTime: string): Promise<Once<EvaluationRecord>> {
+  const tick = new Date(scheduledTime).toISOString().replaceAll(':', '');
+  const key = `decisions/${deps.registry.model}/evaluate/${tick}.json`;
+  return decideOnce(deps.store, key, { leaseMs: TICK_LEASE_MS, schema: EvaluationRecordSchema }, () => evaluateOnce(deps));
 }
 
 /** A version's training reference, or undefined for versions trained before references existed. */

@@ -14,7 +14,12 @@ import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } f
 
 const version = z.string().regex(/^v[1-9][0-9]*$/, 'must be a version like v3');
 const candidateBody = z.object({ version, run_id: z.string().optional() });
-const rollbackBody = z.object({ version: version.optional(), reason: z.string().min(1).max(2000).default('manual rollback') });
+const rollbackBody = z.object({
+  version: version.optional(),
+  /** The champion the caller rolls back from: refused (409) when another version is champion now. */
+  expected_version: version.optional(),
+  reason: z.string().min(1).max(2000).default('manual rollback'),
+});
 
 /** promote: POST /v1/candidates (a job registered one), /v1/canary/review (evaluate, each run), /v1/rollback. */
 export function createPromoteApp(deps: PromoteDeps & { caller: CallerPolicy }) {
@@ -39,7 +44,7 @@ export function createPromoteApp(deps: PromoteDeps & { caller: CallerPolicy }) {
   app.post('/v1/canary/review', auth, async (c) => c.json(await serial(() => reviewCanary(deps))));
   app.post('/v1/rollback', auth, limit, async (c) => {
     const body = parseOr400(rollbackBody, await readJsonBody(c), 'request');
-    return c.json(await serial(() => rollbackChampion(deps, { to: body.version, reason: body.reason })));
+    return c.json(await serial(() => rollbackChampion(deps, { to: body.version, reason: body.reason, expected: body.expected_version })));
   });
   return app;
 }

@@ -5,9 +5,9 @@ import type { Alert } from '@mlops/alerts';
 import { textHash } from '@mlops/data';
 import { RATING_LABELS } from '@mlops/data/testing';
 import { TextClassifier } from '@mlops/inference';
-import { createTinyModel } from '@mlops/inference/testing';
+import { copyAsAnotherVersion, createTinyModel } from '@mlops/inference/testing';
 import { feedbackId, isHoldout, logKey, toJsonl, writeFeedback, type FeedbackRecord, type PredictionRecord } from '@mlops/monitoring';
-import { createRegistry, type ModelRegistry } from '@mlops/registry';
+import { AliasConflictError, createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore, type ObjectStore } from '@mlops/storage';
 import pino from 'pino';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +15,7 @@ import { createPromoteApp } from './app.ts';
 import { considerCandidate, reviewCanary, rollbackChampion, type PromoteDeps } from './promote.ts';
 
 let models: string[];
+let thirdModel: string;
 const texts = Array.from({ length: 1500 }, (_, i) => `review number ${i} ${'good bad fine awful great dull'.split(' ')[i % 6]}`);
 const holdoutTexts = texts.filter((t) => isHoldout(textHash(t)));
 /** What each tiny model says about every text: labels "by" a model make that model right. */
@@ -23,6 +24,7 @@ const said: Record<string, string[]> = {};
 beforeAll(async () => {
   // Two opinionated models: v1 says positive to everything, v2 negative.
   models = [await createTinyModel({ seed: 1, leaning: 1 }), await createTinyModel({ seed: 2, leaning: 0 })];
+  thirdModel = await copyAsAnotherVersion(models[0]!);
   for (const [i, dir] of models.entries()) {
     const classifier = await TextClassifier.load(dir, { threads: 1 });
     said[`v${i + 1}`] = (await classifier.predict(holdoutTexts)).map((p) => p.label);
@@ -132,7 +134,7 @@ describe('considerCandidate', () => {
   it('refuses the champion itself, unknown versions, and a second canary', async () => {
     await expect(considerCandidate(deps, 'v1')).rejects.toThrow(/v1 is already the champion/);
     await expect(considerCandidate(deps, 'v9')).rejects.toThrow(/v9/);
-    await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
+    await registry.registerVersion(thirdModel, { actor: 't', reason: 'fixture' });
     await registry.setAlias('challenger', 'v3', { actor: 't', reason: 'canary', canaryWeight: 0.1 });
     await expect(considerCandidate(deps, 'v2')).rejects.toThrow(/a canary of v3 is running/);
   });
@@ -172,6 +174,28 @@ describe('reviewCanary', () => {
     expect((await reviewCanary(deps)).decision).toBe('none');
   });
 
+  it('promotes once when two instances review the same canary at once', async () => {
+    await served('v1', 100, 70);
+    await served('v2', 100, 90);
+    const other = { ...deps, registry: createRegistry(store) };
+    const reviews = await Promise.allSettled([reviewCanary(deps), reviewCanary(other)]);
+    expect(reviews.some((r) => r.status === 'fulfilled' && r.value.decision === 'complete')).toBe(true);
+    expect((await registry.getAlias('champion'))?.version).toBe('v2');
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    const trail = await registry.audit();
+    expect(trail.filter((e) => e.action === 'promote')).toHaveLength(1);
+    expect(trail.filter((e) => e.action === 'set-alias' && e.alias === 'champion' && e.to === 'v2')).toHaveLength(1);
+    expect(trail.filter((e) => e.action === 'clear-alias')).toHaveLength(1);
+    expect(alerts.map((a) => a.kind)).toEqual(['promoted']);
+  });
+
+  it('ends the canary of a review that promoted and stopped before clearing the challenger', async () => {
+    await registry.setAlias('champion', 'v2', { actor: 'promote', reason: 'canary passed', expectedVersion: 'v1' });
+    const review = await reviewCanary(deps);
+    expect(review).toMatchObject({ decision: 'complete', reasons: ['v2 is already champion; its canary is ended'] });
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+  });
+
   it('rolls back a challenger that is worse on live traffic', async () => {
     await served('v1', 100, 90);
     await served('v2', 100, 70);
@@ -199,6 +223,26 @@ describe('rollback', () => {
     expect((await registry.audit()).filter((e) => e.action === 'rollback').map((e) => e.reason)).toEqual(['bad outputs', 'fixed']);
   });
 
+  it('answers a retried rollback as the first time instead of rolling back further, and refuses a stale expectation', async () => {
+    await registry.setAlias('champion', 'v2', { actor: 't', reason: 'promote' });
+    expect(await rollbackChampion(deps, { reason: 'bad outputs' })).toEqual({ from: 'v2', to: 'v1' });
+    expect(await rollbackChampion(deps, { reason: 'bad outputs' })).toEqual({ from: 'v2', to: 'v1', repeated: true });
+    expect(await rollbackChampion(deps, { to: 'v1', expected: 'v2', reason: 'bad outputs' })).toMatchObject({ to: 'v1', repeated: true });
+    expect((await registry.getAlias('champion'))?.version).toBe('v1');
+    await expect(rollbackChampion(deps, { to: 'v2', expected: 'v2', reason: 'x' })).rejects.toThrow(AliasConflictError);
+    expect((await registry.audit()).filter((e) => e.action === 'rollback')).toHaveLength(1);
+    expect(alerts.map((a) => a.kind)).toEqual(['rolled-back']);
+  });
+
+  it('lets one of two racing rollbacks move the champion, with one rollback event', async () => {
+    await registry.setAlias('champion', 'v2', { actor: 't', reason: 'promote' });
+    const other = { ...deps, registry: createRegistry(store) };
+    const results = await Promise.all([rollbackChampion(deps, { reason: 'a' }), rollbackChampion(other, { reason: 'a' })]);
+    expect(results.map((r) => r.to)).toEqual(['v1', 'v1']);
+    expect((await registry.getAlias('champion'))?.version).toBe('v1');
+    expect((await registry.audit()).filter((e) => e.action === 'rollback')).toHaveLength(1);
+  });
+
   it('serves it over HTTP with the key, validating the body', async () => {
     const app = createPromoteApp({ ...deps, caller: { apiKey: 'k' } });
     const post = (path: string, body: string, key = 'k') =>
@@ -222,7 +266,7 @@ describe('rollback', () => {
 
 describe('promote app errors', () => {
   it('answers 409 when the champion moves while a canary review decides (a racing alias move)', async () => {
-    await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
+    await registry.registerVersion(thirdModel, { actor: 't', reason: 'fixture' });
     await registry.setAlias('challenger', 'v2', { actor: 't', reason: 'canary', canaryWeight: 0.5 });
     await served('v1', 100, 70);
     await served('v2', 100, 90);
@@ -247,7 +291,7 @@ describe('promote app errors', () => {
   it('answers 409 for a second canary and a model without a champion', async () => {
     const app = createPromoteApp({ ...deps, caller: {} });
     const post = (body: string) => app.request('/v1/candidates', { method: 'POST', body });
-    await registry.registerVersion(models[0]!, { actor: 't', reason: 'fixture' });
+    await registry.registerVersion(thirdModel, { actor: 't', reason: 'fixture' });
     await registry.setAlias('challenger', 'v3', { actor: 't', reason: 'canary', canaryWeight: 0.1 });
     const second = await post('{"version":"v2"}');
     expect(second.status).toBe(409);

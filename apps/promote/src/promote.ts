@@ -12,9 +12,10 @@ import {
   readLogWindow,
   type ClassificationMetrics,
 } from '@mlops/monitoring';
-import { NoChampionError, type ModelRegistry } from '@mlops/registry';
-import type { ObjectStore } from '@mlops/storage';
+import { AliasConflictError, NoChampionError, type AliasRecord, type ModelRegistry } from '@mlops/registry';
+import { decideOnce, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { AlreadyChampionError, CanaryRunningError, NoEarlierChampionError } from './errors.ts';
 import { describeChecks, gate, type GatePolicy, type GateResult, type ModelScores } from './gate.ts';
 
@@ -56,6 +57,10 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
   const running = await registry.getAlias('challenger');
   if (running && running.version !== version && (running.canaryWeight ?? 0) > 0) {
     throw new CanaryRunningError(running.version, version);
+  }
+  if (running?.version === version && (running.canaryWeight ?? 0) > 0) {
+    // A retried request (the job's call timed out, a second instance): the decision stands, made once.
+    return { decision: 'canary', version, champion: champion.version, reasons: [`canary of ${version} running since ${running.updated}`] };
   }
 
   const [labels, candidateLabels] = await Promise.all(
@@ -100,13 +105,8 @@ export async function considerCandidate(deps: PromoteDeps, version: string): Pro
     actor: deps.actor,
     reason: `passed the gate against ${champion.version}`,
     canaryWeight: deps.canary.weight,
-  });
-  await registry.recordEvent({
-    actor: deps.actor,
-    action: 'canary-start',
-    version,
-    reason: `canary at ${deps.canary.weight * 100}% of traffic`,
-    details,
+    expectedVersion: running?.version ?? null,
+    events: [{ actor: deps.actor, action: 'canary-start', version, reason: `canary at ${deps.canary.weight * 100}% of traffic`, details }],
   });
   await alert(deps, 'canary-started', 'info', version, `canary of ${version} at ${deps.canary.weight * 100}% of traffic`, reasons);
   return { decision: 'canary', version, champion: champion.version, reasons, gate: result };
@@ -138,6 +138,11 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
   const champion = await registry.getAlias('champion');
   if (!challenger || !champion || !(challenger.canaryWeight && challenger.canaryWeight > 0))
     return { decision: 'none', reasons: ['no canary is running'] };
+  if (challenger.version === champion.version) {
+    // A review that promoted and stopped before ending the canary: end it, and answer as it did.
+    await endCanary(deps, challenger.version, 'complete', 'canary passed', {});
+    return { decision: 'complete', reasons: [`${challenger.version} is already champion; its canary is ended`] };
+  }
 
   const window = { since: new Date(challenger.updated), until: now };
   const predictions = await readLogWindow(deps.store, 'predictions', PredictionRecordSchema, window);
@@ -164,8 +169,9 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
     if (minutes < deps.canary.maxMinutes)
       return { decision: 'wait', reasons: [`${counts}: waiting for ${deps.canary.minLabels} labelled predictions each`], ...measured };
     const reason = `canary ran ${minutes.toFixed(0)} min without ${deps.canary.minLabels} labelled predictions each (${counts})`;
-    await endCanary(deps, challenger.version, 'rollback', reason, {});
-    return { decision: 'rollback', reasons: [reason], ...measured };
+    return decideCanaryOnce(deps, challenger, { decision: 'rollback', reasons: [reason], ...measured }, () =>
+      endCanary(deps, challenger.version, 'rollback', reason, {}),
+    );
   }
   const reason = `${challenger.version} accuracy ${ch.accuracy.toFixed(3)} (n=${ch.n}) vs ${champion.version} ${champ.accuracy.toFixed(3)} (n=${champ.n}), tolerance ${deps.canary.tolerance}`;
   const details = {
@@ -173,17 +179,44 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
     champion: { version: champion.version, n: champ.n, accuracy: champ.accuracy },
   };
   const decision = ch.accuracy >= champ.accuracy - deps.canary.tolerance ? 'complete' : 'rollback';
-  if (decision === 'complete') {
-    await registry.setAlias('champion', challenger.version, {
-      actor: deps.actor,
-      reason: `canary passed: ${reason}`,
-      expectedVersion: champion.version,
-    });
-  }
-  await endCanary(deps, challenger.version, decision, reason, details);
-  return { decision, reasons: [reason], ...measured };
+  return decideCanaryOnce(deps, challenger, { decision, reasons: [reason], ...measured }, async () => {
+    if (decision === 'complete') {
+      // Compare-and-swap: a champion moved since it was read (a person's rollback) fails the promotion.
+      await registry.setAlias('champion', challenger.version, {
+        actor: deps.actor,
+        reason: `canary passed: ${reason}`,
+        expectedVersion: champion.version,
+        events: [{ actor: deps.actor, action: 'promote', version: challenger.version, reason, details }],
+      });
+    }
+    await endCanary(deps, challenger.version, decision, reason, details);
+  });
 }
 
+const CanaryReviewSchema = z.object({
+  decision: z.enum(['none', 'wait', 'complete', 'rollback']),
+  reasons: z.array(z.string()),
+  challenger: z.custom<ClassificationMetrics>().optional(),
+  champion: z.custom<ClassificationMetrics>().optional(),
+});
+
+/**
+ * Acts on a canary's final decision once, across instances, through a lease keyed by the
+ * challenger's move: a review racing it waits, and one after it gets the same answer.
+ */
+async function decideCanaryOnce(deps: PromoteDeps, challenger: AliasRecord, review: CanaryReview, act: () => Promise<void>) {
+  const canary = challenger.audit?.id ?? challenger.updated.replaceAll(':', '');
+  const key = `decisions/${deps.registry.model}/canary/${challenger.version}-${canary}.json`;
+  const once = await decideOnce(deps.store, key, { leaseMs: 10 * 60_000, schema: CanaryReviewSchema }, async () => {
+    await act();
+    return review;
+  });
+  if (once.outcome === 'busy')
+    return { decision: 'wait', reasons: [`another review is deciding the canary of ${challenger.version}`] } satisfies CanaryReview;
+  return once.value;
+}
+
+/** Clears the challenger (a rollback records its decision with the clear; a promotion did with the champion's move) and alerts. */
 async function endCanary(
   deps: PromoteDeps,
   version: string,
@@ -195,13 +228,7 @@ async function endCanary(
     actor: deps.actor,
     reason: `canary ${decision === 'complete' ? 'completed' : 'rolled back'}`,
     expectedVersion: version,
-  });
-  await deps.registry.recordEvent({
-    actor: deps.actor,
-    action: decision === 'complete' ? 'promote' : 'canary-rollback',
-    version,
-    reason,
-    details,
+    ...(decision === 'rollback' && { events: [{ actor: deps.actor, action: 'canary-rollback', version, reason, details }] }),
   });
   await alert(
     deps,
@@ -214,25 +241,37 @@ async function endCanary(
 }
 
 /** Restores an earlier champion at once (default: the one before the current), ending any canary. */
+export type RollbackResult = { from: string | null; to: string; repeated?: true };
+
+/**
+ * Makes an earlier version champion: `to`, or the one before the current champion. `expected` is
+ * the champion it rolls back from (compare-and-swap). A retry is a no-op with the first answer: a
+ * rollback without a version, or to the version the last rollback made champion, repeats it
+ * instead of rolling back further (name a version to go further back).
+ */
 export async function rollbackChampion(
   deps: Pick<PromoteDeps, 'registry' | 'alerter' | 'actor'>,
-  opts: { to?: string | undefined; reason: string },
-) {
+  opts: { to?: string | undefined; reason: string; expected?: string | undefined },
+): Promise<RollbackResult> {
   const { registry } = deps;
-  const current = (await registry.getAlias('champion'))?.version;
+  const champion = await registry.getAlias('champion');
+  const current = champion?.version;
+  const lastRollback = champion?.audit?.events.find((e) => e.action === 'rollback');
+  if (current && lastRollback && (opts.to ?? current) === current && (opts.expected ?? lastRollback.from) === lastRollback.from) {
+    return { from: lastRollback.from ?? null, to: current, repeated: true };
+  }
+  if (opts.expected !== undefined && opts.expected !== current)
+    throw new AliasConflictError(registry.model, 'champion', opts.expected, current ?? null);
   const to = opts.to ?? (await registry.previousChampion());
   if (!to) throw new NoEarlierChampionError(current);
   await registry.getVersion(to);
-  await registry.setAlias('champion', to, { actor: deps.actor, reason: `rollback: ${opts.reason}` });
-  await registry.clearAlias('challenger', { actor: deps.actor, reason: 'rollback' });
-  await registry.recordEvent({
+  await registry.setAlias('champion', to, {
     actor: deps.actor,
-    action: 'rollback',
-    version: to,
-    ...(current && { from: current }),
-    to,
-    reason: opts.reason,
+    reason: `rollback: ${opts.reason}`,
+    expectedVersion: current ?? null,
+    events: [{ actor: deps.actor, action: 'rollback', version: to, ...(current && { from: current }), to, reason: opts.reason }],
   });
+  await registry.clearAlias('challenger', { actor: deps.actor, reason: 'rollback' });
   await deps.alerter.notify({
     kind: 'rolled-back',
     severity: 'warning',

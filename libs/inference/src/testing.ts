@@ -3,7 +3,7 @@
  * training core's own model code and ONNX export (seconds, no training).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, REPO_ROOT } from '@mlops/config';
@@ -88,6 +88,17 @@ save_hf(m, ${JSON.stringify(dir)}); export_onnx(m, ${JSON.stringify(dir)})`;
   await writeFile(join(dir, 'metrics.json'), JSON.stringify({ validation: { accuracy: 0.5, n: 2 } }));
   await writeFile(join(dir, 'lineage.json'), JSON.stringify({ fixture: true, random_weights: true }));
   return dir;
+}
+
+/**
+ * A copy of a model folder with its own lineage: the same weights registered as another version
+ * (the registry returns the existing version for content it already has).
+ */
+export async function copyAsAnotherVersion(dir: string, tag = 'copy'): Promise<string> {
+  const copy = await mkdtemp(join(tmpdir(), 'model-copy-'));
+  await cp(dir, copy, { recursive: true });
+  await writeFile(join(copy, 'lineage.json'), JSON.stringify({ fixture: true, random_weights: true, copy: tag }));
+  return copy;
 }
 
 /** A tiny random model folder (seconds, no training): the tests' fixture. */

@@ -18,6 +18,8 @@ export {
   parseOr400,
   readJsonBody,
   requestContext,
+  scheduledTimeOf,
+  SCHEDULED_TIME_HEADER,
   requireApiKey,
   requireCaller,
   statusOfError,

@@ -144,7 +144,7 @@ describe('registry audit', () => {
     expect(events.map((e) => e.time)).toEqual(events.map((e) => e.time).sort());
     const keys = (await store.list('models/sentiment/audit/')).map((o) => o.key);
     expect(keys).toHaveLength(5);
-    for (const key of keys) expect(key).toMatch(/^models\/sentiment\/audit\/\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z-[0-9a-f]+\.json$/);
+    for (const key of keys) expect(key).toMatch(/^models\/sentiment\/audit\/\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z-[0-9a-z-]+\.json$/);
   });
 });
 
@@ -189,4 +189,104 @@ describe('canary and decisions', () => {
 describeRegistryOnStore('the file store', async () => {
   const root = await mkdtemp(join(tmpdir(), 'registry-file-races-'));
   return { store: (prefix) => openStore(join(root, prefix)), stop: () => rm(root, { recursive: true, force: true }) };
+});
+
+/** The store with one write failing once, as a crash between two writes would leave it. */
+function failingOnce(inner: ObjectStore, method: 'putIfAbsent' | 'delete', keyPattern: RegExp): ObjectStore & { failed: number } {
+  let armed = true;
+  const wrapper = Object.create(inner) as ObjectStore & { failed: number };
+  wrapper.failed = 0;
+  wrapper[method] = (async (key: string, ...rest: unknown[]) => {
+    if (armed && keyPattern.test(key)) {
+      armed = false;
+      wrapper.failed++;
+      throw new Error(`crash before ${method} ${key}`);
+    }
+    return (inner[method] as (...args: unknown[]) => Promise<unknown>).call(inner, key, ...rest);
+  }) as never;
+  return wrapper;
+}
+
+describe('writes that a crash interrupts', () => {
+  const trail = async () =>
+    (await registry.audit()).map((e) =>
+      [e.action, e.alias ?? e.version, (e.from ?? e.to) !== undefined && `${e.from ?? ''}>${e.to ?? ''}`].filter(Boolean).join(' '),
+    );
+
+  it('an alias move whose audit write failed is completed by its retry, with its decision, once', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    await registry.registerVersion(await modelDir('b'), who);
+    const crashing = createRegistry(failingOnce(store, 'putIfAbsent', /\/audit\//), 'sentiment');
+    const move = () =>
+      crashing.setAlias('champion', 'v2', {
+        actor: 'promote',
+        reason: 'canary passed',
+        expectedVersion: 'v1',
+        events: [{ actor: 'promote', action: 'promote', version: 'v2', reason: 'canary passed' }],
+      });
+    await expect(move()).rejects.toThrow(/crash before putIfAbsent/);
+    expect((await registry.getAlias('champion'))?.version).toBe('v2'); // the alias moved; its events did not reach the trail
+    expect((await store.list('models/sentiment/audit/')).length).toBe(3);
+    // The retry finds the alias moved (its expected version is gone) and completes the events.
+    await expect(move()).resolves.toMatchObject({ version: 'v2' });
+    await move();
+    expect(await trail()).toEqual(['register v1', 'set-alias champion >v1', 'register v2', 'set-alias champion v1>v2', 'promote v2']);
+  });
+
+  it('reading the trail completes a move nobody retried', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    const crashing = createRegistry(failingOnce(store, 'putIfAbsent', /\/audit\//), 'sentiment');
+    await expect(crashing.setAlias('challenger', 'v1', { ...who, canaryWeight: 0.5 })).rejects.toThrow(/crash/);
+    expect(await trail()).toEqual(['register v1', 'set-alias champion >v1', 'set-alias challenger >v1']);
+    expect(await trail()).toHaveLength(3);
+  });
+
+  it('an alias clear that failed is finished by its retry with one event', async () => {
+    await registry.registerVersion(await modelDir('a'), who);
+    await registry.setAlias('challenger', 'v1', { ...who, canaryWeight: 0.5 });
+    for (const [method, key] of [
+      ['putIfAbsent', /\/audit\//],
+      ['delete', /aliases\/challenger/],
+    ] as const) {
+      const crashing = createRegistry(failingOnce(store, method, key), 'sentiment');
+      const clear = () => crashing.clearAlias('challenger', { ...who, expectedVersion: 'v1' });
+      await expect(clear()).rejects.toThrow(/crash before/);
+      expect((await registry.getAlias('challenger'))?.version).toBe('v1');
+      await clear();
+      await registry.setAlias('challenger', 'v1', { ...who, canaryWeight: 0.5 });
+    }
+    const clear = () => registry.clearAlias('challenger', { ...who, expectedVersion: 'v1' });
+    await clear();
+    await clear();
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+    expect((await trail()).filter((e) => e.startsWith('clear-alias'))).toEqual(Array(3).fill('clear-alias challenger v1>'));
+  });
+
+  it('a registration retried after a failure returns the version the first attempt claimed, with one register event', async () => {
+    const dir = await modelDir('a');
+    const crashing = createRegistry(failingOnce(store, 'putIfAbsent', /version\.json$/), 'sentiment');
+    await expect(crashing.registerVersion(dir, who)).rejects.toThrow(/crash before putIfAbsent/);
+    expect((await crashing.registerVersion(dir, who)).version).toBe('v1');
+    expect((await registry.registerVersion(dir, who)).version).toBe('v1');
+    expect((await registry.listVersions()).map((v) => v.version)).toEqual(['v1']);
+    expect(await store.list('models/sentiment/versions/v2/')).toEqual([]);
+    expect(await trail()).toEqual(['register v1', 'set-alias champion >v1']);
+
+    const lostEvent = createRegistry(failingOnce(store, 'putIfAbsent', /\/audit\/.*register-v2/), 'sentiment');
+    const other = await modelDir('b');
+    await expect(lostEvent.registerVersion(other, who)).rejects.toThrow(/crash/);
+    expect((await lostEvent.registerVersion(other, who)).version).toBe('v2');
+    expect(await trail()).toEqual(['register v1', 'set-alias champion >v1', 'register v2']);
+  });
+
+  it('removes a claim left without its version.json past the deadline, and keeps a young one', async () => {
+    const old = new Date(Date.now() - 7 * 3600_000).toISOString();
+    await store.put('models/sentiment/versions/v1/.claim', JSON.stringify({ actor: 'crashed', time: old, content: 'x' }));
+    await store.put('models/sentiment/versions/v1/config.json', '{}');
+    await store.put('models/sentiment/versions/v2/.claim', JSON.stringify({ actor: 'uploading', time: new Date().toISOString() }));
+    const v = await registry.registerVersion(await modelDir('a'), who);
+    expect(v.version).toBe('v3');
+    expect(await store.list('models/sentiment/versions/v1/')).toEqual([]);
+    expect((await store.list('models/sentiment/versions/v2/')).map((o) => o.key)).toEqual(['models/sentiment/versions/v2/.claim']);
+  });
 });

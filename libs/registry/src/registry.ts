@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { jsonText, NotFoundError, PreconditionFailedError, randomHex, sha256OfFile, type ObjectStore } from '@mlops/storage';
+import {
+  jsonText,
+  NotFoundError,
+  PreconditionFailedError,
+  randomHex,
+  sha256OfFile,
+  type ObjectInfo,
+  type ObjectStore,
+} from '@mlops/storage';
 import { z } from 'zod';
 import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownFileError, UnknownVersionError } from './errors.ts';
 import {
@@ -34,9 +42,15 @@ export interface SetAliasOptions {
   expectedVersion?: string | null;
   /** Share of traffic a challenger gets while its canary runs. */
   canaryWeight?: number;
+  /** The decision behind the move (a rollback, a promotion), recorded with it: the pair is never half written. */
+  events?: AuditEntry[];
 }
 
 export type AuditEntry = Omit<AuditEvent, 'time' | 'model'>;
+
+/** A claim older than this without its version.json is an upload that died: its files are removed. */
+const ORPHAN_CLAIM_MS = 6 * 3600_000;
+const ClaimSchema = z.object({ actor: z.string(), time: z.iso.datetime(), content: z.string().optional() });
 
 export interface VersionRef {
   version?: string;
@@ -63,6 +77,11 @@ export class ModelRegistry {
     this.root = `models/${model}`;
   }
 
+  /**
+   * Registers a model folder as the next version. Idempotent: a retry with the same content (after
+   * a failure, or racing itself) returns the version the first attempt made, or finishes the one it
+   * claimed, with one register event.
+   */
   async registerVersion(localDir: string, opts: RegisterOptions): Promise<VersionInfo> {
     const present = await presentFiles(localDir);
     const missing = REQUIRED_MODEL_FILES.filter((path) => !present.includes(path));
@@ -70,24 +89,44 @@ export class ModelRegistry {
     const metrics = summarizeMetrics(await readLocalJson(join(localDir, 'metrics.json')));
     if (opts.parent !== undefined) await this.getVersion(opts.parent);
     const files = await Promise.all(present.map((path) => describeFile(localDir, path)));
+    const content = contentId(files);
 
-    const version = await this.claimVersion(opts.actor);
-    await Promise.all(files.map((f) => this.store.uploadFile(this.versionKey(version, f.path), join(localDir, f.path))));
-    const info: VersionInfo = {
-      version,
+    const found = await this.versionsWithContent(content);
+    let info = found.complete;
+    if (!info) {
+      const version = found.claimed ?? (await this.claimVersion(opts.actor, content));
+      await Promise.all(files.map((f) => this.store.uploadFile(this.versionKey(version, f.path), join(localDir, f.path))));
+      const written: VersionInfo = {
+        version,
+        model: this.model,
+        created: new Date().toISOString(),
+        files,
+        metrics,
+        ...(opts.parent !== undefined && { parent: opts.parent }),
+        content,
+      };
+      // Written last: its presence is what makes the version exist. A racing retry may have written it first.
+      info = await this.store.putIfAbsent(this.versionKey(version, 'version.json'), jsonText(written)).then(
+        () => written,
+        async (err: unknown) => {
+          if (err instanceof PreconditionFailedError) return this.getVersion(version);
+          throw err;
+        },
+      );
+    }
+    // Keyed by the version, so a retry that finds the version made writes no second event.
+    await this.putEventOnce(info.created, `register-${info.version}`, {
+      time: info.created,
       model: this.model,
-      created: new Date().toISOString(),
-      files,
-      metrics,
-      ...(opts.parent !== undefined && { parent: opts.parent }),
-    };
-    // Written last: its presence is what makes the version exist.
-    await this.store.putIfAbsent(this.versionKey(version, 'version.json'), jsonText(info));
-    await this.appendAudit({ actor: opts.actor, action: 'register', version, reason: opts.reason });
+      actor: opts.actor,
+      action: 'register',
+      version: info.version,
+      reason: opts.reason,
+    });
 
     if (opts.becomeChampionIfNone ?? true) {
       try {
-        await this.setAlias('champion', version, { actor: opts.actor, reason: 'first version', expectedVersion: null });
+        await this.setAlias('champion', info.version, { actor: opts.actor, reason: 'first version', expectedVersion: null });
       } catch (err) {
         if (!(err instanceof AliasConflictError)) throw err; // a champion exists (or another version just won)
       }
@@ -125,12 +164,16 @@ export class ModelRegistry {
     return (await this.readAlias(alias))?.record;
   }
 
-  /** Moves an alias with compare-and-swap; without `expectedVersion` it retries until its write wins. */
+  /**
+   * Moves an alias with compare-and-swap; without `expectedVersion` it retries until its write wins.
+   * The record carries the move's audit events, written to the trail right after it.
+   */
   async setAlias(alias: string, version: string, opts: SetAliasOptions): Promise<AliasRecord> {
     const key = this.aliasKey(alias);
     await this.getVersion(version);
     for (;;) {
       const current = await this.readAlias(alias);
+      if (current) await this.completeAudit(current.record);
       const from = current?.record.version ?? null;
       // Already there: a retried request succeeds without a second audit event (idempotent).
       if (current && from === version && current.record.canaryWeight === opts.canaryWeight) return current.record;
@@ -138,13 +181,23 @@ export class ModelRegistry {
         throw new AliasConflictError(this.model, alias, opts.expectedVersion, from);
       }
 
+      const updated = auditTime();
+      const move: AuditEntry = {
+        actor: opts.actor,
+        action: 'set-alias',
+        alias,
+        ...(from !== null && { from }),
+        to: version,
+        reason: opts.reason,
+      };
       const record: AliasRecord = {
         alias,
         version,
-        updated: new Date().toISOString(),
+        updated,
         actor: opts.actor,
         reason: opts.reason,
         ...(opts.canaryWeight !== undefined && { canaryWeight: opts.canaryWeight }),
+        audit: { id: randomHex(6), events: [move, ...(opts.events ?? [])].map((e) => ({ time: updated, model: this.model, ...e })) },
       };
       try {
         if (current) await this.store.putIfMatch(key, jsonText(record), current.etag);
@@ -153,21 +206,15 @@ export class ModelRegistry {
         if (err instanceof PreconditionFailedError) continue; // moved meanwhile: re-read and check again
         throw err;
       }
-      await this.appendAudit({
-        actor: opts.actor,
-        action: 'set-alias',
-        alias,
-        ...(from !== null && { from }),
-        to: version,
-        reason: opts.reason,
-      });
+      await this.completeAudit(record);
       return record;
     }
   }
 
   /**
    * Removes an alias (e.g. the challenger when its canary ends). With `expectedVersion` it only
-   * removes it while it still points there. Removing an unset alias does nothing.
+   * removes it while it still points there. Removing an unset alias does nothing. Its events are
+   * written first, keyed by the record they end, so a retry after a crash writes none twice.
    */
   async clearAlias(alias: string, opts: Omit<SetAliasOptions, 'canaryWeight'>): Promise<void> {
     const current = await this.readAlias(alias);
@@ -175,10 +222,16 @@ export class ModelRegistry {
     if (opts.expectedVersion !== undefined && opts.expectedVersion !== current.record.version) {
       throw new AliasConflictError(this.model, alias, opts.expectedVersion, current.record.version);
     }
+    const { record } = current;
+    await this.completeAudit(record);
+    const id = `${record.audit?.id ?? createHash('sha256').update(current.etag).digest('hex').slice(0, 12)}-cleared`;
+    const time = auditTime();
+    const clear: AuditEntry = { actor: opts.actor, action: 'clear-alias', alias, from: record.version, reason: opts.reason };
+    const events = [clear, ...(opts.events ?? [])];
+    await Promise.all(events.map((e, i) => this.putEventOnce(record.updated, `${id}-${i}`, { time, model: this.model, ...e })));
     // The store has no conditional delete: a write racing between the read and here is lost.
     // Only promote moves the challenger, one decision at a time, so the window stays theoretical.
     await this.store.delete(this.aliasKey(alias));
-    await this.appendAudit({ actor: opts.actor, action: 'clear-alias', alias, from: current.record.version, reason: opts.reason });
   }
 
   /** The version that was champion before the current one, from the audit trail. */
@@ -195,7 +248,12 @@ export class ModelRegistry {
     await this.appendAudit(entry);
   }
 
+  /** The trail in time order, with the events of any alias move a crash left half written completed first. */
   async audit(): Promise<AuditEvent[]> {
+    for (const alias of await this.aliasNames()) {
+      const current = await this.readAlias(alias);
+      if (current) await this.completeAudit(current.record);
+    }
     const events: AuditEvent[] = [];
     for (const { key } of await this.store.list(`${this.root}/audit/`)) {
       events.push(this.parse(AuditEventSchema, (await this.store.get(key)).body, key));
@@ -260,16 +318,48 @@ export class ModelRegistry {
   }
 
   /** Takes the next free number by creating its `.claim` object, which only one writer can do. */
-  private async claimVersion(actor: string): Promise<string> {
+  private async claimVersion(actor: string, content: string): Promise<string> {
     const taken = (await this.store.list(`${this.root}/versions/`)).map((o) => this.versionNumberOf(o.key) ?? 0);
     for (let n = Math.max(0, ...taken) + 1; ; n++) {
       try {
-        await this.store.putIfAbsent(this.versionKey(`v${n}`, '.claim'), jsonText({ actor, time: new Date().toISOString() }));
+        await this.store.putIfAbsent(this.versionKey(`v${n}`, '.claim'), jsonText({ actor, time: new Date().toISOString(), content }));
         return `v${n}`;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
       }
     }
+  }
+
+  /**
+   * The version already registered with this content, or the claim an earlier attempt left
+   * unfinished. Claims left longer than ORPHAN_CLAIM_MS with other content are removed on the way.
+   */
+  private async versionsWithContent(content: string): Promise<{ complete?: VersionInfo; claimed?: string }> {
+    const objects = await this.store.list(`${this.root}/versions/`);
+    const byVersion = new Map<string, ObjectInfo[]>();
+    for (const o of objects) {
+      const n = this.versionNumberOf(o.key);
+      if (n !== undefined) byVersion.set(`v${n}`, [...(byVersion.get(`v${n}`) ?? []), o]);
+    }
+    let claimed: string | undefined;
+    for (const [version, files] of byVersion) {
+      if (files.some((o) => o.key.endsWith('/version.json'))) {
+        const info = await this.getVersion(version);
+        if (info.content === content) return { complete: info };
+        continue;
+      }
+      const claimKey = this.versionKey(version, '.claim');
+      const claimObject = await this.store.get(claimKey).catch(ifNotFound(undefined));
+      if (!claimObject) continue;
+      const claim = this.parse(ClaimSchema, claimObject.body, claimKey);
+      if (claim.content === content) claimed ??= version;
+      else if (Date.now() - Date.parse(claim.time) > ORPHAN_CLAIM_MS) {
+        // Files first, the claim last: a crash here leaves a claim to clean next time, never files without one.
+        await Promise.all(files.filter((o) => o.key !== claimKey).map((o) => this.store.delete(o.key)));
+        await this.store.delete(claimKey);
+      }
+    }
+    return claimed === undefined ? {} : { claimed };
   }
 
   /** Versions whose version.json exists, in number order. */
@@ -300,9 +390,24 @@ export class ModelRegistry {
 
   private async appendAudit(event: AuditEntry): Promise<void> {
     const time = auditTime();
+    await this.putEventOnce(time, randomHex(6), { time, model: this.model, ...event });
+  }
+
+  /** Writes the events an alias record carries that are not in the trail yet (a crash came between). */
+  private async completeAudit(record: AliasRecord): Promise<void> {
+    if (!record.audit) return;
+    const { id, events } = record.audit;
+    await Promise.all(events.map((event, i) => this.putEventOnce(record.updated, `${id}-${i}`, event)));
+  }
+
+  /** An audit event under a key made of `keyTime` and `id`: written at most once, however often this runs. */
+  private async putEventOnce(keyTime: string, id: string, event: AuditEvent): Promise<void> {
     // No colons in the key: they are not allowed in file names on Windows.
-    const key = `${this.root}/audit/${time.replaceAll(':', '')}-${randomHex(6)}.json`;
-    await this.store.putIfAbsent(key, jsonText({ time, model: this.model, ...event }));
+    const key = `${this.root}/audit/${keyTime.replaceAll(':', '')}-${id}.json`;
+    if (await this.store.head(key)) return;
+    await this.store.putIfAbsent(key, jsonText(event)).catch((err: unknown) => {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+    });
   }
 
   private notAsRegistered(version: string, path: string): Error {
@@ -343,6 +448,13 @@ function isFile(path: string): Promise<boolean> {
 async function presentFiles(dir: string): Promise<ModelFile[]> {
   const present = await Promise.all(MODEL_FILES.map((path) => isFile(join(dir, path))));
   return MODEL_FILES.filter((_, i) => present[i]);
+}
+
+/** sha256 over the files' paths and sha256s, in upload order: the identity of a version's content. */
+function contentId(files: readonly VersionFile[]): string {
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(`${f.path}\0${f.sha256}\n`);
+  return hash.digest('hex');
 }
 
 async function describeFile(dir: string, path: string): Promise<VersionFile> {

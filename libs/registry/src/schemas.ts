@@ -55,15 +55,8 @@ export const VersionInfoSchema = z.object({
   files: z.array(VersionFileSchema),
   metrics: MetricsSummarySchema,
   parent: z.string().optional(),
-});
-
-export const AliasRecordSchema = z.object({
-  alias: z.string(),
-  version: z.string(),
-  updated: z.iso.datetime(),
-  actor: z.string(),
-  reason: z.string(),
-  canaryWeight: z.number().min(0).max(1).optional(),
+  /** sha256 over the files' paths and sha256s: a registration retried with the same content finds its version by it. */
+  content: z.string().optional(),
 });
 
 export const AuditEventSchema = z.object({
@@ -79,6 +72,21 @@ export const AuditEventSchema = z.object({
   reason: z.string(),
   /** The numbers behind a decision (metrics compared, thresholds). */
   details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const AliasRecordSchema = z.object({
+  alias: z.string(),
+  version: z.string(),
+  updated: z.iso.datetime(),
+  actor: z.string(),
+  reason: z.string(),
+  canaryWeight: z.number().min(0).max(1).optional(),
+  /**
+   * The audit events of this move (the move and the decision behind it), written to the trail
+   * after the alias: a crash between the two writes leaves them here, and the next write or read
+   * of the trail completes them under the same keys, so none is lost or doubled.
+   */
+  audit: z.object({ id: z.string(), events: z.array(AuditEventSchema) }).optional(),
 });
 
 export type VersionFile = z.infer<typeof VersionFileSchema>;

@@ -86,11 +86,19 @@ export async function registryAudit(flags: { json: boolean }): Promise<void> {
 }
 
 /** Restores an earlier champion at once (default: the previous one), as promote's /v1/rollback does. */
-export async function registryRollback(version: string | undefined, flags: { json: boolean; reason?: string | undefined }): Promise<void> {
+export async function registryRollback(
+  version: string | undefined,
+  flags: { json: boolean; expect?: string | undefined; reason?: string | undefined },
+): Promise<void> {
   const out = createOutput(flags.json);
   const deps = promoteDeps(process.env, 2);
-  const result = await rollbackChampion(deps, { to: version, reason: flags.reason ?? 'manual rollback from the CLI' });
-  out.result(`champion: ${result.from ?? 'none'} → ${result.to}`, { ok: true, ...result });
+  const result = await rollbackChampion(deps, {
+    to: version,
+    reason: flags.reason ?? 'manual rollback from the CLI',
+    expected: flags.expect,
+  });
+  const repeated = result.repeated ? ' (already rolled back: name a version to go further back)' : '';
+  out.result(`champion: ${result.from ?? 'none'} → ${result.to}${repeated}`, { ok: true, ...result });
 }
 
 /** Registers an already trained Hugging Face folder (ONNX, tokenizer.json, config.json with id2label). */

@@ -1,4 +1,4 @@
-import type { NodeServer } from '@mlops/platform';
+import { SCHEDULED_TIME_HEADER, type NodeServer } from '@mlops/platform';
 import { Cron } from 'croner';
 import { NODE_HOSTS } from '../commands/serve.ts';
 
@@ -32,9 +32,11 @@ export async function startStack(
     const predict = await start('predict');
     const batchScore = await start('batch-score');
     const headers = { 'content-type': 'application/json', ...(env.MLOPS_API_KEY ? { authorization: `Bearer ${env.MLOPS_API_KEY}` } : {}) };
-    const cron = new Cron(opts.evaluateEvery, { protect: true }, async () => {
+    const cron = new Cron(opts.evaluateEvery, { protect: true }, async (self: Cron) => {
+      // The tick's time, as Cloud Scheduler and EventBridge send theirs: evaluate acts once per tick.
+      const tick = { [SCHEDULED_TIME_HEADER]: (self.currentRun() ?? new Date()).toISOString() };
       try {
-        const res = await fetch(`${evaluate}/v1/evaluate`, { method: 'POST', headers, body: '{}' });
+        const res = await fetch(`${evaluate}/v1/evaluate`, { method: 'POST', headers: { ...headers, ...tick }, body: '{}' });
         opts.onEvaluation?.({ ok: res.ok, body: await res.json() });
       } catch (error) {
         opts.onEvaluation?.({ ok: false, body: { error: (error as Error).message } });

@@ -250,15 +250,16 @@ describe('createLambdaHandler: S3 event notifications', () => {
   });
 
   it('turns an EventBridge schedule into a POST on the configured route, and fails the invocation on an error answer', async () => {
-    const calls: { auth: string | undefined; body: unknown }[] = [];
+    const calls: { auth: string | undefined; tick: string | undefined; body: unknown }[] = [];
     let status = 200;
     const app = new Hono().post('/v1/evaluate', async (c) => {
-      calls.push({ auth: c.req.header('authorization'), body: await c.req.json() });
+      calls.push({ auth: c.req.header('authorization'), tick: c.req.header('x-mlops-scheduled-time'), body: await c.req.json() });
       return c.json({ ok: status === 200 }, status as 200);
     });
     const handler = createLambdaHandler(app, { onSchedule: { path: '/v1/evaluate', headers: { authorization: 'Bearer k' } } });
     expect(await handler(scheduledEvent)).toBeUndefined();
-    expect(calls).toEqual([{ auth: 'Bearer k', body: {} }]);
+    // The tick's time goes along, so evaluate acts once per tick whatever EventBridge retries.
+    expect(calls).toEqual([{ auth: 'Bearer k', tick: '2026-11-24T12:00:00Z', body: {} }]);
     status = 500;
     await expect(handler(scheduledEvent)).rejects.toThrow(/scheduled \/v1\/evaluate answered 500/);
     await expect(createLambdaHandler(app)(scheduledEvent)).rejects.toThrow(/no onSchedule route/);

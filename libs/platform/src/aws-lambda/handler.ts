@@ -1,5 +1,6 @@
 import type { Env, Hono, Schema } from 'hono';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { SCHEDULED_TIME_HEADER } from '../http/http.ts';
 import { s3EventSchema, type LambdaHandler, type LambdaHandlerOptions } from './types.ts';
 
 /**
@@ -23,7 +24,8 @@ export function createLambdaHandler<E extends Env, S extends Schema, B extends s
       if (!options.onSchedule) throw new Error('received an EventBridge scheduled event, but this function has no onSchedule route');
       const res = await app.request(options.onSchedule.path, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...options.onSchedule.headers },
+        // The tick it was scheduled for: the same on EventBridge's retries, so a route can act once per tick.
+        headers: { 'content-type': 'application/json', ...scheduledTime(event), ...options.onSchedule.headers },
         body: JSON.stringify(options.onSchedule.body ?? {}),
       });
       // A failed run fails the invocation, so EventBridge's retry policy and the error metrics see it.
@@ -36,6 +38,12 @@ export function createLambdaHandler<E extends Env, S extends Schema, B extends s
     }
     throw new Error('unsupported Lambda event: expected API Gateway v1/v2, Function URL, S3 notification or EventBridge schedule');
   };
+}
+
+function scheduledTime(event: unknown): Record<string, string> {
+  return typeof event === 'object' && event !== null && 'time' in event && typeof event.time === 'string'
+    ? { [SCHEDULED_TIME_HEADER]: event.time }
+    : {};
 }
 
 function isScheduledEvent(event: unknown): boolean {

@@ -15,6 +15,17 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The time of the schedule tick a request runs for, as the Lambda host and the local cron send it
+ * (Cloud Scheduler sends `X-CloudScheduler-ScheduleTime`); the same on a retry of that tick.
+ */
+export const SCHEDULED_TIME_HEADER = 'x-mlops-scheduled-time';
+
+/** The schedule tick a request runs for, from whichever scheduler sent it; undefined for a call by hand. */
+export function scheduledTimeOf(header: (name: string) => string | undefined): string | undefined {
+  return header('x-cloudscheduler-scheduletime') ?? header(SCHEDULED_TIME_HEADER);
+}
+
 /** Who a guarded request was let in as (set by `requireCaller`). */
 export type Caller = { via: 'api-key' } | { via: 'oidc'; sub: string; email?: string; issuer: string };
 

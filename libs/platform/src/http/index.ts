@@ -5,6 +5,8 @@ export {
   parseOr400,
   readJsonBody,
   requestContext,
+  scheduledTimeOf,
+  SCHEDULED_TIME_HEADER,
   type Caller,
   type FunctionEnv,
   type RequestLogger,
