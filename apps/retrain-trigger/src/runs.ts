@@ -1,4 +1,4 @@
-import { NotFoundError, PreconditionFailedError, putJson, type ObjectStore } from '@mlops/storage';
+import { NotFoundError, PreconditionFailedError, putJson, randomHex, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
 
 export const RunRecordSchema = z.object({
@@ -21,7 +21,32 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
 const ACTIVE = 'runs/active.json';
 const runKey = (id: string) => `runs/${id}/run.json`;
 
-/** Run records (runs/<id>/run.json) and the single-flight lock (runs/active.json, created only if absent). */
+const LockSchema = z.object({
+  run_id: z.string(),
+  /** When the trigger took it (ISO 8601): a lock without a run record older than the start deadline is broken. */
+  time: z.string(),
+  /** Makes every lock's content, and so its etag, unique. */
+  nonce: z.string().optional(),
+  /** Set by the sync that settles the run, so two syncs (two instances) do not settle it twice. */
+  settling: z.string().optional(),
+  /** A released lock: the object stays, so that the release is a conditional write (there is no conditional delete). */
+  released: z.string().optional(),
+});
+
+/** The lock as read, with the etag every change of it is conditional on. */
+export interface ActiveLock {
+  run_id: string;
+  time: string;
+  settling?: string | undefined;
+  etag: string;
+}
+
+/**
+ * Run records (runs/<id>/run.json) and the single-flight lock (runs/active.json). The lock is taken
+ * with putIfAbsent (or putIfMatch over a released one) and every later change of it (claim, release)
+ * is a putIfMatch on the etag read, so no one can release or overwrite a lock newer than the one
+ * they looked at.
+ */
 export class RunStore {
   constructor(private readonly store: ObjectStore) {}
 
@@ -38,28 +63,42 @@ export class RunStore {
     await putJson(this.store, runKey(run.run_id), run);
   }
 
-  /** Takes the lock for `id`; false when another run holds it. */
-  async lock(id: string): Promise<boolean> {
+  /** Takes the lock for `id`; undefined when another run holds it. */
+  async lock(id: string): Promise<ActiveLock | undefined> {
+    const body = { run_id: id, time: new Date().toISOString(), nonce: randomHex(8) };
+    const text = JSON.stringify(body);
     try {
-      await this.store.putIfAbsent(ACTIVE, JSON.stringify({ run_id: id, time: new Date().toISOString() }));
-      return true;
+      return { ...body, etag: (await this.store.putIfAbsent(ACTIVE, text)).etag };
     } catch (error) {
-      if (error instanceof PreconditionFailedError) return false;
-      throw error;
+      if (!(error instanceof PreconditionFailedError)) throw error;
     }
+    const current = await this.read();
+    if (!current?.lock.released) return undefined; // held (or gone this instant: the caller tries again later)
+    return this.write(text, current.etag, body);
+  }
+
+  /** The lock held, if any (a released one is none). */
+  async active(): Promise<ActiveLock | undefined> {
+    const current = await this.read();
+    if (!current || current.lock.released) return undefined;
+    const { run_id, time, settling } = current.lock;
+    return { run_id, time, ...(settling && { settling }), etag: current.etag };
   }
 
   async activeId(): Promise<string | undefined> {
-    try {
-      return z.object({ run_id: z.string() }).parse(JSON.parse((await this.store.get(ACTIVE)).body.toString('utf8'))).run_id;
-    } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    }
+    return (await this.active())?.run_id;
   }
 
-  async unlock(): Promise<void> {
-    await this.store.delete(ACTIVE);
+  /** Marks the lock as being settled by the caller; undefined when it changed since it was read (someone else is at it). */
+  async claim(lock: ActiveLock): Promise<ActiveLock | undefined> {
+    const body = { run_id: lock.run_id, time: lock.time, nonce: randomHex(8), settling: new Date().toISOString() };
+    return this.write(JSON.stringify(body), lock.etag, body);
+  }
+
+  /** Releases this lock, and only this one: false when it has changed since it was read. */
+  async release(lock: ActiveLock): Promise<boolean> {
+    const body = { run_id: lock.run_id, time: lock.time, released: new Date().toISOString() };
+    return (await this.write(JSON.stringify(body), lock.etag, body)) !== undefined;
   }
 
   /** What the training job wrote at its end (runs/<id>/result.json), whichever launcher ran it. */
@@ -69,6 +108,30 @@ export class RunStore {
       return z.object({ ok: z.boolean(), version: z.string().optional(), error: z.string().optional() }).parse(JSON.parse(body));
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  private async read(): Promise<{ lock: z.infer<typeof LockSchema>; etag: string } | undefined> {
+    try {
+      const { body, info } = await this.store.get(ACTIVE);
+      return { lock: LockSchema.parse(JSON.parse(body.toString('utf8'))), etag: info.etag };
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  private async write(
+    text: string,
+    etag: string,
+    body: { run_id: string; time: string; settling?: string },
+  ): Promise<ActiveLock | undefined> {
+    try {
+      const info = await this.store.putIfMatch(ACTIVE, text, etag);
+      return { run_id: body.run_id, time: body.time, ...(body.settling && { settling: body.settling }), etag: info.etag };
+    } catch (error) {
+      if (error instanceof PreconditionFailedError || error instanceof NotFoundError) return undefined;
       throw error;
     }
   }

@@ -1,17 +1,18 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '@mlops/alerts';
 import { isHoldout, toJsonl, writeFeedback, feedbackId, type FeedbackRecord } from '@mlops/monitoring';
 import { textHash } from '@mlops/data';
 import { generatedRatings, RATING_LABELS } from '@mlops/data/testing';
-import type { JobLauncher, JobStatus, TrainingJobRequest } from '@mlops/jobs';
+import { LocalProcessLauncher, type JobLauncher, type JobStatus, type TrainingJobRequest } from '@mlops/jobs';
 import { createTinyModel } from '@mlops/inference/testing';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore, type ObjectStore } from '@mlops/storage';
 import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createRetrainApp } from './app.ts';
+import type { RunRecord } from './runs.ts';
 import { RetrainTrigger, type RetrainDeps } from './trigger.ts';
 
 /** A launcher that records requests; jobs end when the test says so. */
@@ -266,5 +267,152 @@ describe('RetrainTrigger', () => {
     expect(await again.json()).toMatchObject({ started: false, reason: expect.stringMatching(/still running/) });
     const runs = (await (await app.request('/v1/runs', { headers: { 'x-api-key': 'k' } })).json()) as { runs: unknown[] };
     expect(runs.runs).toHaveLength(1);
+  });
+
+  it('after a restart, records a run whose job process was killed (no result) as failed and releases the lock', async () => {
+    await writeFeedback(store, feedback(100));
+    const logDir = await mkdtemp(join(tmpdir(), 'retrain-jobs-'));
+    const pidFile = join(logDir, 'job.pid');
+    const local = () =>
+      new LocalProcessLauncher({
+        command: [
+          process.execPath,
+          '-e',
+          `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`,
+          '--', // the trigger's arguments are the script's, not node's
+        ],
+        logDir,
+        env: { PATH: process.env.PATH ?? '' },
+        pollMs: 50,
+      });
+    const before = new RetrainTrigger({ ...deps, launcher: local() });
+    const result = await before.trigger({ kind: 'performance', reason: 'stale' });
+    if (!result.started) throw new Error(result.reason);
+    let pid = 0;
+    for (let i = 0; !pid && i < 500; i++) {
+      pid = Number(await readFile(pidFile, 'utf8').catch(() => '0'));
+      if (!pid) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(pid).toBeGreaterThan(0);
+    try {
+      // retrain-trigger restarts: a new launcher and trigger on the same log dir and store; the job is still running.
+      const after = new RetrainTrigger({ ...deps, launcher: local() });
+      expect(await after.sync()).toMatchObject({ run_id: result.run.run_id, status: 'running' });
+      process.kill(-pid, 'SIGKILL'); // dies without writing result.json
+      // Each sync as from a freshly restarted instance, until the process is gone (a busy machine may take a while).
+      let settled: RunRecord | undefined;
+      for (let i = 0; i < 100 && settled?.status !== 'failed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        settled = await new RetrainTrigger({ ...deps, launcher: local() }).sync();
+      }
+      expect(settled).toMatchObject({
+        run_id: result.run.run_id,
+        status: 'failed',
+        message: expect.stringMatching(/SIGKILL|no launcher watched it/),
+      });
+      expect(JSON.parse((await store.get('runs/active.json')).body.toString())).toMatchObject({ released: expect.any(String) });
+      expect(await after.sync()).toBeUndefined();
+    } finally {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  describe('one job per lock under concurrent calls', () => {
+    /** The same store, with the training set's write held back: the trigger builds for a while with the lock taken. */
+    const slowBuilds = (inner: ObjectStore, ms = 150): ObjectStore =>
+      new Proxy(inner, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver) as unknown;
+          if (prop !== 'put' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+          return async (key: string, body: Buffer | string) => {
+            if (key.startsWith('datasets/')) await new Promise((r) => setTimeout(r, ms));
+            return target.put(key, body);
+          };
+        },
+      });
+    const lockTaken = async (s: ObjectStore) => {
+      for (;;) {
+        const held = await s.get('runs/active.json').then(
+          (o) => !(JSON.parse(o.body.toString()) as { released?: string }).released,
+          () => false,
+        );
+        if (held) return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const endJobs = async () => {
+      for (const { runId } of launcher.requests) {
+        if (!(await store.head(`runs/${runId}/result.json`))) await finish(runId, { ok: false, error: 'test ended it' });
+      }
+    };
+
+    it('a sync or a second trigger while a trigger builds its training set starts no second job (one instance)', async () => {
+      await writeFeedback(store, feedback(100));
+      const trigger = new RetrainTrigger({ ...deps, store: slowBuilds(store), policy: { ...deps.policy, dailyCap: 100 } });
+      for (let round = 0; round < 4; round++) {
+        const first = trigger.trigger({ kind: 'performance', reason: `round ${round}` });
+        await lockTaken(store);
+        const [, second, , third] = await Promise.all([
+          first,
+          trigger.trigger({ kind: 'performance', reason: 'again' }),
+          trigger.sync(),
+          trigger.trigger({ kind: 'performance', reason: 'and again' }),
+        ]);
+        expect(second.started).toBe(false);
+        expect(third.started).toBe(false);
+        expect(launcher.requests).toHaveLength(round + 1);
+        await endJobs();
+        await trigger.sync();
+        expect((await trigger.list()).filter((r) => r.status === 'running')).toEqual([]);
+        expect(await trigger.sync()).toBeUndefined(); // the lock is released
+      }
+    });
+
+    it('two instances on one store triggering and syncing at once launch one job per lock and settle it once', async () => {
+      await writeFeedback(store, feedback(100));
+      const root = (store.uri.startsWith('file://') ? new URL(store.uri).pathname : '').replace(/\/$/, '');
+      expect(root).not.toBe('');
+      const instance = () => new RetrainTrigger({ ...deps, store: slowBuilds(openStore(root)), policy: { ...deps.policy, dailyCap: 100 } });
+      const [a, b] = [instance(), instance()];
+      for (let round = 0; round < 4; round++) {
+        const both = Promise.all([
+          a.trigger({ kind: 'performance', reason: `a ${round}` }),
+          b.trigger({ kind: 'performance', reason: `b ${round}` }),
+        ]);
+        await lockTaken(store);
+        const later = await Promise.all([
+          b.sync(),
+          a.sync(),
+          b.trigger({ kind: 'performance', reason: 'b later' }),
+          a.trigger({ kind: 'performance', reason: 'a later' }),
+        ]);
+        const results = [...(await both), later[2], later[3]];
+        expect(results.filter((r) => r.started)).toHaveLength(1);
+        expect(launcher.requests).toHaveLength(round + 1);
+        await endJobs();
+        await Promise.all([a.sync(), b.sync()]);
+        const runs = await a.list();
+        expect(runs.filter((r) => r.status === 'running')).toEqual([]);
+        expect(runs.filter((r) => r.job_id !== '')).toHaveLength(round + 1);
+      }
+      // Each run settled once: one failure alert per job, not one per instance.
+      expect(alerts.filter((x) => x.kind === 'retrain-failed')).toHaveLength(4);
+    });
+
+    it('breaks a lock without a record only once it is older than the start deadline, and not a newer lock', async () => {
+      await writeFeedback(store, feedback(100));
+      const trigger = new RetrainTrigger({ ...deps, startDeadlineMs: 60_000 });
+      await store.put('runs/active.json', JSON.stringify({ run_id: 'r-building', time: new Date(Date.now() - 30_000).toISOString() }));
+      expect(await trigger.sync()).toBeUndefined();
+      expect((await trigger.trigger({ kind: 'performance', reason: 'x' })).started).toBe(false); // its trigger may still be building
+      await store.put('runs/active.json', JSON.stringify({ run_id: 'r-dead', time: new Date(Date.now() - 120_000).toISOString() }));
+      const result = await trigger.trigger({ kind: 'performance', reason: 'after a dead trigger' });
+      expect(result.started).toBe(true);
+      expect(launcher.requests).toHaveLength(1);
+    });
   });
 });

@@ -30,7 +30,15 @@ export interface RetrainDeps {
   waitFor?: (jobId: string) => Promise<unknown>;
   logger: Logger;
   actor: string;
+  /**
+   * How long the lock may stand without a run record (its trigger building the training set and
+   * launching the job), or with an unfinished settle, before a sync takes its holder for dead and
+   * breaks it. Longer than building a training set can take. Default 30 min.
+   */
+  startDeadlineMs?: number;
 }
+
+const DEFAULT_START_DEADLINE_MS = 30 * 60_000;
 
 export type TriggerResult = { started: true; run: RunRecord } | { started: false; reason: string };
 
@@ -83,7 +91,8 @@ export class RetrainTrigger {
       logger.warn({ run_id: runId, version: champion.version }, 'retrain refused: the champion has no torch weights');
       throw refusal;
     }
-    if (!(await this.runs.lock(runId))) return { started: false, reason: 'another run started a moment ago' };
+    const lock = await this.runs.lock(runId);
+    if (!lock) return { started: false, reason: 'another run started a moment ago' };
 
     const { training } = this.deps;
     let run: RunRecord | undefined;
@@ -103,6 +112,10 @@ export class RetrainTrigger {
         reason: `retrain ${runId}: ${request.reason}`.slice(0, 500),
         hyperparameters: training.hyperparameters,
       });
+      // A sync broke the lock because building took longer than the start deadline: another run may hold it now.
+      if ((await this.runs.active())?.etag !== lock.etag) {
+        throw new Error(`the lock was broken while the training set was built (it took longer than ${this.startDeadlineMs / 60_000} min)`);
+      }
       const job = await this.deps.launcher.launch({ runId, args, gpu: training.gpu });
       run = {
         run_id: runId,
@@ -120,7 +133,7 @@ export class RetrainTrigger {
       // A run that could not start still counts for cooldown and cap: a broken launcher is not hammered.
       const message = `could not start the training job: ${(error as Error).message}`;
       await this.recordUnstarted(runId, request, now, champion.version, message);
-      await this.runs.unlock();
+      await this.runs.release(lock);
       await this.alert('retrain-failed', 'critical', champion.version, 'the retraining job could not start', [message]);
       return { started: false, reason: message };
     }
@@ -158,12 +171,31 @@ export class RetrainTrigger {
     return next;
   }
 
+  private get startDeadlineMs(): number {
+    return this.deps.startDeadlineMs ?? DEFAULT_START_DEADLINE_MS;
+  }
+
+  /** Older than the start deadline (a time from the lock). */
+  private expired(time: string): boolean {
+    return Date.now() - Date.parse(time) > this.startDeadlineMs;
+  }
+
   private async settle(): Promise<RunRecord | undefined> {
-    const id = await this.runs.activeId();
-    if (!id) return undefined;
+    const lock = await this.runs.active();
+    if (!lock) return undefined;
+    const id = lock.run_id;
     const run = (await this.runs.list()).find((r) => r.run_id === id);
+    // Another sync (maybe another instance) is settling it; a claim that old is from one that died.
+    if (lock.settling && !this.expired(lock.settling)) return run;
     if (!run) {
-      await this.runs.unlock(); // a lock without a record: its trigger died before saving
+      // A lock without a record: its trigger is building the training set, or died before saving.
+      if (!this.expired(lock.time)) return undefined;
+      const message = `its trigger stopped before saving the run: no run record ${Math.round(this.startDeadlineMs / 60_000)} min after the lock was taken at ${lock.time}`;
+      if (await this.runs.release(lock)) this.deps.logger.warn({ run_id: id, lock_time: lock.time }, `released a stale lock: ${message}`);
+      return undefined;
+    }
+    if (run.status !== 'running') {
+      await this.runs.release(lock); // settled by a sync that stopped before releasing
       return undefined;
     }
     let result = await this.runs.result(id);
@@ -178,6 +210,9 @@ export class RetrainTrigger {
         error: status.state === 'failed' ? (status.message ?? 'the job failed') : 'the job ended without writing its result',
       };
     }
+    // Only the sync whose claim lands settles the run: its outcome is recorded, told and audited once.
+    const claimed = await this.runs.claim(lock);
+    if (!claimed) return run;
 
     const settled: RunRecord = { ...run, finished: new Date().toISOString(), status: result.ok && result.version ? 'succeeded' : 'failed' };
     if (settled.status === 'succeeded') {
@@ -203,7 +238,7 @@ export class RetrainTrigger {
       await this.alert('retrain-failed', 'critical', run.base_version, 'the retraining job failed', [settled.message], { run_id: id });
     }
     await this.runs.save(settled);
-    await this.runs.unlock();
+    await this.runs.release(claimed);
     await this.deps.registry.recordEvent({
       actor: this.deps.actor,
       action: `retrain-${settled.status}`,

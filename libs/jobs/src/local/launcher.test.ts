@@ -1,11 +1,48 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalProcessLauncher } from './launcher.ts';
 
 const fixture = fileURLToPath(new URL('./fake-trainer.fixture.mjs', import.meta.url));
+const launcherModule = fileURLToPath(new URL('./launcher.ts', import.meta.url));
+/** A job that writes its pid to `pidFile`, prints a start line, then its result after `ms` (never, if ms < 0). */
+const sleeper = (ms: number, pidFile: string) => [
+  process.execPath,
+  '-e',
+  [
+    `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));`,
+    `console.log('{"phase":"start"}');`,
+    ms < 0 ? 'setInterval(() => {}, 1000);' : `setTimeout(() => console.log('{"phase":"result","ok":true,"version":"v9"}'), ${ms});`,
+  ].join(' '),
+];
+const pidIn = async (pidFile: string) => {
+  for (;;) {
+    const text = await readFile(pidFile, 'utf8').catch(() => '');
+    if (text) return Number(text);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+/** Launches a job from a launcher in another process that then exits: what a restart of retrain-trigger leaves behind. */
+async function launchFromAnotherProcess(options: object, request: object): Promise<{ id: string; state: string }> {
+  const script = [
+    `import { LocalProcessLauncher } from ${JSON.stringify(launcherModule)};`,
+    `const launcher = new LocalProcessLauncher(${JSON.stringify(options)});`,
+    `process.stdout.write(JSON.stringify(await launcher.launch(${JSON.stringify(request)})));`,
+    'process.exit(0);',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+  });
+  return JSON.parse(stdout) as { id: string; state: string };
+}
+
+const jobRecord = async (logDir: string, runId: string) =>
+  JSON.parse(await readFile(join(logDir, `${runId}.job.json`), 'utf8')) as { pid: number; state: string; processStart?: string };
 
 describe('LocalProcessLauncher', () => {
   let logDir: string;
@@ -125,7 +162,7 @@ describe('LocalProcessLauncher', () => {
     await launcher.cancel('run-stubborn');
     expect(Date.now() - began).toBeGreaterThanOrEqual(250);
     const final = await launcher.status('run-stubborn');
-    expect(final).toMatchObject({ state: 'failed', message: 'cancelled: no result line (killed by SIGKILL)' });
+    expect(final).toMatchObject({ state: 'failed', message: expect.stringMatching(/^cancelled: [\s\S]*\(killed by SIGKILL\)$/) });
   });
 
   it('names an unknown id, rejects a bad runId and reports a command that cannot start', async () => {
@@ -139,4 +176,86 @@ describe('LocalProcessLauncher', () => {
     await expect(missing.launch({ runId: 'run-missing', args: [] })).rejects.toThrow(/Cannot start training job run-missing .*ENOENT/);
     await expect(missing.status('run-missing')).rejects.toThrow(/Unknown/);
   });
+
+  describe('after a restart (a new launcher on the same logDir)', () => {
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const killed: number[] = [];
+    afterEach(() => {
+      for (const pid of killed.splice(0)) if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    });
+
+    it('reports a job its earlier launcher started as running while its process lives, then finished from its log', async () => {
+      const options = { command: sleeper(3000, join(logDir, 'restart.pid')), logDir, env: { PATH: process.env.PATH ?? '' } };
+      expect(await launchFromAnotherProcess(options, { runId: 'run-restart', args: [] })).toMatchObject({ state: 'running' });
+      const pid = await pidIn(join(logDir, 'restart.pid'));
+      killed.push(pid);
+      expect(alive(pid)).toBe(true); // it outlived the launcher that started it
+
+      const restarted = new LocalProcessLauncher({ ...options, pollMs: 50 });
+      expect(await restarted.status('run-restart')).toMatchObject({ id: 'run-restart', state: 'running' });
+      await expect(restarted.launch({ runId: 'run-restart', args: [] })).rejects.toThrow(/already running/);
+      const final = await restarted.wait('run-restart');
+      expect(final).toMatchObject({ state: 'succeeded', result: { phase: 'result', ok: true, version: 'v9' } });
+      expect(final.finishedAt).toBeDefined();
+      // Recorded: yet another launcher knows it finished without looking for the process.
+      expect(await new LocalProcessLauncher(options).status('run-restart')).toMatchObject({ state: 'succeeded' });
+      expect((await jobRecord(logDir, 'run-restart')).state).toBe('succeeded');
+    });
+
+    it('fails a job whose process was killed (SIGKILL: no result) while no launcher watched it', async () => {
+      const options = { command: sleeper(-1, join(logDir, 'killed.pid')), logDir, env: { PATH: process.env.PATH ?? '' } };
+      await launchFromAnotherProcess(options, { runId: 'run-killed', args: [] });
+      const pid = await pidIn(join(logDir, 'killed.pid'));
+      killed.push(pid);
+      const restarted = new LocalProcessLauncher({ ...options, pollMs: 50 });
+      expect((await restarted.status('run-killed')).state).toBe('running');
+      process.kill(-pid, 'SIGKILL');
+      const final = await restarted.wait('run-killed');
+      expect(final.state).toBe('failed');
+      expect(final.message).toMatch(new RegExp(`\\(process ${pid} ended while no launcher watched it, exit status unknown\\)$`));
+      // And a launcher started after it died says so at once.
+      expect(await new LocalProcessLauncher(options).status('run-killed')).toMatchObject({ state: 'failed', message: final.message });
+    });
+
+    it('is not fooled by a pid reused by another process', async () => {
+      const options = { command: sleeper(0, join(logDir, 'unused.pid')), logDir };
+      const record = {
+        runId: 'run-reused',
+        pid: process.pid,
+        processStart: 'proc:1',
+        command: ['x'],
+        log: join(logDir, 'run-reused.log'),
+        logOffset: 0,
+        startedAt: new Date().toISOString(),
+        state: 'running',
+      };
+      await writeFile(join(logDir, 'run-reused.job.json'), JSON.stringify(record));
+      expect(await new LocalProcessLauncher(options).status('run-reused')).toMatchObject({
+        state: 'failed',
+        message: expect.stringMatching(/no result line/),
+      });
+    });
+  });
+
+  it('stops and fails a job that runs longer than maxRunMs', async () => {
+    const launcher = new LocalProcessLauncher({
+      command: [process.execPath, fixture],
+      logDir,
+      env: { PATH: process.env.PATH ?? '', FAKE_TRAINER_MODE: 'stubborn' },
+      maxRunMs: 300,
+      killGraceMs: 100,
+    });
+    await launcher.launch({ runId: 'run-forever', args: [] });
+    started.push({ launcher, id: 'run-forever' });
+    const final = await launcher.wait('run-forever');
+    expect(final.state).toBe('failed');
+    expect(final.message).toMatch(/^expired: ran longer than the maximum run time \(300 ms\); [\s\S]*\(killed by SIGKILL\)$/);
+  }, 5_000);
 });
