@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { textHash } from '@mlops/data';
 import { InferenceError, type ModelSource, type Prediction, type ServingModel } from '@mlops/inference';
 import {
+  callerName,
   handleErrors,
   HttpError,
   jsonBodyLimit,
@@ -166,6 +167,7 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
       labels: readyModel().labels,
       recent: (id) => recent.get(id),
       sink: opts.feedback,
+      caller: callerName(c.get('caller')),
     });
     return c.json({
       request_id: c.get('requestId'),

@@ -83,9 +83,28 @@ describe('feedback and canary routing', () => {
         model_version: 'v1',
         predicted_label: predictions[0]!.label,
         source: 'api',
+        caller: 'anonymous', // an open route: nobody was checked
       }),
     ]);
     expect(lookups).toEqual([]); // known to this instance: no store read
+  });
+
+  it("records who sent each label: the key, or the ID token's principal", async () => {
+    const guarded = createPredictApp({
+      models: new CanaryRouter(champion, challenger),
+      modelName: 'sentiment',
+      limits: { maxTexts: 4, maxTextBytes: 200, maxBodyBytes: 4_000 },
+      logger: pino({ level: 'silent' }),
+      caller: { apiKey: 'k' },
+      feedback: { lookup: async () => new Map(), write: async (records) => void written.push(records) },
+    });
+    const res = await guarded.request('/v1/feedback', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer k' },
+      body: JSON.stringify({ text: 'fine', label: 'positive' }),
+    });
+    expect(res.status).toBe(200);
+    expect(written.at(-1)).toEqual([expect.objectContaining({ text: 'fine', caller: 'api-key' })]);
   });
 
   it('takes labels for texts and batches, counting a repeated item once', async () => {

@@ -51,7 +51,13 @@ export class UnknownPredictionError extends Error {
  */
 export async function acceptFeedback(
   items: FeedbackItem[],
-  opts: { labels: readonly string[]; recent: (id: string) => KnownPrediction | undefined; sink: FeedbackSink },
+  opts: {
+    labels: readonly string[];
+    recent: (id: string) => KnownPrediction | undefined;
+    sink: FeedbackSink;
+    /** Who sends the labels (`callerName`), recorded in each: a setting may trust only some callers to train or judge. */
+    caller: string;
+  },
 ): Promise<{ records: FeedbackRecord[]; duplicates: number }> {
   const badLabels = items.flatMap((item, i) =>
     opts.labels.includes(item.label)
@@ -87,6 +93,7 @@ export async function acceptFeedback(
       label: item.label,
       text_hash: hash,
       source: 'api',
+      caller: opts.caller,
       ...(item.prediction_id !== undefined && { prediction_id: item.prediction_id }),
       ...((item.text ?? prediction?.text) !== undefined && { text: item.text ?? prediction?.text }),
       ...(prediction && { model_version: prediction.model_version, predicted_label: prediction.label }),

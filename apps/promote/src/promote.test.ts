@@ -58,7 +58,7 @@ beforeEach(async () => {
 }, 60_000);
 
 /** Held-out feedback whose labels agree with `version`'s predictions. */
-async function labelsBy(version: string) {
+async function labelsBy(version: string, caller = 'api-key') {
   const time = new Date().toISOString();
   await writeFeedback(
     store,
@@ -69,6 +69,7 @@ async function labelsBy(version: string) {
       text_hash: textHash(text),
       text,
       source: 'api',
+      caller,
     })),
   );
 }
@@ -154,6 +155,29 @@ describe('considerCandidate', () => {
     expect(await registry.getAlias('challenger')).toBeUndefined();
     expect((await registry.audit()).at(-1)).toMatchObject({ action: 'reject', version: 'v3' });
     expect(alerts.map((a) => a.kind)).toEqual(['candidate-rejected']);
+  });
+});
+
+describe('labels that cannot be trusted', () => {
+  it('rejects a candidate that fits flipped labels posted as feedback but is worse on the base set feedback cannot change', async () => {
+    await labelsBy('v2', 'anonymous'); // v2's answers posted as the truth: v1's answers flipped
+    const baseEval = join(await mkdtemp(join(tmpdir(), 'promote-base-')), 'base.jsonl');
+    await writeFile(
+      baseEval,
+      holdoutTexts.map((text) => JSON.stringify({ text, label: said['v1']![holdoutTexts.indexOf(text)] })).join('\n'),
+    );
+    const result = await considerCandidate({ ...deps, baseEval, baseRows: 200 }, 'v2');
+    expect(result.decision).toBe('reject');
+    expect(result.gate!.checks.find((c) => c.name.startsWith('base accuracy'))).toMatchObject({ candidate: 0, champion: 1, pass: false });
+    expect(await registry.getAlias('challenger')).toBeUndefined();
+  });
+
+  it('judges a candidate with the labels of trusted callers only', async () => {
+    await labelsBy('v1', 'oidc:labeler@example.com');
+    await new Promise((r) => setTimeout(r, 5));
+    await labelsBy('v2', 'anonymous'); // later, so it would win each text
+    expect((await considerCandidate({ ...deps, trustedCallers: ['oidc:labeler@example.com'] }, 'v2')).decision).toBe('reject');
+    expect((await considerCandidate(deps, 'v2')).decision).toBe('canary');
   });
 });
 

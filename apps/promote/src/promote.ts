@@ -7,6 +7,7 @@ import {
   evaluateRows,
   FeedbackRecordSchema,
   feedbackTexts,
+  fromTrustedCallers,
   joinFeedback,
   PredictionRecordSchema,
   readLogWindow,
@@ -28,6 +29,8 @@ export interface PromoteDeps {
   /** Where the text and label are in `baseEval`. */
   baseFields?: DataFields;
   baseRows: number;
+  /** Callers whose labels may judge a candidate or a canary (MLOPS_TRUSTED_CALLERS); empty or absent: every caller. */
+  trustedCallers?: readonly string[];
   gate: GatePolicy;
   canary: { weight: number; minLabels: number; maxMinutes: number; tolerance: number };
   alerter: Pick<Alerter, 'notify'>;
@@ -147,7 +150,7 @@ export async function reviewCanary(deps: PromoteDeps, now = new Date()): Promise
   const window = { since: new Date(challenger.updated), until: now };
   const predictions = await readLogWindow(deps.store, 'predictions', PredictionRecordSchema, window);
   const feedback = await readLogWindow(deps.store, 'feedback', FeedbackRecordSchema, window);
-  const rows = joinFeedback(predictions.records, feedback.records);
+  const rows = joinFeedback(predictions.records, fromTrustedCallers(feedback.records, deps.trustedCallers ?? []));
   const labels = await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema);
   const metricsOf = (version: string) => {
     const mine = rows.filter((r) => r.version === version);
@@ -290,7 +293,10 @@ async function heldOutFeedback(deps: PromoteDeps): Promise<LabelledText[]> {
   const until = new Date();
   const window = { since: new Date(until.getTime() - deps.windowMinutes * 60_000), until };
   const feedback = await readLogWindow(deps.store, 'feedback', FeedbackRecordSchema, window);
-  return feedbackTexts(feedback.records, 'holdout').map((r) => ({ text: r.text!, label: r.label }));
+  return feedbackTexts(fromTrustedCallers(feedback.records, deps.trustedCallers ?? []), 'holdout').map((r) => ({
+    text: r.text!,
+    label: r.label,
+  }));
 }
 
 /** A class-balanced sample of the base evaluation data, read with the champion's classes. */

@@ -25,6 +25,7 @@ export function promoteDeps(env: NodeJS.ProcessEnv = process.env, logTo: 1 | 2 =
     baseEval: promote.PROMOTE_BASE_EVAL ?? defaultData(settings).eval,
     baseFields: { textField: promote.PROMOTE_BASE_TEXT_FIELD, labelField: promote.PROMOTE_BASE_LABEL_FIELD },
     baseRows: promote.PROMOTE_BASE_ROWS,
+    trustedCallers: promote.MLOPS_TRUSTED_CALLERS,
     gate: {
       margin: promote.PROMOTE_MARGIN,
       tolerance: promote.PROMOTE_TOLERANCE,

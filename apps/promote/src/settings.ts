@@ -1,4 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
+import { trustedCallersSetting } from '@mlops/monitoring';
 import { callerAuthSettings } from '@mlops/platform';
 import { z } from 'zod';
 
@@ -33,6 +34,8 @@ const schema = z.object({
     .default(24 * 60),
   /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
   ...callerAuthSettings,
+  /** Callers whose labels may train or judge a model (`oidc:labeler@example.com`, `api-key`, `file:*`); unset: every caller. */
+  MLOPS_TRUSTED_CALLERS: trustedCallersSetting,
   LOG_LEVEL: logLevel,
 });
 

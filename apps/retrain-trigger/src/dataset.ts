@@ -1,5 +1,5 @@
 import { fieldOptions, fingerprint, loadDataset, stratifiedSplit, textHash, type DataFields, type Example } from '@mlops/data';
-import { FeedbackRecordSchema, feedbackTexts, readLogAll, toJsonl } from '@mlops/monitoring';
+import { FeedbackRecordSchema, feedbackTexts, fromTrustedCallers, readLogAll, toJsonl, type FeedbackRecord } from '@mlops/monitoring';
 import type { ObjectStore } from '@mlops/storage';
 
 export interface TrainingSetOptions {
@@ -11,6 +11,8 @@ export interface TrainingSetOptions {
   baseFields?: DataFields;
   /** The classes of the model fine-tuned: base rows with another label are bad rows. */
   labels: readonly string[];
+  /** Callers whose labels may train (MLOPS_TRUSTED_CALLERS); empty: every caller. */
+  trustedCallers?: readonly string[];
   seed?: number;
 }
 
@@ -23,13 +25,22 @@ export interface TrainingSet {
   feedback_until: string;
 }
 
+/** The feedback a retrain may learn from: rows with text, outside the holdout share, from trusted callers. */
+export async function trainableFeedback(
+  store: ObjectStore,
+  trustedCallers: readonly string[],
+): Promise<{ records: FeedbackRecord[]; read: number; bad: number }> {
+  const all = await readLogAll(store, 'feedback', FeedbackRecordSchema);
+  return { records: feedbackTexts(fromTrustedCallers(all.records, trustedCallers), 'train'), read: all.records.length, bad: all.bad };
+}
+
 /**
  * The next training set: every trainable feedback row plus a class-balanced sample of the base
  * data (texts already in the feedback left out), written to datasets/<run>/ with its lineage.
  */
 export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOptions): Promise<TrainingSet> {
-  const all = await readLogAll(store, 'feedback', FeedbackRecordSchema);
-  const feedback = feedbackTexts(all.records, 'train');
+  const trainable = await trainableFeedback(store, opts.trustedCallers ?? []);
+  const feedback = trainable.records;
   const taken = new Set(feedback.map((r) => r.text_hash));
   const base = opts.baseData && opts.baseRows > 0 ? await sampleBase(opts.baseData, opts, taken) : { rows: [] as Example[], source: null };
 
@@ -46,8 +57,9 @@ export async function buildTrainingSet(store: ObjectStore, opts: TrainingSetOpti
         fingerprint: fingerprint(rows),
         feedback: {
           rows: feedback.length,
-          read: all.records.length,
-          unreadable_lines: all.bad,
+          read: trainable.read,
+          unreadable_lines: trainable.bad,
+          ...(opts.trustedCallers?.length && { trusted_callers: opts.trustedCallers }),
           until: feedbackUntil,
           holdout: 'texts with isHoldout(text_hash) are excluded',
         },

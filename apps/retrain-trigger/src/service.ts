@@ -48,6 +48,7 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
       baseFields: { textField: retrain.RETRAIN_BASE_TEXT_FIELD, labelField: retrain.RETRAIN_BASE_LABEL_FIELD },
       hyperparameters: fineTuneHyperparameters(retrain),
       gpu: retrain.RETRAIN_GPU,
+      trustedCallers: retrain.MLOPS_TRUSTED_CALLERS,
     },
     alerter: createAlerter(env, logger),
     ...(promoteUrl && { promote: (candidate) => callFunction(calls.target(promoteUrl, 600_000), 'v1/candidates', candidate) }),

@@ -192,6 +192,20 @@ describe('RetrainTrigger', () => {
     expect((await trigger.trigger({ kind: 'performance', reason: 'again' })).started).toBe(true);
   });
 
+  it('trains only on the labels of trusted callers when MLOPS_TRUSTED_CALLERS lists them', async () => {
+    const from = (caller: string, rows: FeedbackRecord[]) => rows.map((r) => ({ ...r, caller }));
+    await writeFeedback(store, from('anonymous', feedback(100, 'flipped')));
+    const trusted = { ...deps, training: { ...deps.training, trustedCallers: ['oidc:labeler@example.com'] } };
+    // Only untrusted labels: not enough new ones to start.
+    expect(await new RetrainTrigger(trusted).trigger({ kind: 'performance', reason: 'stale' })).toMatchObject({ started: false });
+    await writeFeedback(store, from('oidc:labeler@example.com', feedback(100, 'checked')));
+    const result = await new RetrainTrigger(trusted).trigger({ kind: 'performance', reason: 'stale' });
+    if (!result.started) throw new Error(result.reason);
+    const rows = (await store.get(result.run.dataset.key)).body.toString('utf8');
+    expect(rows).toContain('checked ');
+    expect(rows).not.toContain('flipped ');
+  });
+
   it('records a launch that fails, so cooldown and cap still apply', async () => {
     await writeFeedback(store, feedback(100));
     launcher.fail = new Error('Cloud Run said 403');

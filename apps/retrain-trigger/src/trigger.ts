@@ -1,11 +1,11 @@
 import type { Alert, Alerter } from '@mlops/alerts';
 import type { DataFields } from '@mlops/data';
 import type { JobLauncher } from '@mlops/jobs';
-import { ConfigLabelsSchema, FeedbackRecordSchema, feedbackTexts, readLogAll } from '@mlops/monitoring';
+import { ConfigLabelsSchema } from '@mlops/monitoring';
 import { hasTorchWeights, NotFineTunableError, type ModelRegistry } from '@mlops/registry';
 import { randomHex, type ObjectStore } from '@mlops/storage';
 import type { Logger } from 'pino';
-import { buildTrainingSet } from './dataset.ts';
+import { buildTrainingSet, trainableFeedback } from './dataset.ts';
 import { trainingJobArgs, type FineTuneHyperparameters } from './job-args.ts';
 import { decide, type RetrainPolicy, type TriggerKind } from './policy.ts';
 import { RunStore, type RunRecord } from './runs.ts';
@@ -22,6 +22,8 @@ export interface RetrainDeps {
     baseFields?: DataFields;
     hyperparameters: FineTuneHyperparameters;
     gpu: boolean;
+    /** Callers whose labels may train (MLOPS_TRUSTED_CALLERS); empty or absent: every caller. */
+    trustedCallers?: readonly string[];
   };
   alerter: Pick<Alerter, 'notify'>;
   /** promote, told about each registered candidate. */
@@ -63,7 +65,7 @@ export class RetrainTrigger {
     await this.sync();
     const runs = await this.runs.list();
     const lastSuccess = runs.filter((r) => r.status === 'succeeded').at(-1);
-    const feedback = feedbackTexts((await readLogAll(this.deps.store, 'feedback', FeedbackRecordSchema)).records, 'train');
+    const feedback = (await trainableFeedback(this.deps.store, this.deps.training.trustedCallers ?? [])).records;
     const newLabels = feedback.filter((r) => !lastSuccess || r.time > lastSuccess.dataset.feedback_until).length;
     const decision = decide({ kind: request.kind, runs, activeRunId: await this.runs.activeId(), newLabels, now }, this.deps.policy);
     if (!decision.start) {
@@ -102,6 +104,7 @@ export class RetrainTrigger {
         baseData: training.baseData,
         baseRows: training.baseRows,
         ...(training.baseFields && { baseFields: training.baseFields }),
+        ...(training.trustedCallers && { trustedCallers: training.trustedCallers }),
         // The champion's classes: the job fine-tunes its head, and refuses a label it lacks.
         labels: await registry.readVersionJson(champion.version, 'config.json', ConfigLabelsSchema),
       });

@@ -8,6 +8,7 @@ import {
   dedupeFeedback,
   FeedbackRecordSchema,
   feedbackId,
+  fromTrustedCallers,
   importFeedbackFiles,
   isHoldout,
   joinFeedback,
@@ -203,5 +204,24 @@ describe('feedback', () => {
       ['awful', 'negative', 'file'],
       ['great', 'positive', 'file'],
     ]);
+  });
+});
+
+describe('fromTrustedCallers', () => {
+  const record = (caller?: string): FeedbackRecord => ({
+    feedback_id: `t:${caller}`,
+    time: '2026-12-01T00:00:00.000Z',
+    label: 'positive',
+    text_hash: 'h',
+    source: 'api',
+    ...(caller !== undefined && { caller }),
+  });
+  const callers = (records: FeedbackRecord[]) => records.map((r) => r.caller);
+
+  it('keeps every record without a list, and only listed callers (exact, or by a prefix ending in *) with one', () => {
+    const all = [record('api-key'), record('oidc:a@x.com'), record('oidc:b@x.com'), record('file:feedback/incoming/x.csv'), record()];
+    expect(fromTrustedCallers(all, [])).toHaveLength(5);
+    expect(callers(fromTrustedCallers(all, ['oidc:a@x.com', 'file:*']))).toEqual(['oidc:a@x.com', 'file:feedback/incoming/x.csv']);
+    expect(callers(fromTrustedCallers(all, ['api-key']))).toEqual(['api-key']); // a record without a caller is not trusted by a list
   });
 });

@@ -18,6 +18,11 @@ export const FeedbackRecordSchema = z.object({
   model_version: z.string().optional(),
   predicted_label: z.string().optional(),
   source: z.enum(['api', 'file']),
+  /**
+   * Who gave the label: `api-key`, `oidc:<email>` (or `oidc:<sub>`), `anonymous` on an open
+   * route, `file:<key>` for an imported file. Absent in records written before it was recorded.
+   */
+  caller: z.string().optional(),
 });
 export type FeedbackRecord = z.infer<typeof FeedbackRecordSchema>;
 
@@ -62,6 +67,28 @@ export function feedbackTexts(records: readonly FeedbackRecord[], share: 'train'
     if (!seen || seen.time <= r.time) latestByText.set(r.text_hash, r);
   }
   return [...latestByText.values()];
+}
+
+/**
+ * Callers whose labels may train or judge a model (MLOPS_TRUSTED_CALLERS): a comma list of
+ * caller names (`oidc:labeler@example.com`, `api-key`) or prefixes ending in `*` (`file:*`,
+ * `oidc:*@example.com` is not a prefix: list each principal). Unset: every caller.
+ */
+export const trustedCallersSetting = z
+  .string()
+  .optional()
+  .transform((s) =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  );
+
+/** The feedback of trusted callers; all of it when no caller is listed. Records from before callers were recorded are not trusted by a list. */
+export function fromTrustedCallers(records: readonly FeedbackRecord[], trusted: readonly string[]): FeedbackRecord[] {
+  if (trusted.length === 0) return [...records];
+  const trusts = (caller: string) => trusted.some((t) => (t.endsWith('*') ? caller.startsWith(t.slice(0, -1)) : caller === t));
+  return records.filter((r) => r.caller !== undefined && trusts(r.caller));
 }
 
 /** A labelled feedback row next to the prediction it labels. */
@@ -132,6 +159,7 @@ export async function importFeedbackFiles(
           text_hash: hash,
           text: next.value.text,
           source: 'file',
+          caller: `file:${object.key}`,
         });
       }
       if (records.length > 0) await writeFeedback(store, records);

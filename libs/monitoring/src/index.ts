@@ -5,6 +5,8 @@ export {
   dedupeFeedback,
   feedbackId,
   feedbackTexts,
+  fromTrustedCallers,
+  trustedCallersSetting,
   FeedbackRecordSchema,
   importFeedbackFiles,
   isHoldout,

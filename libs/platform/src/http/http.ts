@@ -29,8 +29,9 @@ export function scheduledTimeOf(header: (name: string) => string | undefined): s
 /** Who a guarded request was let in as (set by `requireCaller`). */
 export type Caller = { via: 'api-key' } | { via: 'oidc'; sub: string; email?: string; issuer: string };
 
-/** How a caller is named in request logs. */
-export function callerName(caller: Caller): string {
+/** How a caller is named in request logs and feedback records. */
+export function callerName(caller: Caller | undefined): string {
+  if (caller === undefined) return 'anonymous'; // an open route let the request in unchecked
   return caller.via === 'api-key' ? 'api-key' : `oidc:${caller.email ?? caller.sub}`;
 }
 
