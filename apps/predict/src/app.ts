@@ -51,6 +51,11 @@ export interface PredictAppOptions {
   caller?: CallerPolicy;
   /** Guard /v1/predict and /v2 infer with `caller` too; otherwise predictions are public. */
   requireAuthForPredict?: boolean;
+  /**
+   * Awaited after each request, before its response goes out: hosts that freeze an instance between
+   * requests (Lambda, Cloud Functions) flush the prediction log here, so no record waits for a timer that may never fire.
+   */
+  beforeResponse?: () => Promise<void>;
 }
 
 /**
@@ -94,6 +99,13 @@ export function createPredictApp(opts: PredictAppOptions): Hono<FunctionEnv> {
 
   // The Open Inference Protocol's error body is { error } alone.
   handleErrors(app, { logger, bareBody: (path) => path.startsWith('/v2/') });
+  const beforeResponse = opts.beforeResponse;
+  if (beforeResponse) {
+    app.use(async (_c, next) => {
+      await next();
+      await beforeResponse();
+    });
+  }
 
   /** Content type, JSON syntax, then the schema; the size cap (jsonBodyLimit) runs before any of it. */
   const readJson = async <T>(c: Context<FunctionEnv>, schema: z.ZodType<T>): Promise<T> => {

@@ -10,9 +10,10 @@ import { loadPredictSettings } from './settings.ts';
 
 /**
  * Wires predict from the environment: registry on the configured store, a watcher following the
- * alias, the Hono app. Each host (Node server, Cloud Functions, Lambda) wraps the same `app`.
+ * alias, the Hono app. Each host (Node server, Cloud Functions, Lambda) wraps the same `app`; hosts
+ * that freeze between requests ask for `flushLogPerRequest`.
  */
-export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
+export function createPredictService(env: NodeJS.ProcessEnv = process.env, host: { flushLogPerRequest?: boolean } = {}) {
   const settings = loadSettings(env);
   const predict = loadPredictSettings(env);
   const logger = pino({ level: predict.LOG_LEVEL, base: { service: 'predict' } });
@@ -78,10 +79,12 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env) {
     requireAuthForPredict: predict.PREDICT_REQUIRE_AUTH,
     recentMaxBytes: predict.PREDICT_RECENT_MAX_BYTES,
     ...(predictionLog ? { onPredictions: (r) => predictionLog.record(r) } : {}),
+    ...(predictionLog && host.flushLogPerRequest && { beforeResponse: () => predictionLog.flush() }),
   });
   const stop = async () => {
-    await Promise.all([watcher.stop(), challenger?.stop()]);
+    // The log first: a watcher stuck on a store call must not keep the last predictions from it.
     await predictionLog?.close();
+    await Promise.all([watcher.stop(), challenger?.stop()]);
   };
   const start = async () => {
     await Promise.all([watcher.start(), challenger?.start()]);

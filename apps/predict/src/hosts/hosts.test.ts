@@ -19,13 +19,15 @@ afterAll(() => {
   vi.unstubAllEnvs();
 });
 
-it('the Lambda entry loads the champion at init and answers an API Gateway v2 predict request', async () => {
+it('the Lambda entry loads the champion at init, answers an API Gateway v2 predict request and has logged it before answering', async () => {
   const root = await mkdtemp(join(tmpdir(), 'predict-lambda-'));
-  await createRegistry(openStore(join(root, 'store'))).registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
+  const store = openStore(join(root, 'store'));
+  await createRegistry(store).registerVersion(await createTinyModel(), { actor: 'test', reason: 'fixture' });
   // The entry reads its settings at import time.
   vi.stubEnv('MLOPS_STORE', join(root, 'store'));
   vi.stubEnv('MLOPS_CACHE_DIR', join(root, 'cache'));
-  vi.stubEnv('PREDICT_LOG_SAMPLE_RATE', '0');
+  vi.stubEnv('PREDICT_LOG_SAMPLE_RATE', '1');
+  vi.stubEnv('PREDICT_LOG_FLUSH_SECONDS', '3600'); // a frozen instance's timer: never
   vi.stubEnv('PREDICT_THREADS', '1');
   vi.stubEnv('LOG_LEVEL', 'silent');
   const { handler, lambdaServingDefaults } = await import('./lambda.ts');
@@ -46,6 +48,10 @@ it('the Lambda entry loads the champion at init and answers an API Gateway v2 pr
     expect(['negative', 'positive']).toContain(p.label);
     expect(p.score).toBeGreaterThanOrEqual(0.5);
   }
+
+  const logged = await store.list('logs/predictions/');
+  expect(logged).toHaveLength(1);
+  expect((await store.get(logged[0]!.key)).body.toString('utf8').trim().split('\n')).toHaveLength(2);
 
   const bad = await handler({ ...httpV2Event, body: '{"text": ""}' });
   expect(bad?.statusCode).toBe(400);

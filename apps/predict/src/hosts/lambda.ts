@@ -1,7 +1,7 @@
 /**
  * AWS Lambda entry (API Gateway v1/v2, Function URL). Module init runs once per instance, so the
- * model is downloaded and warmed here, not in the first request. Buffered prediction-log records
- * flush on the timer while the instance is thawed; Lambda sends no SIGTERM without an extension.
+ * model is downloaded and warmed here, not in the first request. A frozen instance runs no timer
+ * and Lambda sends no SIGTERM without an extension, so the prediction log is flushed before each response.
  */
 import { availableParallelism } from 'node:os';
 import { createLambdaHandler } from '@mlops/platform';
@@ -18,7 +18,7 @@ export const lambdaServingDefaults = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv
   ...env,
 });
 
-const service = createPredictService(lambdaServingDefaults(process.env));
+const service = createPredictService(lambdaServingDefaults(process.env), { flushLogPerRequest: true });
 await service.start();
 
 export const handler = createLambdaHandler(service.app);

@@ -66,6 +66,49 @@ describe('serveNode', () => {
     expect(events).toEqual(['handled', 'shutdown']);
   });
 
+  it('close() ends within its deadline with a request hanging, and still runs onShutdown; a hanging onShutdown fails it', async () => {
+    const events: string[] = [];
+    const app = createTestApp();
+    app.get('/hang', () => new Promise<Response>(() => undefined));
+    const server = await serveNode(app, {
+      port: 0,
+      hostname: '127.0.0.1',
+      shutdownDeadlineMs: 400,
+      onShutdown: async () => void events.push('flushed'),
+    });
+    const hanging = fetch(`http://127.0.0.1:${server.port}/hang`).then(
+      () => 'answered',
+      () => 'cut off',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await server.close();
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(events).toEqual(['flushed']);
+    expect(await hanging).toBe('cut off');
+
+    const stuck = await serveNode(createTestApp(), {
+      port: 0,
+      hostname: '127.0.0.1',
+      shutdownDeadlineMs: 200,
+      onShutdown: () => new Promise<void>(() => undefined),
+    });
+    await expect(stuck.close()).rejects.toThrow(/onShutdown did not finish within 100 ms/);
+  });
+
+  it('on SIGTERM with a request hanging, flushes and exits within the deadline', async () => {
+    const { child, port, output } = await startFixture({ SHUTDOWN_DEADLINE_MS: '600' });
+    void fetch(`http://127.0.0.1:${port}/slow?ms=60000`).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const exited = once(child, 'exit');
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(code).toBe(0);
+    expect(output()).toContain('flushed');
+  });
+
   it('on SIGTERM drains in-flight requests, runs onShutdown and exits 0', async () => {
     const fixture = fileURLToPath(new URL('./sigterm.fixture.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -93,3 +136,23 @@ describe('serveNode', () => {
     expect(stdout).toContain('flushed');
   });
 });
+
+/** The SIGTERM fixture as a child process, once it listens. */
+async function startFixture(env: Record<string, string>) {
+  const fixture = fileURLToPath(new URL('./sigterm.fixture.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /listening (\d+)/.exec(stdout);
+      if (match?.[1]) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
+  });
+  return { child, port, output: () => stdout };
+}

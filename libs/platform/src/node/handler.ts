@@ -5,6 +5,18 @@ import type { AddressInfo } from 'node:net';
 import type { NodeServeOptions, NodeServer } from './types.ts';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+const DEFAULT_SHUTDOWN_DEADLINE_MS = 8_000;
+
+/** Whether `work` settles within `ms` ('late' leaves it running); its rejection passes through. */
+async function within(work: Promise<unknown>, ms: number): Promise<'done' | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  try {
+    return await Promise.race([work.then(() => 'done' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export async function serveNode<E extends Env, S extends Schema, B extends string>(
   app: Hono<E, S, B>,
@@ -32,12 +44,21 @@ export async function serveNode<E extends Env, S extends Schema, B extends strin
       if (closing) httpServer.closeIdleConnections();
     }),
   );
+  const deadlineMs = options.shutdownDeadlineMs ?? DEFAULT_SHUTDOWN_DEADLINE_MS;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
-      // Stops listening and resolves once the requests still running have been answered.
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-      await options.onShutdown?.();
+      // Stops listening and resolves once the requests still running have been answered; a request
+      // that hangs past its share of the deadline has its connection closed.
+      const drained = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      if ((await within(drained, deadlineMs / 2)) === 'late') {
+        httpServer.closeAllConnections();
+        await drained;
+      }
+      const flushed = options.onShutdown?.();
+      if (flushed && (await within(flushed, deadlineMs / 2)) === 'late') {
+        throw new Error(`onShutdown did not finish within ${deadlineMs / 2} ms (a store call hanging?)`);
+      }
     })());
 
   // Cloud Run sends SIGTERM and waits (10 s by default) before SIGKILL: drain, flush, exit.

@@ -8,5 +8,6 @@ const server = await serveNode(createTestApp(), {
   onShutdown: async () => {
     process.stdout.write('flushed\n');
   },
+  ...(process.env['SHUTDOWN_DEADLINE_MS'] && { shutdownDeadlineMs: Number(process.env['SHUTDOWN_DEADLINE_MS']) }),
 });
 process.stdout.write(`listening ${server.port}\n`);

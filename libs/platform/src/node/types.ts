@@ -3,8 +3,13 @@ export interface NodeServeOptions {
   port?: number;
   /** Defaults to 0.0.0.0 so the container's port is reachable from outside. */
   hostname?: string;
-  /** Runs after the last in-flight request has finished, e.g. to flush buffered logs. */
+  /** Runs after the last in-flight request has finished (or was cut off at the deadline), e.g. to flush buffered logs. */
   onShutdown?: () => Promise<void>;
+  /**
+   * Shutdown ends within this, whatever hangs (default 8 s: Cloud Run kills 10 s after SIGTERM). In-flight
+   * requests get the first half; connections still open then are closed, and onShutdown gets the rest.
+   */
+  shutdownDeadlineMs?: number;
   /** Drain and exit on SIGTERM/SIGINT (default). Off when one process hosts several functions and shuts them down itself. */
   handleSignals?: boolean;
 }
@@ -20,6 +25,6 @@ export interface NodeHostOptions {
 export interface NodeServer {
   /** The port actually bound (differs from the requested one when that was 0). */
   port: number;
-  /** Stops accepting connections, waits for in-flight requests, then runs onShutdown. */
+  /** Stops accepting connections, waits for in-flight requests, then runs onShutdown, all within the deadline. */
   close(): Promise<void>;
 }
