@@ -35,6 +35,18 @@ describe('scoreObject', () => {
   }, 60_000);
   afterAll(() => watcher.stop());
 
+  it('reports a line longer than its cap as a bad row beside the predictions, and a CSV record longer as an unreadable file', async () => {
+    const capped = { ...ctx, outputPrefix: 'capped/', maxLineBytes: 100 };
+    await store.put('inbox/long.jsonl', `{"text":"a good film"}\n{"text":"${'x'.repeat(200)}"}\n{"text":"awful plot"}\n`);
+    const outcome = await scoreObject(capped, { key: 'inbox/long.jsonl' });
+    expect(outcome).toMatchObject({ status: 'scored', summary: { rows: 2, bad_rows: 1 } });
+    expect(jsonLines((await store.get('capped/long.v1.errors.jsonl')).body.toString())).toEqual([{ line: 2, reason: 'line too long' }]);
+
+    await store.put('inbox/long.csv', `id,text\n1,"${'x'.repeat(200)}"\n`);
+    const failed = await scoreObject(capped, { key: 'inbox/long.csv' });
+    expect(failed).toMatchObject({ status: 'failed', summary: { rows: 0, error: expect.stringMatching(/passes 100 bytes at line 2/) } });
+  });
+
   it('scores an object: predictions, errors with line numbers, then the summary', async () => {
     const input = await store.put('inbox/2024/reviews.jsonl', JSONL);
     const progress: number[] = [];

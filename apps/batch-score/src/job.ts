@@ -28,6 +28,8 @@ export interface BatchContext {
   batchSize: number;
   /** The CSV column or JSON key of the text; default "text". */
   textField?: string;
+  /** The longest JSONL line or CSV record read, in bytes; default 1 MiB (see ScoreOptions). */
+  maxLineBytes?: number;
   /** Where predictions are written before upload; default: the OS temp folder. */
   tmpDir?: string;
 }
@@ -106,6 +108,7 @@ async function scoreWith(
         chunkRows: ctx.chunkRows,
         batchSize: ctx.batchSize,
         textField: ctx.textField,
+        maxLineBytes: ctx.maxLineBytes,
         isCurrent: () => ctx.models.current() === model,
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       });

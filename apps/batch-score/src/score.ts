@@ -21,12 +21,14 @@ export interface ScoreOptions {
   isCurrent?: () => boolean;
   /** The CSV column or JSON key holding the text; default "text". */
   textField?: string | undefined;
+  /** The longest JSONL line (a bad row beyond, never held) or CSV record (fails the file beyond); default 1 MiB. */
+  maxLineBytes?: number | undefined;
 }
 
 export interface ScoreCounts {
   rows: number;
   bad: number;
-  /** readExamples keeps the first 100 bad rows with their line numbers. */
+  /** The first 100 bad rows with their line numbers (readExamples keeps no more, whatever the file). */
   badRows: { line: number; reason: string }[];
   seconds: number;
 }
@@ -55,9 +57,12 @@ export const summarySchema = z.object({
 });
 export type BatchSummary = z.infer<typeof summarySchema>;
 
-const readOptions = (textField: string | undefined) =>
+const readOptions = (opts: ScoreOptions) =>
   ({
-    ...(textField && { textField }),
+    ...(opts.textField && { textField: opts.textField }),
+    ...(opts.maxLineBytes && { maxLineBytes: opts.maxLineBytes }),
+    // No per-row hashes for duplicates or a fingerprint: the reader's memory stays flat whatever the rows.
+    trackRows: false,
     requireLabel: false,
     // Bad rows are reported, never fatal.
     maxErrorRatio: 1,
@@ -103,7 +108,7 @@ export async function scoreToFile(model: Scorer, input: DataInput, predictionsPa
     // yield* hands back the report at the end; for await closes the reader (and its stream) on an error.
     let report: DataReport | undefined;
     const examples = async function* () {
-      report = yield* readExamples(input, readOptions(opts.textField));
+      report = yield* readExamples(input, readOptions(opts));
     };
     // One chunk ahead: while a chunk's passes run, the next one is read and tokenized.
     let running: ReturnType<typeof predictChunk> | undefined;

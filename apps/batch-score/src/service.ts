@@ -39,6 +39,7 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
     chunkRows: batch.BATCH_CHUNK_ROWS,
     batchSize: batch.BATCH_MAX_BATCH,
     textField: batch.BATCH_TEXT_FIELD,
+    maxLineBytes: batch.BATCH_MAX_LINE_BYTES,
   };
   // Cloud stores deliver events; only the local folder store needs watching.
   const watchSeconds = batch.BATCH_WATCH_SECONDS ?? (store.uri.startsWith('file://') ? 5 : 0);

@@ -14,6 +14,8 @@ const schema = z
     BATCH_BUCKET: z.string().min(1).optional(),
     /** Rows read and scored per step: bounds memory whatever the file size. */
     BATCH_CHUNK_ROWS: z.coerce.number().int().positive().default(256),
+    /** The longest JSONL line (longer: a bad row, skipped unread) or CSV record (longer: the file fails) read, in bytes. */
+    BATCH_MAX_LINE_BYTES: z.coerce.number().int().positive().default(1_048_576),
     /** The CSV column or JSON key of the text in the files scored (labels are not read). */
     BATCH_TEXT_FIELD: z.string().min(1).default('text'),
     /** Seconds between inbox listings; default 5 on a file:// store, off on cloud stores (events arrive instead). 0 turns it off. */

@@ -320,5 +320,11 @@ describe('loadDataset', () => {
     const streamed = await readAll(path);
     expect(streamed.examples).toHaveLength(4);
     expect(streamed.report.duplicates).toBe(2);
+
+    // trackRows: false keeps no per-row hash: no duplicates counted, no fingerprint; loadDataset tracks anyway.
+    const untracked = await readAll(path, { trackRows: false });
+    expect(untracked.examples).toHaveLength(4);
+    expect(untracked.report).toMatchObject({ good: 4, duplicates: 0, fingerprint: '' });
+    expect((await loadDataset(path, { ...SENTIMENT, trackRows: false })).examples).toHaveLength(2);
   });
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataError, UnknownLabelsError } from './errors.ts';
 import { fingerprintOfRowHashes, rowHash, textHash } from './hash.ts';
+import { DEFAULT_MAX_LINE_BYTES } from './lines.ts';
 import { readRecords, sourceName } from './records.ts';
 import type { DataFields, DataInput, DataReport, Example, ReadOptions } from './types.ts';
 
@@ -14,7 +15,7 @@ export function fieldOptions(fields: DataFields | undefined): Pick<ReadOptions, 
   return { ...(fields?.textField && { textField: fields.textField }), ...(fields?.labelField && { labelField: fields.labelField }) };
 }
 
-type Settings = Required<Omit<ReadOptions, 'format' | 'labels'>> & Pick<ReadOptions, 'labels'>;
+type Settings = Required<Omit<ReadOptions, 'format' | 'labels' | 'trackRows'>> & Pick<ReadOptions, 'labels'>;
 
 function settings(opts: ReadOptions): Settings {
   return {
@@ -25,6 +26,7 @@ function settings(opts: ReadOptions): Settings {
     requireLabel: opts.requireLabel ?? true,
     maxErrorRatio: opts.maxErrorRatio ?? 0.01,
     maxTextBytes: opts.maxTextBytes ?? 100_000,
+    maxLineBytes: opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
   };
 }
 
@@ -103,20 +105,25 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * Duplicates are counted but still yielded (loadDataset drops them).
  */
 export function readExamples(input: DataInput, opts: ReadOptions = {}): AsyncGenerator<Example, DataReport, undefined> {
-  return read(input, opts, false);
+  return read(input, opts, false, opts.trackRows ?? true);
 }
 
 /** Reads everything, keeping the first example of each normalized text. */
 export async function loadDataset(input: DataInput, opts: ReadOptions = {}): Promise<{ examples: Example[]; report: DataReport }> {
   const examples: Example[] = [];
-  const reading = read(input, opts, true);
+  const reading = read(input, opts, true, true);
   for (let next = await reading.next(); ; next = await reading.next()) {
     if (next.done) return { examples, report: next.value };
     examples.push(next.value);
   }
 }
 
-async function* read(input: DataInput, opts: ReadOptions, dropDuplicates: boolean): AsyncGenerator<Example, DataReport, undefined> {
+async function* read(
+  input: DataInput,
+  opts: ReadOptions,
+  dropDuplicates: boolean,
+  trackRows: boolean,
+): AsyncGenerator<Example, DataReport, undefined> {
   const s = settings(opts);
   const validate = rowValidator(s);
   const report: DataReport = {
@@ -136,7 +143,7 @@ async function* read(input: DataInput, opts: ReadOptions, dropDuplicates: boolea
   const requiredFields = s.requireLabel ? [s.textField, s.labelField] : [s.textField];
   const fields = new FieldsSeen(requiredFields);
 
-  for await (const record of readRecords(input, opts.format, requiredFields)) {
+  for await (const record of readRecords(input, opts.format, requiredFields, s.maxLineBytes)) {
     report.rows++;
     if (!('error' in record)) fields.note(record.row);
     const row = 'error' in record ? { reason: record.error } : validate(record.row);
@@ -154,19 +161,21 @@ async function* read(input: DataInput, opts: ReadOptions, dropDuplicates: boolea
     }
     report.good++;
     const { text, label, id } = row;
-    const hash = textHash(text);
-    if (seenTexts.has(hash)) {
-      report.duplicates++;
-      if (dropDuplicates) continue;
-    } else {
-      seenTexts.add(hash);
+    if (trackRows) {
+      const hash = textHash(text);
+      if (seenTexts.has(hash)) {
+        report.duplicates++;
+        if (dropDuplicates) continue;
+      } else {
+        seenTexts.add(hash);
+      }
+      rowHashes.push(rowHash(hash, label));
     }
-    rowHashes.push(rowHash(hash, label));
     if (label !== undefined) report.labelCounts[label] = (report.labelCounts[label] ?? 0) + 1;
     yield { text, label, id, line: record.line };
   }
 
-  report.fingerprint = fingerprintOfRowHashes(rowHashes);
+  if (trackRows) report.fingerprint = fingerprintOfRowHashes(rowHashes);
   if (report.rows === 0) throw new DataError(`${report.source}: no rows (empty file)`, report);
   const absent = fields.absent();
   if (absent) throw new DataError(`${report.source}: no row has a "${absent}" field (fields: ${fields.names().join(', ')})`, report);

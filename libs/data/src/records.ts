@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { Readable, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { DataError } from './errors.ts';
+import { DEFAULT_MAX_LINE_BYTES, splitLines } from './lines.ts';
 import type { DataFormat, DataInput } from './types.ts';
 
 /** One row as found in the file: a parsed value, or why it could not be parsed. */
@@ -14,23 +14,31 @@ export function sourceName(input: DataInput): string {
   return typeof input === 'string' ? input : input.name;
 }
 
+/** The reason given for a JSONL line longer than the cap. */
+export const LINE_TOO_LONG = 'line too long';
+
 /**
  * Streams the rows of a JSONL or CSV file (optionally gzipped). CSV rows become objects keyed by
  * the header; `requiredColumns` must be in that header.
+ *
+ * No more than `maxLineBytes` of a row is ever held: a longer JSONL line is a bad row ('line too
+ * long', skipped unread up to its line break); a longer CSV record fails the file (csv-parse cannot
+ * find the next record after it, and it is most often an unclosed quote swallowing the rest).
  */
 export async function* readRecords(
   input: DataInput,
   format: DataFormat | undefined,
   requiredColumns: readonly string[],
+  maxLineBytes: number = DEFAULT_MAX_LINE_BYTES,
 ): AsyncGenerator<RawRecord, void, undefined> {
   const source = sourceName(input);
   const fmt = format ?? formatFromName(source);
   const bytes = openBytes(input, fmt.endsWith('.gz'));
   try {
-    if (fmt.startsWith('csv')) yield* csvRecords(bytes, requiredColumns, source);
-    else yield* jsonlRecords(bytes);
+    if (fmt.startsWith('csv')) yield* csvRecords(bytes, requiredColumns, source, maxLineBytes);
+    else yield* jsonlRecords(bytes, maxLineBytes);
   } catch (err) {
-    throw asDataError(source, err);
+    throw asDataError(source, err, maxLineBytes);
   } finally {
     // Also closes the file when the caller stops early.
     bytes.destroy();
@@ -61,10 +69,14 @@ function openBytes(input: DataInput, gzip: boolean): Readable {
   return gzip ? pipeline(raw, createGunzip(), () => {}) : raw;
 }
 
-async function* jsonlRecords(bytes: Readable): AsyncGenerator<RawRecord> {
-  let line = 0;
-  for await (const text of createInterface({ input: bytes, crlfDelay: Infinity })) {
-    line++;
+async function* jsonlRecords(bytes: Readable, maxLineBytes: number): AsyncGenerator<RawRecord> {
+  for await (const next of splitLines(bytes, maxLineBytes)) {
+    const { line } = next;
+    if ('tooLong' in next) {
+      yield { line, error: LINE_TOO_LONG };
+      continue;
+    }
+    const { text } = next;
     if (text.trim() === '') continue;
     let row: unknown;
     try {
@@ -77,9 +89,19 @@ async function* jsonlRecords(bytes: Readable): AsyncGenerator<RawRecord> {
   }
 }
 
-async function* csvRecords(bytes: Readable, requiredColumns: readonly string[], source: string): AsyncGenerator<RawRecord> {
+async function* csvRecords(
+  bytes: Readable,
+  requiredColumns: readonly string[],
+  source: string,
+  maxLineBytes: number,
+): AsyncGenerator<RawRecord> {
   // relax_column_count: a short or long record is one bad row, not a failed file.
-  const parser = pipeline(bytes, parse({ raw: true, bom: true, skip_empty_lines: true, relax_column_count: true }), () => {});
+  // max_record_size: csv-parse buffers a record (and its raw text) whole; past the cap it fails instead.
+  const parser = pipeline(
+    bytes,
+    parse({ raw: true, bom: true, skip_empty_lines: true, relax_column_count: true, max_record_size: maxLineBytes }),
+    () => {},
+  );
   let header: string[] | undefined;
   let nextLine = 1;
   for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
@@ -108,9 +130,16 @@ async function* csvRecords(bytes: Readable, requiredColumns: readonly string[], 
 
 const lineBreaks = (s: string): number => s.match(/\r\n|\r|\n/g)?.length ?? 0;
 
-function asDataError(source: string, err: unknown): DataError {
+function asDataError(source: string, err: unknown, maxLineBytes: number): DataError {
   if (err instanceof DataError) return err;
-  const { code, message } = err as { code?: string; message?: string };
+  const { code, message, lines } = err as { code?: string; message?: string; lines?: number };
+  if (code === 'CSV_MAX_RECORD_SIZE') {
+    return new DataError(
+      `${source}: a CSV record passes ${maxLineBytes} bytes at line ${lines ?? '?'} (an unclosed quote?); the file is not read further`,
+      undefined,
+      { cause: err },
+    );
+  }
   if (code === 'ENOENT') return new DataError(`${source}: file not found`, undefined, { cause: err });
   if (code?.startsWith('Z_')) return new DataError(`${source}: corrupt gzip (${message})`, undefined, { cause: err });
   // Broken quoting: csv-parse cannot find the next record reliably, so the whole file is rejected.

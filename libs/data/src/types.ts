@@ -16,13 +16,13 @@ export interface DataReport {
   badByReason: Record<string, number>;
   /** The first 100 bad rows. */
   badRows: { line: number; reason: string }[];
-  /** Good rows whose normalized text repeats an earlier row (dropped by loadDataset, kept by readExamples). */
+  /** Good rows whose normalized text repeats an earlier row (dropped by loadDataset, kept by readExamples; 0 with `trackRows: false`). */
   duplicates: number;
   /** Per label, over the examples handed out. */
   labelCounts: Record<string, number>;
   /** Labels outside `ReadOptions.labels` as written, with their rows (bad rows; the first 20 distinct labels). */
   unknownLabels: Record<string, number>;
-  /** `fingerprint()` of the examples handed out. */
+  /** `fingerprint()` of the examples handed out ('' when read with `trackRows: false`). */
   fingerprint: string;
 }
 
@@ -46,6 +46,17 @@ export interface ReadOptions {
   requireLabel?: boolean;
   maxErrorRatio?: number;
   maxTextBytes?: number;
+  /**
+   * The longest JSONL line or CSV record read, in bytes (default 1 MiB). A longer JSONL line is a
+   * bad row ("line too long"), skipped without being held in memory; a longer CSV record fails the file.
+   */
+  maxLineBytes?: number;
+  /**
+   * Remember a hash of every row, to count duplicates and compute the fingerprint (default true;
+   * memory grows with the rows, ~200 bytes each). false keeps the reader's memory flat whatever the
+   * file's size: `duplicates` stays 0 and `fingerprint` ''. loadDataset always tracks rows.
+   */
+  trackRows?: boolean;
 }
 
 /** Where the text and the label are in a data file: CSV columns or JSON keys (unset: "text" and "label"). */

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_LINE_BYTES, splitLines } from '@mlops/data';
 import type { ObjectStore } from '@mlops/storage';
 import type { z } from 'zod';
 
@@ -23,9 +24,14 @@ export interface LogWindow {
 
 export interface LogRead<T> {
   records: T[];
-  /** Lines that are not JSON or do not match the schema: counted and skipped, never fatal. */
+  /** Lines that are not JSON, do not match the schema or are too long: counted and skipped, never fatal. */
   bad: number;
   objects: number;
+}
+
+export interface LogReadOptions {
+  /** A longer line is a bad one, skipped without being decoded (default 1 MiB; a logged text is at most 20 KB). */
+  maxLineBytes?: number;
 }
 
 /** Every record whose `time` falls in the window, from the day partitions the window touches. */
@@ -34,6 +40,7 @@ export async function readLogWindow<T extends { time: string }>(
   kind: LogKind,
   schema: z.ZodType<T>,
   window: LogWindow,
+  opts: LogReadOptions = {},
 ): Promise<LogRead<T>> {
   const result: LogRead<T> = { records: [], bad: 0, objects: 0 };
   const since = window.since.getTime();
@@ -45,7 +52,7 @@ export async function readLogWindow<T extends { time: string }>(
       const written = Number(object.key.slice(prefix.length).split('-')[0]);
       if (Number.isFinite(written) && written < since) continue;
       result.objects++;
-      const { records, bad } = await readLogObject(store, object.key, schema);
+      const { records, bad } = await readLogObject(store, object.key, schema, opts);
       result.bad += bad;
       for (const r of records) {
         const time = Date.parse(r.time);
@@ -57,10 +64,15 @@ export async function readLogWindow<T extends { time: string }>(
 }
 
 /** Every record of a log (e.g. all feedback ever given, to build a training set). */
-export async function readLogAll<T>(store: ObjectStore, kind: LogKind, schema: z.ZodType<T>): Promise<LogRead<T>> {
+export async function readLogAll<T>(
+  store: ObjectStore,
+  kind: LogKind,
+  schema: z.ZodType<T>,
+  opts: LogReadOptions = {},
+): Promise<LogRead<T>> {
   const result: LogRead<T> = { records: [], bad: 0, objects: 0 };
   for (const { key } of await store.list(`logs/${kind}/`)) {
-    const { records, bad } = await readLogObject(store, key, schema);
+    const { records, bad } = await readLogObject(store, key, schema, opts);
     result.records.push(...records);
     result.bad += bad;
     result.objects++;
@@ -68,14 +80,26 @@ export async function readLogAll<T>(store: ObjectStore, kind: LogKind, schema: z
   return result;
 }
 
-/** One log object's records; bad lines are counted, not fatal. */
-export async function readLogObject<T>(store: ObjectStore, key: string, schema: z.ZodType<T>): Promise<{ records: T[]; bad: number }> {
+/**
+ * One log object's records; bad lines are counted, not fatal. The lines are split from the object's
+ * bytes one at a time (no copy of the whole text, nor of a line past `maxLineBytes`).
+ */
+export async function readLogObject<T>(
+  store: ObjectStore,
+  key: string,
+  schema: z.ZodType<T>,
+  opts: LogReadOptions = {},
+): Promise<{ records: T[]; bad: number }> {
   const { body } = await store.get(key);
   const records: T[] = [];
   let bad = 0;
-  for (const line of body.toString('utf8').split('\n')) {
-    if (line.trim() === '') continue;
-    const parsed = parseLine(schema, line);
+  for await (const line of splitLines([body], opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)) {
+    if ('tooLong' in line) {
+      bad++;
+      continue;
+    }
+    if (line.text.trim() === '') continue;
+    const parsed = parseLine(schema, line.text);
     if (parsed) records.push(parsed);
     else bad++;
   }
