@@ -6,7 +6,9 @@ describe('loadDeploySettings', () => {
   it('names every missing variable in one error for a real deploy', () => {
     const attempt = () => loadDeploySettings({}, 'cloudrun', false);
     expect(attempt).toThrow(DeploySettingsError);
-    expect(attempt).toThrow('deploy to cloudrun needs GCP_PROJECT, GCP_REGION, GCP_SERVICE_ACCOUNT, GCP_IMAGE_REPO, MLOPS_STORE');
+    expect(attempt).toThrow(
+      'deploy to cloudrun needs GCP_PROJECT, GCP_PROJECT_NUMBER, GCP_REGION, GCP_SERVICE_ACCOUNT, GCP_IMAGE_REPO, MLOPS_STORE',
+    );
     expect(() => loadDeploySettings({ GCP_PROJECT: 'p', GCP_REGION: 'europe-west1' }, 'cloudfunctions', false)).toThrow(
       'deploy to cloudfunctions needs GCP_SERVICE_ACCOUNT, MLOPS_STORE',
     );
@@ -23,13 +25,15 @@ describe('loadDeploySettings', () => {
     const s = loadDeploySettings({ GCP_PROJECT: 'p1' }, 'cloudrun', true);
     expect(s.gcp.project).toBe('p1');
     expect(s.gcp.region).toBe('REGION');
-    expect(s.placeholders).toEqual(['GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO', 'MLOPS_STORE', 'MLOPS_API_KEY_SECRET']);
-    expect(s.secrets).toEqual({ MLOPS_API_KEY: 'MLOPS_API_KEY_SECRET' });
+    expect(s.placeholders).toEqual(['GCP_PROJECT_NUMBER', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO', 'MLOPS_STORE']);
+    expect(s.secrets).toEqual({}); // GCP: the deploy wires OIDC, no key needed
+    expect(loadDeploySettings({}, 'lambda', true).secrets).toEqual({ MLOPS_API_KEY: 'MLOPS_API_KEY_SECRET' });
   });
 
   it('takes a complete environment as is', () => {
     const env = {
       GCP_PROJECT: 'p1',
+      GCP_PROJECT_NUMBER: '123456789',
       GCP_REGION: 'europe-west1',
       GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
       GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',

@@ -68,6 +68,12 @@ export const FUNCTION_SPECS: Readonly<Record<FunctionName, FunctionSpec>> = {
   },
 };
 
+/** The URLs each function calls, by setting (names from apps/<fn>/src/settings.ts): evaluate → retrain-trigger → promote. */
+export const FUNCTION_CALLS: Readonly<Partial<Record<FunctionName, Readonly<Record<string, FunctionName>>>>> = {
+  evaluate: { RETRAIN_TRIGGER_URL: 'retrain-trigger', PROMOTE_URL: 'promote' },
+  'retrain-trigger': { PROMOTE_URL: 'promote' },
+};
+
 /** Prefixes of the variables passed on to a deployed function (its own settings and the shared libs'). */
 export const FUNCTION_ENV_PREFIXES = [
   'MLOPS_',
@@ -143,6 +149,8 @@ export interface ProviderSettings<Block extends object> {
   readonly requiredEnv: readonly string[];
   /** Its own variables into its own block; defaults are the placeholders a dry run shows. */
   readonly settingsSchema: z.ZodType<Block>;
+  /** The deploy wires who may call each function itself (OIDC on GCP), so no key is needed. */
+  readonly wiresCallerAuth?: boolean;
 }
 
 export class DeploySettingsError extends Error {
@@ -192,7 +200,7 @@ export function loadProviderSettings<Block extends object>(
   }
   if (!dryRun && missing.length > 0) throw new DeploySettingsError(missing, provider.name);
 
-  const { secrets, missingSecrets } = secretsFrom(env, dryRun);
+  const { secrets, missingSecrets } = secretsFrom(env, dryRun, provider.wiresCallerAuth ?? false);
   const store = shared.MLOPS_STORE ?? `${provider.storeScheme}://MLOPS_BUCKET/mlops`;
   const storeLocation = parseStore(store);
   if (shared.MLOPS_BUCKET) storeLocation.bucket = shared.MLOPS_BUCKET;
@@ -211,10 +219,14 @@ export function loadProviderSettings<Block extends object>(
 /**
  * The secret references, and who may call the functions: a deployed function refuses to start
  * with open state-changing routes (libs/platform guardedCallerPolicy), so a real deploy needs the
- * key's secret, OIDC audiences or MLOPS_ALLOW_OPEN=true. A dry run shows the key's reference with
+ * key's secret, OIDC audiences or MLOPS_ALLOW_OPEN=true, unless the provider wires OIDC itself (GCP). A dry run shows the key's reference with
  * a placeholder, also in place of a plain secret value, which it never prints.
  */
-function secretsFrom(env: NodeJS.ProcessEnv, dryRun: boolean): { secrets: DeploySettings['secrets']; missingSecrets: string[] } {
+function secretsFrom(
+  env: NodeJS.ProcessEnv,
+  dryRun: boolean,
+  wiresCallerAuth: boolean,
+): { secrets: DeploySettings['secrets']; missingSecrets: string[] } {
   const secrets: DeploySettings['secrets'] = {};
   const missingSecrets: string[] = [];
   const placeholder = (name: SecretSetting) => {
@@ -234,7 +246,10 @@ function secretsFrom(env: NodeJS.ProcessEnv, dryRun: boolean): { secrets: Deploy
     else if (plain.includes(name)) placeholder(name);
   }
   const open =
-    secrets.MLOPS_API_KEY === undefined && !presentValue(env['MLOPS_OIDC_AUDIENCES']) && env['MLOPS_ALLOW_OPEN']?.trim() !== 'true';
+    !wiresCallerAuth &&
+    secrets.MLOPS_API_KEY === undefined &&
+    !presentValue(env['MLOPS_OIDC_AUDIENCES']) &&
+    env['MLOPS_ALLOW_OPEN']?.trim() !== 'true';
   if (open && !dryRun) {
     throw new Error(
       'the functions would refuse to start: nothing says who may call their state-changing routes. ' +

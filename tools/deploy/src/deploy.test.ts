@@ -128,6 +128,87 @@ describe('dry run without credentials', () => {
   }
 });
 
+/** A fake IAM surface of Cloud Run's ServicesClient: policies by resource. */
+const fakeIam = () => {
+  const policies = new Map<string, { bindings: { role: string; members: string[] }[] }>();
+  return {
+    policies,
+    api: {
+      getIamPolicy: async ({ resource }: { resource: string }) =>
+        [policies.get(resource) ?? { bindings: [] }] as [{ bindings: { role: string; members: string[] }[] }],
+      setIamPolicy: async ({ resource, policy }: { resource: string; policy: { bindings?: unknown } }) => {
+        policies.set(resource, policy as { bindings: { role: string; members: string[] }[] });
+        return [policy] as [typeof policy];
+      },
+    },
+  };
+};
+
+describe('OIDC end to end on GCP', () => {
+  for (const provider of ['cloudrun', 'cloudfunctions'] as const) {
+    it(`${provider}: each function accepts the tokens its callers send, and its callers may invoke it`, async () => {
+      const outDir = join(root, 'oidc', provider);
+      await deploy({
+        target: 'all',
+        provider,
+        dryRun: true,
+        skipBuild: true,
+        outDir,
+        functionsDir: functionsDir(),
+        env: { GCP_PROJECT: 'p1', GCP_PROJECT_NUMBER: '123', GCP_REGION: 'europe-west1', MLOPS_OIDC_EMAILS: 'ops@example.com' },
+        log: () => {},
+      });
+      const sa = 'mlops-functions@p1.iam.gserviceaccount.com';
+      const envOf = async (fn: string): Promise<Record<string, string>> => {
+        if (provider === 'cloudrun') {
+          const req = (await readJson(join(outDir, provider, fn, 'create-service.json'))) as {
+            service: { template: { containers: { env: { name: string; value?: string }[] }[] } };
+          };
+          return Object.fromEntries(req.service.template.containers[0]!.env.map((e) => [e.name, e.value ?? '']));
+        }
+        const req = (await readJson(join(outDir, provider, fn, 'create-function.json'))) as {
+          function: { serviceConfig: { environmentVariables: Record<string, string> } };
+        };
+        return req.function.serviceConfig.environmentVariables;
+      };
+      const audiences = async (fn: string) => (await envOf(fn))['MLOPS_OIDC_AUDIENCES']!.split(',');
+      for (const fn of FUNCTIONS) {
+        const env = await envOf(fn);
+        expect(env['MLOPS_OIDC_EMAILS']).toBe(`${sa},ops@example.com`);
+        expect(await audiences(fn)).toHaveLength(1);
+        expect(await readJson(join(outDir, provider, fn, 'invoker-binding.json'))).toEqual({
+          resource: `projects/p1/locations/europe-west1/services/mlops-${fn}`,
+          role: 'roles/run.invoker',
+          member: `serviceAccount:${sa}`,
+        });
+      }
+      // Calls between functions: an ID token whose audience is the callee's URL, which the callee accepts.
+      const evaluate = await envOf('evaluate');
+      expect(evaluate['MLOPS_CALL_AUTH']).toBe('id-token');
+      expect(await audiences('retrain-trigger')).toEqual([evaluate['RETRAIN_TRIGGER_URL']]);
+      expect(await audiences('promote')).toEqual([evaluate['PROMOTE_URL']]);
+      expect((await envOf('retrain-trigger'))['PROMOTE_URL']).toBe(evaluate['PROMOTE_URL']);
+      expect(await audiences('evaluate')).toEqual([
+        provider === 'cloudrun'
+          ? 'https://mlops-evaluate-123.europe-west1.run.app'
+          : 'https://europe-west1-p1.cloudfunctions.net/mlops-evaluate',
+      ]);
+      // Cloud Scheduler's token: the functions' account, for evaluate's URL.
+      const job = (await readJson(join(outDir, provider, 'evaluate', 'scheduler-job.json'))) as {
+        job: { httpTarget: { oidcToken: { serviceAccountEmail: string; audience: string } } };
+      };
+      expect(job.job.httpTarget.oidcToken).toEqual({ serviceAccountEmail: sa, audience: (await audiences('evaluate'))[0] });
+      if (provider === 'cloudrun') {
+        // Eventarc's token: its trigger's account, for batch-score's URL (Eventarc's default audience).
+        const trigger = (await readJson(join(outDir, provider, 'batch-score', 'eventarc-trigger.json'))) as {
+          trigger: { serviceAccount: string };
+        };
+        expect(trigger.trigger.serviceAccount).toBe(sa);
+      }
+    });
+  }
+});
+
 describe('secrets in a dry run', () => {
   /** Every file under `dir`, as text. */
   const textsUnder = async (dir: string): Promise<string[]> => {
@@ -245,12 +326,14 @@ describe('cloud run canary and real calls (fake client)', () => {
     };
     const env = {
       GCP_PROJECT: 'p1',
+      GCP_PROJECT_NUMBER: '123456789',
       GCP_REGION: 'europe-west1',
       GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
       GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
       MLOPS_STORE: 'gs://b1/m',
       MLOPS_API_KEY_SECRET: 'mlops-api-key',
     };
+    const iam = fakeIam();
     const opts = {
       target: 'predict',
       provider: 'cloudrun',
@@ -258,10 +341,13 @@ describe('cloud run canary and real calls (fake client)', () => {
       outDir: join(root, 'real'),
       env,
       log: () => {},
-      clients: { services },
+      clients: { services, iam: iam.api },
     } as const;
-    expect((await deploy(opts)).actions).toEqual(['cloudrun predict: created']);
-    expect((await deploy(opts)).actions).toEqual(['cloudrun predict: updated']);
+    expect((await deploy(opts)).actions).toEqual(['cloudrun predict: created', 'iam predict: added']);
+    expect((await deploy(opts)).actions).toEqual(['cloudrun predict: updated', 'iam predict: present']);
+    expect(iam.policies.get('projects/p1/locations/europe-west1/services/mlops-predict')).toEqual({
+      bindings: [{ role: 'roles/run.invoker', members: ['serviceAccount:sa@p1.iam.gserviceaccount.com'] }],
+    });
     expect(calls).toEqual([
       'get projects/p1/locations/europe-west1/services/mlops-predict',
       'create mlops-predict',

@@ -45,7 +45,7 @@ export function cloudFunction(spec: FunctionSpec, s: CloudFunctionsSettings, sou
       minInstanceCount: 0,
       maxInstanceCount: spec.maxInstances,
       maxInstanceRequestConcurrency: spec.concurrency,
-      environmentVariables: gcpFunctionEnv(s),
+      environmentVariables: gcpFunctionEnv(s, fn),
       secretEnvironmentVariables: gcpSecretEnv(s).map(({ name, secret }) => ({
         key: name,
         projectId: s.gcp.project,

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { jsonText } from '@mlops/storage';
 import type { FunctionName } from '../../config.ts';
 import { zipFolder } from '../../zip.ts';
+import { applyInvoker, planInvoker } from '../gcp/invoker-steps.ts';
+import type { IamApi } from '../gcp/invoker.ts';
 import { applySchedulerJob, planSchedulerJob } from '../gcp/scheduler.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
 import {
@@ -21,6 +23,7 @@ import { cloudFunctionsSettingsSchema, type CloudFunctionsBlock, type CloudFunct
 
 export interface CloudFunctionsClients {
   functions: FunctionsApi;
+  iam: IamApi;
 }
 
 type CloudFunctionsRun = DeployRun<CloudFunctionsSettings, CloudFunctionsClients>;
@@ -54,6 +57,7 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
   storeScheme: 'gs',
   requiredEnv: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT'],
   settingsSchema: cloudFunctionsSettingsSchema,
+  wiresCallerAuth: true,
 
   async plan(run) {
     for (const fn of run.functions) {
@@ -62,6 +66,7 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
         `would upload ${zipFile} to gs://${source.bucket}/${source.object}, then FunctionServiceClient.getFunction → createFunction (above) or updateFunction (${join(dir, 'update-function.json')})`,
       );
       run.action(`cloudfunctions ${fn}: upload, get → create|update`);
+      await planInvoker(run, fn, dir);
       if (fn === 'evaluate') await planSchedulerJob(run, dir);
     }
   },
@@ -76,8 +81,9 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
       const { action, fn: deployed } = await deployCloudFunction(client, run.spec(fn), run.settings, source);
       run.log(`${fn}: ${action} ${deployed.name ?? ''} ${deployed.url ?? ''}`);
       run.action(`cloudfunctions ${fn}: ${action}`);
-      // The schedule calls the function at the URL it was given, not at a guessed run.app address.
-      if (fn === 'evaluate') await applySchedulerJob(run, dir, deployed.url ?? undefined);
+      const { ServicesClient } = await import('@google-cloud/run');
+      await applyInvoker(run, fn, dir, run.clients.iam ?? (new ServicesClient() as unknown as IamApi));
+      if (fn === 'evaluate') await applySchedulerJob(run, dir);
     }
   },
 };

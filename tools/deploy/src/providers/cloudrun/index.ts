@@ -14,6 +14,8 @@ import {
   updateTriggerUrl,
   type EventarcApi,
 } from '../gcp/eventarc.ts';
+import { applyInvoker, planInvoker } from '../gcp/invoker-steps.ts';
+import type { IamApi } from '../gcp/invoker.ts';
 import { imageOf } from '../gcp/resources.ts';
 import { applySchedulerJob, planSchedulerJob, schedulerJobRequest } from '../gcp/scheduler.ts';
 import { gcpSettingsSchema, type GcpBlock, type GcpDeploySettings } from '../gcp/settings.ts';
@@ -31,6 +33,7 @@ import {
 export interface CloudRunClients {
   services: ServicesApi;
   eventarc: EventarcApi;
+  iam: IamApi;
 }
 
 type CloudRunRun = DeployRun<GcpDeploySettings, CloudRunClients>;
@@ -80,8 +83,9 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
   // The container's /tmp (MLOPS_CACHE_DIR's default) is in memory.
   modelCache: 'memory',
   storeScheme: 'gs',
-  requiredEnv: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO'],
+  requiredEnv: ['GCP_PROJECT', 'GCP_PROJECT_NUMBER', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO'],
   settingsSchema: gcpSettingsSchema,
+  wiresCallerAuth: true,
 
   async plan(run) {
     const canary = run.canary ? parseCanary(run.canary) : undefined;
@@ -89,6 +93,7 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
       const dir = await writeServiceRequests(run, fn, canary);
       run.log(`would call ServicesClient.getService, then createService (above) or updateService (${join(dir, 'update-service.json')})`);
       run.action(`cloudrun ${fn}: get → create|update`);
+      await planInvoker(run, fn, dir);
       if (fn === 'evaluate') await planSchedulerJob(run, dir);
       if (fn === 'batch-score') await planEventarcTrigger(run, dir);
     }
@@ -104,7 +109,8 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
       const serviceUri = service.uri ?? undefined;
       run.log(`${fn}: ${action} ${service.name ?? ''} ${serviceUri ?? ''}`);
       run.action(`cloudrun ${fn}: ${action}`);
-      if (fn === 'evaluate') await applySchedulerJob(run, dir, serviceUri);
+      await applyInvoker(run, fn, dir, run.clients.iam ?? (new ServicesClient() as unknown as IamApi));
+      if (fn === 'evaluate') await applySchedulerJob(run, dir);
       if (fn === 'batch-score') await applyEventarcTrigger(run, dir);
     }
   },

@@ -43,7 +43,7 @@ export function trafficFor(canary: Canary | undefined): TrafficTarget[] {
 export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): Service {
   const fn = spec.name;
   const env = [
-    ...Object.entries(gcpFunctionEnv(s)).map(([name, value]) => ({ name, value })),
+    ...Object.entries(gcpFunctionEnv(s, fn)).map(([name, value]) => ({ name, value })),
     ...gcpSecretEnv(s).map(({ name, secret }) => ({ name, valueSource: { secretKeyRef: { secret, version: 'latest' } } })),
   ];
   return {

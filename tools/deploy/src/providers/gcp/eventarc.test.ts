@@ -106,11 +106,11 @@ const api = (over: Partial<EventarcApi> = {}): EventarcApi => ({
 });
 const env = {
   GCP_PROJECT: 'p1',
+  GCP_PROJECT_NUMBER: '123456789',
   GCP_REGION: 'europe-west1',
   GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
   GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
   MLOPS_STORE: 'gs://b1/m',
-  MLOPS_OIDC_AUDIENCES: 'https://mlops-batch-score-1.europe-west1.run.app',
 };
 const TRIGGERS = '/v1/projects/p1/locations/europe-west1/triggers';
 
@@ -197,9 +197,9 @@ describe('nx deploy batch-score --provider cloudrun', () => {
       outDir,
       env,
       log: () => {},
-      clients: { services, eventarc: api() },
+      clients: { services, eventarc: api(), iam: { getIamPolicy: async () => [{}], setIamPolicy: async ({ policy }) => [policy] } },
     });
-    expect(report.actions).toEqual(['cloudrun batch-score: created', 'eventarc batch-score: created']);
+    expect(report.actions).toEqual(['cloudrun batch-score: created', 'iam batch-score: added', 'eventarc batch-score: created']);
     expect(report.files.map((f) => f.slice(outDir.length + 1))).toContain('cloudrun/batch-score/eventarc-trigger.json');
     expect(fake.triggers.has('projects/p1/locations/europe-west1/triggers/mlops-batch-score-finalize')).toBe(true);
   });

@@ -1,5 +1,5 @@
 /** Names and formats both GCP providers use: resource ids, the parent location, images, memory sizes. */
-import type { FunctionName } from '../../config.ts';
+import { FUNCTION_CALLS, type FunctionName } from '../../config.ts';
 import type { GcpDeploySettings } from './settings.ts';
 
 /** The Cloud Run service, or Cloud Function, of a function. */
@@ -8,11 +8,37 @@ export const parentOf = (s: GcpDeploySettings): string => `projects/${s.gcp.proj
 /** The full resource name of a function's Cloud Run service or Cloud Function. */
 export const resourceName = (kind: 'services' | 'functions', fn: FunctionName, s: GcpDeploySettings): string =>
   `${parentOf(s)}/${kind}/${serviceId(fn)}`;
-/** The environment a GCP function is given: the deploy's, with LOG_LEVEL at info unless set. */
-export const gcpFunctionEnv = (s: GcpDeploySettings): Record<string, string> => ({
-  ...s.functionEnv,
-  LOG_LEVEL: s.functionEnv.LOG_LEVEL ?? 'info',
-});
+/**
+ * A function's URL, known before it exists: Cloud Run's deterministic run.app address, or Cloud
+ * Functions' cloudfunctions.net one. Callers' ID tokens carry it as their audience.
+ */
+export function functionUrl(fn: FunctionName, s: GcpDeploySettings): string {
+  return s.provider === 'cloudfunctions'
+    ? `https://${s.gcp.region}-${s.gcp.project}.cloudfunctions.net/${serviceId(fn)}`
+    : `https://${serviceId(fn)}-${s.gcp.projectNumber}.${s.gcp.region}.run.app`;
+}
+
+const withList = (extra: string | undefined, ...items: string[]): string =>
+  [...items, ...(extra ?? '').split(',').map((x) => x.trim())].filter((x, i, all) => x !== '' && all.indexOf(x) === i).join(',');
+
+/**
+ * The environment a GCP function is given: the deploy's, LOG_LEVEL at info unless set, and OIDC
+ * end to end. Each function accepts ID tokens for its own URL from the functions' service account
+ * (which Cloud Scheduler, Eventarc and the calling functions all use; MLOPS_OIDC_EMAILS adds more
+ * principals), and calls the others at their URLs with ID tokens.
+ */
+export function gcpFunctionEnv(s: GcpDeploySettings, fn: FunctionName): Record<string, string> {
+  const env = s.functionEnv;
+  const calls = Object.entries(FUNCTION_CALLS[fn] ?? {});
+  return {
+    ...env,
+    LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+    MLOPS_OIDC_AUDIENCES: withList(env.MLOPS_OIDC_AUDIENCES, functionUrl(fn, s)),
+    MLOPS_OIDC_EMAILS: withList(env.MLOPS_OIDC_EMAILS, s.gcp.serviceAccount),
+    ...Object.fromEntries(calls.map(([name, callee]) => [name, env[name] ?? functionUrl(callee, s)])),
+    ...(calls.length > 0 && { MLOPS_CALL_AUTH: env.MLOPS_CALL_AUTH ?? 'id-token' }),
+  };
+}
 
 /**
  * The secret settings of a GCP function, each read from the Secret Manager secret its

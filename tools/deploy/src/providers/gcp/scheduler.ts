@@ -7,20 +7,20 @@ import type { protos as schedulerProtos } from '@google-cloud/scheduler';
 import { jsonText } from '@mlops/storage';
 import { FUNCTION_SPECS } from '../../config.ts';
 import type { DeployRun } from '../types.ts';
-import { parentOf, serviceId } from './resources.ts';
+import { functionUrl, parentOf } from './resources.ts';
 import type { GcpDeploySettings } from './settings.ts';
 
 export type SchedulerJob = schedulerProtos.google.cloud.scheduler.v1.IJob;
 export type CreateSchedulerJobRequest = schedulerProtos.google.cloud.scheduler.v1.ICreateJobRequest;
 
-/** The run.app URL is only known after the first deploy (it carries the project number). */
-export function evaluateUrl(s: GcpDeploySettings, serviceUri?: string): string {
-  return s.gcp.evaluateUrl ?? serviceUri ?? `https://${serviceId('evaluate')}-PROJECT_NUMBER.${s.gcp.region}.run.app`;
+/** evaluate's URL, which is also the audience of the job's token and the one evaluate accepts (functionUrl). */
+export function evaluateUrl(s: GcpDeploySettings): string {
+  return s.gcp.evaluateUrl ?? functionUrl('evaluate', s);
 }
 
 /** The Cloud Scheduler job: POST <evaluate>/v1/evaluate with an OIDC token for the functions' service account. */
-export function schedulerJobRequest(s: GcpDeploySettings, serviceUri?: string): CreateSchedulerJobRequest {
-  const base = evaluateUrl(s, serviceUri);
+export function schedulerJobRequest(s: GcpDeploySettings): CreateSchedulerJobRequest {
+  const base = evaluateUrl(s);
   const job: SchedulerJob = {
     name: `${parentOf(s)}/jobs/mlops-evaluate`,
     description: 'Runs evaluate (accuracy, drift, retrain, canary review) on a schedule',
@@ -47,9 +47,9 @@ export async function planSchedulerJob(run: DeployRun<GcpDeploySettings>, dir: s
   run.action(`scheduler evaluate: ${run.settings.gcp.schedule}`);
 }
 
-/** Writes the job aimed at `serviceUri` (when known), then creates it or updates the existing one. */
-export async function applySchedulerJob(run: DeployRun<GcpDeploySettings>, dir: string, serviceUri?: string): Promise<void> {
-  const request = schedulerJobRequest(run.settings, serviceUri);
+/** Writes the job, then creates it or updates the existing one. */
+export async function applySchedulerJob(run: DeployRun<GcpDeploySettings>, dir: string): Promise<void> {
+  const request = schedulerJobRequest(run.settings);
   await run.write(join(dir, 'scheduler-job.json'), jsonText(request));
   const { CloudSchedulerClient } = await import('@google-cloud/scheduler');
   const client = new CloudSchedulerClient();

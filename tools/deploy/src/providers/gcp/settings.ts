@@ -4,6 +4,8 @@ import { envValue, type DeploySettings } from '../../config.ts';
 
 export interface GcpSettings {
   project: string;
+  /** In Cloud Run's deterministic URLs (https://<service>-<number>.<region>.run.app), which are the OIDC audiences. */
+  projectNumber: string;
   region: string;
   serviceAccount: string;
   /** Artifact Registry repository the images are pushed to, e.g. europe-west1-docker.pkg.dev/p/mlops. */
@@ -22,6 +24,7 @@ export type GcpDeploySettings = DeploySettings & GcpBlock;
 /** The variables behind GcpSettings; a provider adds its own to them (see cloudfunctions). */
 export const gcpEnvShape = {
   GCP_PROJECT: envValue(),
+  GCP_PROJECT_NUMBER: envValue(),
   GCP_REGION: envValue(),
   GCP_SERVICE_ACCOUNT: envValue(),
   GCP_IMAGE_REPO: envValue(),
@@ -38,6 +41,7 @@ export function gcpSettingsFrom(e: z.output<z.ZodObject<typeof gcpEnvShape>>): G
   const region = e.GCP_REGION ?? 'REGION';
   return {
     project,
+    projectNumber: e.GCP_PROJECT_NUMBER ?? 'PROJECT_NUMBER',
     region,
     serviceAccount: e.GCP_SERVICE_ACCOUNT ?? `mlops-functions@${project}.iam.gserviceaccount.com`,
     imageRepo: e.GCP_IMAGE_REPO ?? `${region}-docker.pkg.dev/${project}/mlops`,

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { relative } from 'node:path';
-import { FUNCTION_SPECS, FUNCTIONS, type FunctionName } from '../../config.ts';
+import { FUNCTION_CALLS, FUNCTION_SPECS, FUNCTIONS, type FunctionName } from '../../config.ts';
 import type { SizedSpec } from '../../sizing.ts';
 import type { Yamlable } from '../../yaml.ts';
 import type { AwsDeploySettings } from './settings.ts';
@@ -40,19 +40,13 @@ export const functionUrlLogicalId = (fn: FunctionName): string =>
   `${fn.replace(/-/g, 'Dash').replace(/^./, (c) => c.toUpperCase())}LambdaFunctionUrl`;
 
 /**
- * The URLs each function calls (names from apps/<fn>/src/settings.ts), read from the stack. The
- * references form a chain evaluate → retrain-trigger → promote: no function names its own URL
+ * The URLs each function calls (FUNCTION_CALLS), read from the stack. The references form a chain evaluate → retrain-trigger → promote: no function names its own URL
  * (its URL depends on the function), so CloudFormation has no cycle to refuse. With these objects in
  * its environment, `serverless deploy function` leaves that function's variables as the stack set
  * them: a changed setting for evaluate or retrain-trigger needs a full `deploy`.
  */
-const CALLS: Readonly<Partial<Record<FunctionName, Readonly<Record<string, FunctionName>>>>> = {
-  evaluate: { RETRAIN_TRIGGER_URL: 'retrain-trigger', PROMOTE_URL: 'promote' },
-  'retrain-trigger': { PROMOTE_URL: 'promote' },
-};
-
 function urlEnvironment(fn: FunctionName, deployed: readonly FunctionName[]): Record<string, Yamlable> | undefined {
-  const entries = Object.entries(CALLS[fn] ?? {}).filter(([, target]) => deployed.includes(target));
+  const entries = Object.entries(FUNCTION_CALLS[fn] ?? {}).filter(([, target]) => deployed.includes(target));
   if (entries.length === 0) return undefined;
   return Object.fromEntries(entries.map(([name, target]) => [name, { 'Fn::GetAtt': [functionUrlLogicalId(target), 'FunctionUrl'] }]));
 }
