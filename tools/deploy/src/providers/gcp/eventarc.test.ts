@@ -197,7 +197,11 @@ describe('nx deploy batch-score --provider cloudrun', () => {
       outDir,
       env,
       log: () => {},
-      clients: { services, eventarc: api(), iam: { getIamPolicy: async () => [{}], setIamPolicy: async ({ policy }) => [policy] } },
+      clients: {
+        services,
+        eventarc: api(),
+        iam: { getIamPolicy: async () => [{}], setIamPolicy: async ({ policy }: { policy: object }) => [policy] },
+      },
     });
     expect(report.actions).toEqual(['cloudrun batch-score: created', 'iam batch-score: added', 'eventarc batch-score: created']);
     expect(report.files.map((f) => f.slice(outDir.length + 1))).toContain('cloudrun/batch-score/eventarc-trigger.json');
