@@ -1,6 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
-import { trustedCallersSetting } from '@mlops/monitoring';
-import { callerAuthSettings } from '@mlops/platform';
+import { callerAuthSettings, trustedCallersSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** promote's gate and canary settings (store, model, data dir come from @mlops/config). */
@@ -34,8 +33,7 @@ const schema = z.object({
     .default(24 * 60),
   /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
   ...callerAuthSettings,
-  /** Callers whose labels may train or judge a model (`oidc:labeler@example.com`, `api-key`, `file:*`); unset: every caller. */
-  MLOPS_TRUSTED_CALLERS: trustedCallersSetting,
+  ...trustedCallersSettings,
   LOG_LEVEL: logLevel,
 });
 

@@ -1,6 +1,5 @@
 import { logLevel, parseSettings } from '@mlops/config';
-import { trustedCallersSetting } from '@mlops/monitoring';
-import { callAuthSettings, callerAuthSettings } from '@mlops/platform';
+import { callAuthSettings, callerAuthSettings, trustedCallersSettings } from '@mlops/platform';
 import { z } from 'zod';
 
 /** retrain-trigger's policy and job settings (store, model, data dir come from @mlops/config; launcher from @mlops/jobs). */
@@ -26,8 +25,7 @@ const schema = z.object({
   PROMOTE_URL: z.url().optional(),
   /** Who may call the guarded routes: MLOPS_API_KEY (also sent to other functions) and/or OIDC ID tokens (MLOPS_OIDC_*). */
   ...callerAuthSettings,
-  /** Callers whose labels may train or judge a model (`oidc:labeler@example.com`, `api-key`, `file:*`); unset: every caller. */
-  MLOPS_TRUSTED_CALLERS: trustedCallersSetting,
+  ...trustedCallersSettings,
   /** How calls to other functions authenticate (MLOPS_CALL_AUTH: api-key, id-token or none). */
   ...callAuthSettings,
   LOG_LEVEL: logLevel,

@@ -69,22 +69,7 @@ export function feedbackTexts(records: readonly FeedbackRecord[], share: 'train'
   return [...latestByText.values()];
 }
 
-/**
- * Callers whose labels may train or judge a model (MLOPS_TRUSTED_CALLERS): a comma list of
- * caller names (`oidc:labeler@example.com`, `api-key`) or prefixes ending in `*` (`file:*`,
- * `oidc:*@example.com` is not a prefix: list each principal). Unset: every caller.
- */
-export const trustedCallersSetting = z
-  .string()
-  .optional()
-  .transform((s) =>
-    (s ?? '')
-      .split(',')
-      .map((x) => x.trim())
-      .filter((x) => x !== ''),
-  );
-
-/** The feedback of trusted callers; all of it when no caller is listed. Records from before callers were recorded are not trusted by a list. */
+/** The feedback of trusted callers (MLOPS_TRUSTED_CALLERS: names, or prefixes ending in `*`); all of it when no caller is listed. Records from before callers were recorded are not trusted by a list. */
 export function fromTrustedCallers(records: readonly FeedbackRecord[], trusted: readonly string[]): FeedbackRecord[] {
   if (trusted.length === 0) return [...records];
   const trusts = (caller: string) => trusted.some((t) => (t.endsWith('*') ? caller.startsWith(t.slice(0, -1)) : caller === t));

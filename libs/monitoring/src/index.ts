@@ -6,7 +6,6 @@ export {
   feedbackId,
   feedbackTexts,
   fromTrustedCallers,
-  trustedCallersSetting,
   FeedbackRecordSchema,
   importFeedbackFiles,
   isHoldout,

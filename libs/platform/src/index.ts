@@ -11,6 +11,7 @@ export {
   describeCallerPolicy,
   FunctionCallError,
   guardedCallerPolicy,
+  trustedCallersSettings,
   handleErrors,
   HttpError,
   isOpenPolicy,

@@ -40,6 +40,13 @@ export const callerAuthSettings = {
   MLOPS_ALLOW_OPEN: z.stringbool().default(false),
 };
 
+/**
+ * Callers whose labels may train or judge a model (retrain-trigger, promote): caller names as
+ * feedback records them (`oidc:labeler@example.com`, `api-key`, `anonymous`) or prefixes ending in
+ * `*` (`file:*`). Comma list; unset: every caller.
+ */
+export const trustedCallersSettings = { MLOPS_TRUSTED_CALLERS: list(z.string()) };
+
 export type CallerAuthSettings = { [K in keyof typeof callerAuthSettings]: z.output<(typeof callerAuthSettings)[K]> };
 
 /** The policy `requireCaller` enforces; throws when the settings contradict each other. */

@@ -28,6 +28,7 @@ export {
   callerPolicyFrom,
   describeCallerPolicy,
   guardedCallerPolicy,
+  trustedCallersSettings,
   type CallAuth,
   type CallAuthSettings,
   type CallerAuthSettings,

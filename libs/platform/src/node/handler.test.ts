@@ -110,19 +110,7 @@ describe('serveNode', () => {
   });
 
   it('on SIGTERM drains in-flight requests, runs onShutdown and exits 0', async () => {
-    const fixture = fileURLToPath(new URL('./sigterm.fixture.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8');
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stdout.on('data', (chunk: string) => {
-        stdout += chunk;
-        const match = /listening (\d+)/.exec(stdout);
-        if (match?.[1]) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
-    });
-
+    const { child, port, output } = await startFixture({});
     const slow = fetch(`http://127.0.0.1:${port}/slow?ms=300`);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const exited = once(child, 'exit');
@@ -133,7 +121,7 @@ describe('serveNode', () => {
     expect(await response.text()).toBe('done');
     const [code] = await exited;
     expect(code).toBe(0);
-    expect(stdout).toContain('flushed');
+    expect(output()).toContain('flushed');
   });
 });
 
