@@ -96,7 +96,11 @@ describe('mlops CLI', () => {
     const back = await mlops(store, 'registry', 'rollback', '--reason', 'bad outputs', '--json');
     expect(back.json).toMatchObject({ ok: true, from: 'v2', to: 'v1' });
     expect((await registry.getAlias('champion'))?.version).toBe('v1');
-    expect((await registry.audit()).at(-1)).toMatchObject({ action: 'rollback', from: 'v2', to: 'v1', reason: 'bad outputs' });
+    expect((await registry.audit()).filter((e) => e.action === 'rollback').at(-1)).toMatchObject({
+      from: 'v2',
+      to: 'v1',
+      reason: 'bad outputs',
+    });
     const named = await mlops(store, 'registry', 'rollback', 'v9', '--json');
     expect(named.json).toMatchObject({ ok: false, code: 'UNKNOWN_VERSION' });
     // Promote's refusals reach the CLI as domain errors with their code.

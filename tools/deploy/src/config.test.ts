@@ -53,9 +53,10 @@ describe('who may call the deployed functions, and their secrets', () => {
 
   it('refuses a real deploy that says nothing about callers: the functions would refuse to start', () => {
     expect(() => loadDeploySettings(lambda, 'lambda', false)).toThrow(
-      /the functions would refuse to start: .* Set MLOPS_API_KEY_SECRET .* or MLOPS_OIDC_AUDIENCES, or MLOPS_ALLOW_OPEN=true/,
+      /the functions would refuse to start, or each other: .* Set MLOPS_API_KEY_SECRET .*, or MLOPS_ALLOW_OPEN=true/,
     );
-    expect(loadDeploySettings({ ...lambda, MLOPS_OIDC_AUDIENCES: 'https://x.example' }, 'lambda', false).secrets).toEqual({});
+    // Audiences alone: the functions and the schedule would have no key to call with.
+    expect(() => loadDeploySettings({ ...lambda, MLOPS_OIDC_AUDIENCES: 'https://x.example' }, 'lambda', false)).toThrow(/refuse to start/);
     const open = loadDeploySettings({ ...lambda, MLOPS_ALLOW_OPEN: 'true' }, 'lambda', false);
     expect(open.functionEnv['MLOPS_ALLOW_OPEN']).toBe('true');
   });

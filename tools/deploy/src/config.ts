@@ -219,7 +219,7 @@ export function loadProviderSettings<Block extends object>(
 /**
  * The secret references, and who may call the functions: a deployed function refuses to start
  * with open state-changing routes (libs/platform guardedCallerPolicy), so a real deploy needs the
- * key's secret, OIDC audiences or MLOPS_ALLOW_OPEN=true, unless the provider wires OIDC itself (GCP). A dry run shows the key's reference with
+ * key's secret or MLOPS_ALLOW_OPEN=true, unless the provider wires OIDC itself (GCP). A dry run shows the key's reference with
  * a placeholder, also in place of a plain secret value, which it never prints.
  */
 function secretsFrom(
@@ -245,15 +245,13 @@ function secretsFrom(
     if (ref !== undefined) secrets[name] = ref;
     else if (plain.includes(name)) placeholder(name);
   }
-  const open =
-    !wiresCallerAuth &&
-    secrets.MLOPS_API_KEY === undefined &&
-    !presentValue(env['MLOPS_OIDC_AUDIENCES']) &&
-    env['MLOPS_ALLOW_OPEN']?.trim() !== 'true';
+  // Without OIDC wired by the deploy the functions call each other (and the schedule calls
+  // evaluate) with the key: audiences alone would leave them refused by each other.
+  const open = !wiresCallerAuth && secrets.MLOPS_API_KEY === undefined && env['MLOPS_ALLOW_OPEN']?.trim() !== 'true';
   if (open && !dryRun) {
     throw new Error(
-      'the functions would refuse to start: nothing says who may call their state-changing routes. ' +
-        'Set MLOPS_API_KEY_SECRET (the key in the secret store) or MLOPS_OIDC_AUDIENCES, or MLOPS_ALLOW_OPEN=true to deploy them open on purpose',
+      'the functions would refuse to start, or each other: nothing says who may call their state-changing routes. ' +
+        'Set MLOPS_API_KEY_SECRET (the key in the secret store), or MLOPS_ALLOW_OPEN=true to deploy them open on purpose',
     );
   }
   if (open) placeholder('MLOPS_API_KEY');

@@ -75,7 +75,7 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
         ALERT_SNS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:mlops',
         SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/trainer',
         // Not the key: `serverless package` would read its SSM parameter, and nothing here answers for AWS.
-        MLOPS_OIDC_AUDIENCES: 'https://callers.example',
+        MLOPS_ALLOW_OPEN: 'true',
       };
       const settings = loadDeploySettings(env, 'lambda', false);
       const serviceDir = join(root, 'service');
