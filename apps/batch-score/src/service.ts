@@ -19,7 +19,7 @@ export function createBatchScoreService(env: NodeJS.ProcessEnv = process.env) {
   const settings = loadSettings(env);
   const batch = loadBatchSettings(env);
   const logger = pino({ level: batch.LOG_LEVEL, base: { service: 'batch-score' } });
-  const store = openStore(settings.MLOPS_STORE);
+  const store = openStore(settings.MLOPS_STORE, env);
   const caller = guardedCallerPolicy(batch, { store: store.uri, routes: ['POST /', 'POST /s3'], logger });
   const watcher = new ModelWatcher(createRegistry(store, settings.MLOPS_MODEL), {
     alias: batch.BATCH_ALIAS,

@@ -20,7 +20,7 @@ export function createPredictService(env: NodeJS.ProcessEnv = process.env, host:
   if (predict.PREDICT_REQUIRE_AUTH && isOpenPolicy(callerPolicyFrom(predict))) {
     throw new Error('PREDICT_REQUIRE_AUTH is true but neither MLOPS_API_KEY nor MLOPS_OIDC_AUDIENCES is set: nobody could be checked');
   }
-  const store = openStore(settings.MLOPS_STORE);
+  const store = openStore(settings.MLOPS_STORE, env);
   const caller = guardedCallerPolicy(predict, {
     store: store.uri,
     routes: [

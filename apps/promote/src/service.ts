@@ -16,7 +16,7 @@ export function promoteDeps(env: NodeJS.ProcessEnv = process.env, logTo: 1 | 2 =
   const settings = loadSettings(env);
   const promote = loadPromoteSettings(env);
   const logger = pino({ level: promote.LOG_LEVEL, base: { service: 'promote' } }, pino.destination({ fd: logTo, sync: true }));
-  const store = openStore(settings.MLOPS_STORE);
+  const store = openStore(settings.MLOPS_STORE, env);
   return {
     store,
     registry: createRegistry(store, settings.MLOPS_MODEL),

@@ -73,6 +73,8 @@ export class RunStore {
       if (!(error instanceof PreconditionFailedError)) throw error;
     }
     const current = await this.read();
+    // Our own write, whose answer was lost and whose retry the store refused: the lock is ours.
+    if (current?.text === text) return { ...body, etag: current.etag };
     if (!current?.lock.released) return undefined; // held (or gone this instant: the caller tries again later)
     return this.write(text, current.etag, body);
   }
@@ -112,10 +114,11 @@ export class RunStore {
     }
   }
 
-  private async read(): Promise<{ lock: z.infer<typeof LockSchema>; etag: string } | undefined> {
+  private async read(): Promise<{ lock: z.infer<typeof LockSchema>; text: string; etag: string } | undefined> {
     try {
       const { body, info } = await this.store.get(ACTIVE);
-      return { lock: LockSchema.parse(JSON.parse(body.toString('utf8'))), etag: info.etag };
+      const text = body.toString('utf8');
+      return { lock: LockSchema.parse(JSON.parse(text)), text, etag: info.etag };
     } catch (error) {
       if (error instanceof NotFoundError) return undefined;
       throw error;
@@ -127,12 +130,18 @@ export class RunStore {
     etag: string,
     body: { run_id: string; time: string; settling?: string },
   ): Promise<ActiveLock | undefined> {
+    const written = (etag: string): ActiveLock => ({
+      run_id: body.run_id,
+      time: body.time,
+      ...(body.settling && { settling: body.settling }),
+      etag,
+    });
     try {
-      const info = await this.store.putIfMatch(ACTIVE, text, etag);
-      return { run_id: body.run_id, time: body.time, ...(body.settling && { settling: body.settling }), etag: info.etag };
+      return written((await this.store.putIfMatch(ACTIVE, text, etag)).etag);
     } catch (error) {
-      if (error instanceof PreconditionFailedError || error instanceof NotFoundError) return undefined;
-      throw error;
+      if (!(error instanceof PreconditionFailedError || error instanceof NotFoundError)) throw error;
+      const current = await this.read();
+      return current?.text === text ? written(current.etag) : undefined; // ours, if its answer was lost
     }
   }
 }

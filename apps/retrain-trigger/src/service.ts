@@ -16,7 +16,7 @@ export function createRetrainService(env: NodeJS.ProcessEnv = process.env) {
   const settings = loadSettings(env);
   const retrain = loadRetrainSettings(env);
   const logger = pino({ level: retrain.LOG_LEVEL, base: { service: 'retrain-trigger' } });
-  const store = openStore(settings.MLOPS_STORE);
+  const store = openStore(settings.MLOPS_STORE, env);
   const caller = guardedCallerPolicy(retrain, {
     store: store.uri,
     routes: ['POST /v1/trigger', 'POST /v1/runs/sync', 'GET /v1/runs'],

@@ -135,8 +135,11 @@ export class RetrainTrigger {
     } catch (error) {
       // A run that could not start still counts for cooldown and cap: a broken launcher is not hammered.
       const message = `could not start the training job: ${(error as Error).message}`;
-      await this.recordUnstarted(runId, request, now, champion.version, message);
-      await this.runs.release(lock);
+      try {
+        await this.recordUnstarted(runId, request, now, champion.version, message);
+      } finally {
+        await this.runs.release(lock); // even when the store failed the record: the lock must not outlive the call
+      }
       await this.alert('retrain-failed', 'critical', champion.version, 'the retraining job could not start', [message]);
       return { started: false, reason: message };
     }

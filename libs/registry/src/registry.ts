@@ -50,7 +50,7 @@ export type AuditEntry = Omit<AuditEvent, 'time' | 'model'>;
 
 /** A claim older than this without its version.json is an upload that died: its files are removed. */
 const ORPHAN_CLAIM_MS = 6 * 3600_000;
-const ClaimSchema = z.object({ actor: z.string(), time: z.iso.datetime(), content: z.string().optional() });
+const ClaimSchema = z.object({ actor: z.string(), time: z.iso.datetime(), content: z.string().optional(), nonce: z.string().optional() });
 
 export interface VersionRef {
   version?: string;
@@ -320,12 +320,17 @@ export class ModelRegistry {
   /** Takes the next free number by creating its `.claim` object, which only one writer can do. */
   private async claimVersion(actor: string, content: string): Promise<string> {
     const taken = (await this.store.list(`${this.root}/versions/`)).map((o) => this.versionNumberOf(o.key) ?? 0);
+    const claim = jsonText({ actor, time: new Date().toISOString(), content, nonce: randomHex(6) });
     for (let n = Math.max(0, ...taken) + 1; ; n++) {
+      const key = this.versionKey(`v${n}`, '.claim');
       try {
-        await this.store.putIfAbsent(this.versionKey(`v${n}`, '.claim'), jsonText({ actor, time: new Date().toISOString(), content }));
+        await this.store.putIfAbsent(key, claim);
         return `v${n}`;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
+        // Our own claim, whose answer was lost and whose retry the store refused: the number is ours.
+        const current = await this.store.get(key).catch(ifNotFound(undefined));
+        if (current?.body.toString('utf8') === claim) return `v${n}`;
       }
     }
   }

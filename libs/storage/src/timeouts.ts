@@ -7,7 +7,7 @@ import { finished, Readable } from 'node:stream';
 export interface StoreTimeouts {
   /**
    * From sending a request to its response headers (S3: the SDK's requestTimeout; GCS: the SDK's
-   * per-request `timeout`). Not applied to file uploads, whose answer comes after the whole body.
+   * per-request `timeout`). A file upload gets it plus its size at the slowest rate allowed (`uploadTimeoutMs`).
    */
   responseMs: number;
   /**
@@ -19,6 +19,18 @@ export interface StoreTimeouts {
 
 /** Both: S3 and GCS answer a GET's headers within a second, and a healthy stream never pauses this long. */
 export const DEFAULT_STORE_TIMEOUTS: StoreTimeouts = { responseMs: 30_000, stallMs: 30_000 };
+
+/** The slowest average rate an upload may keep: 1 MiB/s sends a 500 MB model in about 8 minutes. */
+const MIN_UPLOAD_BYTES_PER_MS = (1024 * 1024) / 1000;
+
+/**
+ * The bound on uploading `bytes` and hearing back: the response timeout plus the time the file
+ * takes at the slowest rate allowed (0: none), so a server that takes the body and never answers
+ * cannot hold an upload (a training job's registration) forever.
+ */
+export function uploadTimeoutMs(timeouts: Pick<StoreTimeouts, 'responseMs'>, bytes: number): number {
+  return timeouts.responseMs === 0 ? 0 : timeouts.responseMs + Math.ceil(bytes / MIN_UPLOAD_BYTES_PER_MS);
+}
 
 /**
  * MLOPS_STORE_RESPONSE_TIMEOUT_MS and MLOPS_STORE_STALL_TIMEOUT_MS from `env` (milliseconds, 0 for

@@ -163,11 +163,9 @@ const onKey = (method: string, test: (path: string) => boolean) => (request: { m
   request.method === method && test(decodeURIComponent(request.path.split('?')[0]!));
 
 describe('the store failing in the middle of a call', () => {
-  // KNOWN BUG (reported, issue 13): RetrainTrigger.trigger's catch (apps/retrain-trigger/src/trigger.ts)
-  // awaits recordUnstarted, a store write, before runs.release(lock): when the store fails, the
-  // release is never reached and the lock stays held until the 30 min start deadline. `.fails`
-  // until fixed: then this test fails, and `.fails` goes.
-  it.fails('trigger: writes fail after the lock was taken (an outage starting mid-call)', async () => {
+  // Found by this suite: the trigger's failure path wrote the run record before releasing the lock,
+  // so a store failing there left the lock held until the 30 min start deadline.
+  it('trigger: writes fail after the lock was taken (an outage starting mid-call)', async () => {
     const loop = await setUpLoop(s3.uri('mid-lock'), join(root, 'mid-lock'), models);
     const launcher = new RecordingLauncher();
     const retrain = retrainApp(loop, launcher);
@@ -193,10 +191,9 @@ describe('the store failing in the middle of a call', () => {
     expect(again.status).toBe(202);
   });
 
-  // KNOWN BUG (reported, issue 13): RunStore.lock (apps/retrain-trigger/src/runs.ts) takes the 412
-  // that answers the SDK's retry of its own landed putIfAbsent for another run's lock, and returns
-  // undefined: nobody holds the lock it wrote, until the 30 min start deadline. `.fails` until fixed.
-  it.fails("trigger: the lock write's answer is lost (it landed; the SDK retries it)", async () => {
+  // Found by this suite: RunStore.lock took the 412 answering the SDK's retry of its own landed
+  // write for another run's lock, and nobody held the lock it wrote until the start deadline.
+  it("trigger: the lock write's answer is lost (it landed; the SDK retries it)", async () => {
     const loop = await setUpLoop(s3.uri('lost-lock'), join(root, 'lost-lock'), models);
     const launcher = new RecordingLauncher();
     const retrain = retrainApp(loop, launcher);
@@ -215,7 +212,9 @@ describe('the store failing in the middle of a call', () => {
       failed: 1,
       after: `lock ${lock}; the next trigger answered ${again.status} ${JSON.stringify(again.body).slice(0, 120)}; ${launcher.launched.length} jobs launched`,
     });
-    expect(lock).not.toMatch(/^held/);
+    // The lock it wrote is its own: the run started, holds it, and the next trigger waits for it.
+    expect(first.status).toBe(202);
+    expect(lock).toBe(`held by ${(first.body as { run: { run_id: string } }).run.run_id}`);
     expect(launcher.launched.length).toBe(1);
   });
 
@@ -243,10 +242,9 @@ describe('the store failing in the middle of a call', () => {
     expect(count(trail, (e) => e.action === 'rollback')).toBe(1);
   });
 
-  // KNOWN LIMIT (reported): S3Store.uploadFile sends its PUT with no response timeout
-  // (libs/storage/src/s3/s3-store.ts, uploadFile: requestTimeout 0), so a server that takes the
-  // body and never answers holds registerVersion, and the training job, forever. `.fails` until bounded.
-  it.fails('registerVersion: a black hole on the model file uploads ends in bounded time', async () => {
+  // Found by this suite: S3Store.uploadFile had no response timeout, so a server that took the body
+  // and never answered held registerVersion, and the training job, forever.
+  it('registerVersion: a black hole on the model file uploads ends in bounded time', async () => {
     const loop = await setUpLoop(s3.uri('upload-hole'), join(root, 'upload-hole'), models);
     const dir = (await modelFolders())[0]!;
     s3.proxy.set(

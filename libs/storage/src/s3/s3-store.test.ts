@@ -149,7 +149,7 @@ describe('S3Store in front of a server that hangs', () => {
   const hungStore = (endpoint: string, stallTimeoutMs = 30_000) => {
     const env = { MLOPS_S3_ENDPOINT: endpoint, MLOPS_STORE_RESPONSE_TIMEOUT_MS: '300' };
     const client = new S3Client({ ...s3ClientConfigFromEnv(env), credentials, maxAttempts: 1 });
-    return { client, store: new S3Store(client, { bucket: 'models', prefix: 'prod' }, { stallTimeoutMs }) };
+    return { client, store: new S3Store(client, { bucket: 'models', prefix: 'prod' }, { stallTimeoutMs, responseTimeoutMs: 300 }) };
   };
   const elapsed = async (work: () => Promise<unknown>) => {
     const started = Date.now();
@@ -194,22 +194,30 @@ describe('S3Store in front of a server that hangs', () => {
     }
   });
 
-  it('waits for the answer to an upload however long the body takes to send', { timeout: 5_000 }, async () => {
-    // Answers 700 ms after the body ends: more than the response timeout, which uploads do not have.
+  it("waits for an upload's answer as long as its size allows, and gives up on one that never comes", { timeout: 8_000 }, async () => {
+    // Answers 700 ms after the body ends: past the 300 ms response timeout, within a 1 MiB file's bound (300 ms + 1 s).
     const server = await startStallingServer((req, res) => {
       req.resume();
       req.on('end', () => setTimeout(() => res.writeHead(200, { etag: '"up"' }).end(), 700));
     });
+    const hole = await startStallingServer((req) => req.resume());
     const { client, store } = hungStore(server.endpoint);
+    const holed = hungStore(hole.endpoint);
     const dir = await mkdtemp(join(tmpdir(), 's3-upload-'));
     try {
-      await writeFile(join(dir, 'model.onnx'), 'weights');
-      expect(await store.uploadFile('model.onnx', join(dir, 'model.onnx'))).toMatchObject({ etag: 'up', size: 7 });
-      // A small put keeps the timeout.
+      await writeFile(join(dir, 'model.onnx'), Buffer.alloc(1024 * 1024, 1));
+      expect(await store.uploadFile('model.onnx', join(dir, 'model.onnx'))).toMatchObject({ etag: 'up', size: 1024 * 1024 });
+      // A small put keeps the response timeout.
       await expect(store.put('a.json', '{}')).rejects.toThrow(/^S3 put .* failed: TimeoutError/);
+      // A server that takes the body and never answers: the upload fails within its bound.
+      await writeFile(join(dir, 'small.bin'), 'weights');
+      const ms = await elapsed(() => expect(holed.store.uploadFile('small.bin', join(dir, 'small.bin'))).rejects.toThrow(/TimeoutError/));
+      expect(ms).toBeLessThan(2_500);
     } finally {
       client.destroy();
+      holed.client.destroy();
       await server.close();
+      await hole.close();
     }
   });
 });

@@ -18,14 +18,18 @@ import {
 } from '@aws-sdk/client-s3';
 import { assertValidKey, assertValidPrefix, type BucketLocation, bucketStoreUri, isValidKey, parseS3Uri } from '../keys.ts';
 import { randomHex } from '../random-hex.ts';
-import { DEFAULT_STORE_TIMEOUTS, failWhenStalled, storeTimeoutsFromEnv } from '../timeouts.ts';
+import { DEFAULT_STORE_TIMEOUTS, failWhenStalled, storeTimeoutsFromEnv, uploadTimeoutMs } from '../timeouts.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 
 export type S3Location = BucketLocation;
 
 /** What `openStore` returns for an s3:// URI (loaded on first use: the SDK takes long to import). */
 export function openS3Store(uri: string, env: NodeJS.ProcessEnv): S3Store {
-  return new S3Store(new S3Client(s3ClientConfigFromEnv(env)), parseS3Uri(uri), { stallTimeoutMs: storeTimeoutsFromEnv(env).stallMs });
+  const timeouts = storeTimeoutsFromEnv(env);
+  return new S3Store(new S3Client(s3ClientConfigFromEnv(env)), parseS3Uri(uri), {
+    stallTimeoutMs: timeouts.stallMs,
+    responseTimeoutMs: timeouts.responseMs,
+  });
 }
 
 /**
@@ -68,6 +72,7 @@ export class S3Store implements ObjectStore {
 
   private readonly listPageSize: number | undefined;
   private readonly stallTimeoutMs: number;
+  private readonly responseTimeoutMs: number;
 
   constructor(
     private readonly client: S3Client,
@@ -75,11 +80,13 @@ export class S3Store implements ObjectStore {
     /**
      * listPageSize: keys per ListObjectsV2 page (S3's default and maximum is 1000). stallTimeoutMs:
      * how long a response body may send nothing while it is read (`StoreTimeouts.stallMs`; 0: none).
+     * responseTimeoutMs: the client's response timeout, which bounds uploads too (`uploadTimeoutMs`).
      */
-    options: { listPageSize?: number; stallTimeoutMs?: number } = {},
+    options: { listPageSize?: number; stallTimeoutMs?: number; responseTimeoutMs?: number } = {},
   ) {
     this.listPageSize = options.listPageSize;
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.stallMs;
+    this.responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.responseMs;
     this.bucket = location.bucket;
     this.prefix = location.prefix;
     this.uri = bucketStoreUri('s3', location);
@@ -191,8 +198,9 @@ export class S3Store implements ObjectStore {
     const objectKey = this.objectKey(key);
     const { size } = await stat(localPath);
     try {
-      // No response timeout: the answer comes once the whole file is sent, however long that takes.
-      return await this.putBody(objectKey, key, createReadStream(localPath), { ContentLength: size }, size, 0);
+      // The answer comes once the whole file is sent: the bound grows with the file's size.
+      const timeout = uploadTimeoutMs({ responseMs: this.responseTimeoutMs }, size);
+      return await this.putBody(objectKey, key, createReadStream(localPath), { ContentLength: size }, size, timeout);
     } catch (err) {
       throw this.failure(`uploadFile from ${localPath}`, objectKey, err);
     }
