@@ -1,3 +1,5 @@
+import { BoundedMap } from '@mlops/monitoring';
+
 /** What feedback needs to know about a prediction it labels. */
 export interface KnownPrediction {
   text_hash: string;
@@ -30,39 +32,12 @@ export function estimatedBytes(id: string, p: KnownPrediction): number {
  * This instance's latest predictions by id, bounded by an estimate of the bytes they hold (and a
  * count), oldest dropped first, so feedback for a fresh prediction is joined without reading the store.
  */
-export class RecentPredictions {
-  private readonly byId = new Map<string, { prediction: KnownPrediction; bytes: number }>();
-  private held = 0;
-
-  constructor(private readonly opts: RecentPredictionsOptions) {}
-
-  /** Estimated bytes held now; never above `maxBytes`. */
-  get bytes(): number {
-    return this.held;
-  }
-
-  get size(): number {
-    return this.byId.size;
+export class RecentPredictions extends BoundedMap<string, KnownPrediction> {
+  constructor(opts: RecentPredictionsOptions) {
+    super({ ...opts, bytesOf: estimatedBytes });
   }
 
   remember(id: string, prediction: KnownPrediction): void {
-    this.forget(id);
-    const bytes = estimatedBytes(id, prediction);
-    if (bytes > this.opts.maxBytes) return; // could never fit: keep the others
-    this.byId.set(id, { prediction, bytes });
-    this.held += bytes;
-    const maxEntries = this.opts.maxEntries ?? Infinity;
-    while (this.held > this.opts.maxBytes || this.byId.size > maxEntries) this.forget(this.byId.keys().next().value!);
-  }
-
-  get(id: string): KnownPrediction | undefined {
-    return this.byId.get(id)?.prediction;
-  }
-
-  private forget(id: string): void {
-    const entry = this.byId.get(id);
-    if (!entry) return;
-    this.byId.delete(id);
-    this.held -= entry.bytes;
+    this.set(id, prediction);
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { fieldOptions, readExamples, textHash, type DataFields } from '@mlops/data';
 import { NotFoundError, randomHex, type ObjectInfo, type ObjectStore } from '@mlops/storage';
 import { z } from 'zod';
+import { BoundedMap } from './bounded-map.ts';
 import { logKey, readLogObject, toJsonl } from './logs.ts';
 import { PredictionRecordSchema, type PredictionRecord } from './prediction-log.ts';
 
@@ -206,8 +207,7 @@ const partitionDay = (key: string) => Date.parse(key.slice('logs/predictions/dat
  * change, and reads only objects it has not read (by key and etag): log objects never change.
  */
 export class PredictionLookup {
-  private readonly byId = new Map<string, { record: PredictionRecord; bytes: number }>();
-  private held = 0;
+  private readonly byId: BoundedMap<string, PredictionRecord>;
   /** Objects named after the watermark that were read or passed over, by key: their etag. */
   private readonly seen = new Map<string, string>();
   /** Every object named before this (ms) has been listed and read or passed over. */
@@ -225,6 +225,7 @@ export class PredictionLookup {
     opts: PredictionLookupOptions = {},
   ) {
     this.maxBytes = opts.maxBytes ?? 32 * 1024 * 1024;
+    this.byId = new BoundedMap({ maxBytes: this.maxBytes, bytesOf: (_id, record) => estimatedBytes(record) });
     this.minRelistMs = opts.minRelistMs ?? 1_000;
     this.settleMs = opts.settleMs ?? 10 * 60_000;
     this.now = opts.now ?? Date.now;
@@ -232,7 +233,7 @@ export class PredictionLookup {
 
   /** Estimated bytes of the predictions kept; never above `maxBytes`. */
   get bytes(): number {
-    return this.held;
+    return this.byId.bytes;
   }
 
   /** Predictions kept. */
@@ -249,7 +250,7 @@ export class PredictionLookup {
     }
     return new Map(
       ids.flatMap((id) => {
-        const p = this.byId.get(id)?.record;
+        const p = this.byId.get(id);
         return p ? [[id, p] as const] : [];
       }),
     );
@@ -279,7 +280,7 @@ export class PredictionLookup {
     for (const object of toRead.reverse()) {
       try {
         const { records } = await readLogObject(this.store, object.key, PredictionRecordSchema);
-        for (const r of records) this.keep(r);
+        for (const r of records) this.byId.set(r.prediction_id, r);
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error; // deleted since the listing: nothing to find in it
       }
@@ -287,21 +288,5 @@ export class PredictionLookup {
     }
     this.watermark = Math.max(this.watermark, started - this.settleMs);
     for (const key of this.seen.keys()) if (writtenAt(key) < this.watermark || !(partitionDay(key) >= firstDay)) this.seen.delete(key);
-  }
-
-  private keep(record: PredictionRecord): void {
-    this.forget(record.prediction_id);
-    const bytes = estimatedBytes(record);
-    if (bytes > this.maxBytes) return;
-    this.byId.set(record.prediction_id, { record, bytes });
-    this.held += bytes;
-    while (this.held > this.maxBytes) this.forget(this.byId.keys().next().value!);
-  }
-
-  private forget(id: string): void {
-    const entry = this.byId.get(id);
-    if (!entry) return;
-    this.byId.delete(id);
-    this.held -= entry.bytes;
   }
 }

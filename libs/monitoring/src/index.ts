@@ -35,3 +35,4 @@ export {
   writeEvaluation,
   type EvaluationRecord,
 } from './evaluations.ts';
+export { BoundedMap, type BoundedMapOptions } from './bounded-map.ts';
