@@ -56,9 +56,7 @@ export function retryDelay(backoff: Backoff, attempt: number, random: () => numb
 /** A registry error that says the version's files themselves are wrong, not that the store failed to answer. */
 function isBrokenDownload(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  if (code === 'UNKNOWN_VERSION' || code === 'UNKNOWN_FILE') return true;
-  // ModelRegistry.downloadVersion's error for a downloaded file whose bytes differ from version.json.
-  return error instanceof Error && /does not match the sha256 in its version\.json/.test(error.message);
+  return code === 'UNKNOWN_VERSION' || code === 'UNKNOWN_FILE' || code === 'CORRUPT_FILE';
 }
 
 /**

@@ -65,6 +65,19 @@ export class NoChampionError extends Error {
   }
 }
 
+/** A file of a version whose bytes are not those its version.json names: the copy is damaged, not the store unreachable. */
+export class CorruptFileError extends Error {
+  readonly code = 'CORRUPT_FILE';
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    readonly path: string,
+  ) {
+    super(`${path} of ${model} ${version} does not match the sha256 in its version.json`);
+    this.name = 'CorruptFileError';
+  }
+}
+
 export class MissingFilesError extends Error {
   readonly code = 'MISSING_FILES';
   constructor(

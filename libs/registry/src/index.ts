@@ -2,6 +2,7 @@ export { createRegistry, ModelRegistry } from './registry.ts';
 export type { AuditEntry, RegisterOptions, SetAliasOptions, VersionRef } from './registry.ts';
 export {
   AliasConflictError,
+  CorruptFileError,
   MissingFilesError,
   NoChampionError,
   NotFineTunableError,

@@ -11,7 +11,14 @@ import {
   type ObjectStore,
 } from '@mlops/storage';
 import { z } from 'zod';
-import { AliasConflictError, MissingFilesError, UnknownAliasError, UnknownFileError, UnknownVersionError } from './errors.ts';
+import {
+  AliasConflictError,
+  CorruptFileError,
+  MissingFilesError,
+  UnknownAliasError,
+  UnknownFileError,
+  UnknownVersionError,
+} from './errors.ts';
 import {
   AliasRecordSchema,
   AuditEventSchema,
@@ -277,7 +284,7 @@ export class ModelRegistry {
       );
     const { body } = await this.store.get(this.versionKey(info.version, path));
     if (body.length !== file.size || createHash('sha256').update(body).digest('hex') !== file.sha256)
-      throw this.notAsRegistered(info.version, path);
+      throw new CorruptFileError(this.model, info.version, path);
     return body;
   }
 
@@ -307,7 +314,7 @@ export class ModelRegistry {
           if (await cache.holds(file)) return;
           const fetched = await this.store.downloadFile(this.versionKey(info.version, file.path), join(dir, file.path));
           // A store whose etag is the sha256 of the bytes it wrote (the file store) has checked them already.
-          if (fetched.etag !== file.sha256 && !(await cache.holds(file))) throw this.notAsRegistered(info.version, file.path);
+          if (fetched.etag !== file.sha256 && !(await cache.holds(file))) throw new CorruptFileError(this.model, info.version, file.path);
         }),
     );
     await cache.save();
@@ -413,10 +420,6 @@ export class ModelRegistry {
     await this.store.putIfAbsent(key, jsonText(event)).catch((err: unknown) => {
       if (!(err instanceof PreconditionFailedError)) throw err;
     });
-  }
-
-  private notAsRegistered(version: string, path: string): Error {
-    return new Error(`${path} of ${this.model} ${version} does not match the sha256 in its version.json`);
   }
 
   private versionKey(version: string, path: string): string {
