@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RESERVED_SEGMENT_PREFIX } from '../keys.ts';
 import { randomHex } from '../random-hex.ts';
+import { errorCode, ifMissing } from './fs-errors.ts';
 
 /** Thrown when a holder finds its lock was broken as stale (it stalled for longer than the threshold). */
 export class LockLostError extends Error {
@@ -154,15 +155,4 @@ function asidePath(lock: string): string {
   const name = basename(lock);
   const internal = name.startsWith(RESERVED_SEGMENT_PREFIX) ? name : `${RESERVED_SEGMENT_PREFIX}${name}`;
   return join(dirname(lock), `${internal}.${randomHex(6)}.broken`);
-}
-
-function errorCode(err: unknown): unknown {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function ifMissing<T>(fallback: T): (err: unknown) => T {
-  return (err) => {
-    if (errorCode(err) === 'ENOENT') return fallback;
-    throw err;
-  };
 }

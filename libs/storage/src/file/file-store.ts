@@ -9,6 +9,7 @@ import { RESERVED_SEGMENT_PREFIX, assertValidKey, assertValidPrefix } from '../k
 import { randomHex } from '../random-hex.ts';
 import { NotFoundError, PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../types.ts';
 import { withFileLock, type HeldLock } from './file-lock.ts';
+import { errorCode, ifMissing } from './fs-errors.ts';
 
 /**
  * Temp, lock and etag files live beside their object as `.~<name>.<suffix>`; keys may not use
@@ -302,17 +303,4 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-function errorCode(err: unknown): unknown {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** For `.catch`: a missing file (or a file where a directory was expected) becomes `fallback`. */
-function ifMissing<T>(fallback: T): (err: unknown) => T {
-  return (err) => {
-    const code = errorCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return fallback;
-    throw err;
-  };
 }
