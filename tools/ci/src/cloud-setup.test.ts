@@ -32,6 +32,10 @@ describe('the one-time cloud setup that lets GitHub deploy without a key', () =>
       'principalSet://iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/github/attribute.repository/acme/mlops',
     );
     expect(log).not.toMatch(/roles\/(owner|editor)\b/);
+    // Pushing images to Artifact Registry and replacing Cloud Run services and the trainer's Cloud Run Jobs.
+    const projectRoles = [...log.matchAll(/^projects add-iam-policy-binding p1 .*--role=(\S+)/gm)].map((m) => m[1]);
+    expect(projectRoles).toContain('roles/artifactregistry.writer');
+    expect(projectRoles.some((role) => role === 'roles/run.admin' || role === 'roles/run.developer')).toBe(true);
     // actAs on the functions' account only, not project-wide.
     expect(log).toMatch(
       /service-accounts add-iam-policy-binding mlops-functions@p1\.iam\.gserviceaccount\.com .*roles\/iam\.serviceAccountUser/,
@@ -51,7 +55,10 @@ describe('the one-time cloud setup that lets GitHub deploy without a key', () =>
   });
 
   it("AWS: GitHub's OIDC provider and a role only this repository's staging and production jobs may assume", () => {
-    const template = parse(readFileSync(setup('aws-github-oidc.yaml'), 'utf8')) as {
+    const text = readFileSync(setup('aws-github-oidc.yaml'), 'utf8');
+    // CloudFormation refuses YAML aliases, which parse() would quietly expand.
+    expect(text).not.toMatch(/: [&*]\w/);
+    const template = parse(text) as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
       Outputs: Record<string, unknown>;
     };
@@ -79,5 +86,49 @@ describe('the one-time cloud setup that lets GitHub deploy without a key', () =>
     }
     expect(template.Outputs['DeployRoleArn']).toEqual({ Value: { 'Fn::GetAtt': ['DeployRole', 'Arn'] } });
     expect(workflow).toContain('vars.AWS_DEPLOY_ROLE_ARN');
+
+    // The trainer's image repositories (the names build-images.sh pushes to): scanned, and old images expire.
+    type Repository = { id: string; ImageScanningConfiguration: unknown; LifecyclePolicy: { LifecyclePolicyText: string } };
+    const repositories: Record<string, Repository> = Object.fromEntries(
+      Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::ECR::Repository')
+        .map(([id, r]) => [r.Properties['RepositoryName'], { id, ...r.Properties }]),
+    );
+    expect(Object.keys(repositories).sort()).toEqual(['mlops-trainer-cpu', 'mlops-trainer-gpu']);
+    for (const repository of Object.values(repositories)) {
+      expect(repository.ImageScanningConfiguration).toEqual({ ScanOnPush: true });
+      expect(JSON.parse(repository.LifecyclePolicy.LifecyclePolicyText)).toEqual({
+        rules: [
+          {
+            rulePriority: 1,
+            description: 'keep the last 50 images',
+            selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 50 },
+            action: { type: 'expire' },
+          },
+        ],
+      });
+    }
+    // Push rights: the login token on "*" (it names no resource), every other ECR action on those two repositories only.
+    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
+    const ecr = statements.filter((s) => s.Action.some((a) => a.startsWith('ecr:')));
+    expect(ecr.every((s) => s.Action.every((a) => a.startsWith('ecr:')))).toBe(true);
+    const login = ecr.filter((s) => s.Resource === '*');
+    expect(login.flatMap((s) => s.Action)).toEqual(['ecr:GetAuthorizationToken']);
+    const push = ecr.filter((s) => s.Resource !== '*');
+    expect(push).toHaveLength(1);
+    expect(push[0]!.Action.sort()).toEqual(
+      [
+        'ecr:BatchCheckLayerAvailability',
+        'ecr:BatchGetImage',
+        'ecr:CompleteLayerUpload',
+        'ecr:InitiateLayerUpload',
+        'ecr:PutImage',
+        'ecr:UploadLayerPart',
+      ].sort(),
+    );
+    expect(push[0]!.Resource).toEqual(Object.values(repositories).map((r) => ({ 'Fn::GetAtt': [r.id, 'Arn'] })));
+    // The deploy sets retrain-trigger's SAGEMAKER_IMAGE; starting training jobs is that function's role, not the deploy's.
+    expect(statements.flatMap((s) => s.Action).filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
+    expect(template.Outputs['ImageRepo']).toMatchObject({ Value: { 'Fn::Sub': '${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com' } });
   });
 });
