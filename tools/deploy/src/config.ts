@@ -6,6 +6,7 @@
  * (GCP_*, AWS_*, …) comes from its zod schema (providers/<name>/).
  */
 import { z } from 'zod';
+import type { Images } from './images.ts';
 
 export const FUNCTIONS = ['predict', 'batch-score', 'evaluate', 'retrain-trigger', 'promote'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
@@ -138,6 +139,8 @@ export interface DeploySettings {
   secrets: Partial<Record<SecretSetting, string>>;
   /** Settings a dry run filled in with a placeholder (empty for a real deployment). */
   placeholders: string[];
+  /** Images by digest the deploy was given (images.ts); an image not named here goes by its tag. */
+  images: Images;
 }
 
 /** What a provider declares about its settings (part of DeployProvider). */
@@ -213,6 +216,7 @@ export function loadProviderSettings<Block extends object>(
     functionEnv: { ...functionEnvFrom(env), MLOPS_STORE: store },
     secrets,
     placeholders: [...missing, ...missingSecrets],
+    images: {},
   };
 }
 

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '@mlops/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { FUNCTIONS } from './config.ts';
-import { deploy, writeDeploySpecs } from './deploy.ts';
-import type { ServicesApi } from './providers/cloudrun/service.ts';
+import { FUNCTIONS, type FunctionName } from './config.ts';
+import { deploy, shiftTraffic, writeDeploySpecs } from './deploy.ts';
+import type { Service, ServicesApi } from './providers/cloudrun/service.ts';
+import type { IamApi } from './providers/gcp/invoker.ts';
+import type { JobsApi } from './providers/gcp/trainer-image.ts';
 import { PROVIDER_NAMES as PROVIDERS } from './providers/index.ts';
 
 let root: string;
@@ -130,18 +132,15 @@ describe('dry run without credentials', () => {
 
 /** A fake IAM surface of Cloud Run's ServicesClient: policies by resource. */
 const fakeIam = () => {
-  const policies = new Map<string, { bindings: { role: string; members: string[] }[] }>();
-  return {
-    policies,
-    api: {
-      getIamPolicy: async ({ resource }: { resource: string }) =>
-        [policies.get(resource) ?? { bindings: [] }] as [{ bindings: { role: string; members: string[] }[] }],
-      setIamPolicy: async ({ resource, policy }: { resource: string; policy: { bindings?: unknown } }) => {
-        policies.set(resource, policy as { bindings: { role: string; members: string[] }[] });
-        return [policy] as [typeof policy];
-      },
+  const policies = new Map<string, Parameters<IamApi['setIamPolicy']>[0]['policy']>();
+  const api: IamApi = {
+    getIamPolicy: async ({ resource }) => [policies.get(resource) ?? { bindings: [] }],
+    setIamPolicy: async ({ resource, policy }) => {
+      policies.set(resource, policy);
+      return [policy];
     },
   };
+  return { policies, api };
 };
 
 describe('OIDC end to end on GCP', () => {
@@ -276,29 +275,237 @@ describe('secrets in a dry run', () => {
   }
 });
 
-describe('cloud run canary and real calls (fake client)', () => {
-  it('splits traffic between the named revision and the new one', async () => {
-    const outDir = join(root, 'canary');
-    await deploy({
-      target: 'predict',
-      provider: 'cloudrun',
-      dryRun: true,
-      canary: 'mlops-predict-00007-abc=90',
-      outDir,
-      env: {},
-      log: () => {},
-    });
-    const req = (await readJson(join(outDir, 'cloudrun', 'predict', 'update-service.json'))) as {
-      service: { name: string; traffic: unknown[] };
+const digest = (name: string) => `europe-west1-docker.pkg.dev/p1/mlops/${name}@sha256:${name.length.toString(16).padStart(64, 'a')}`;
+const gcpEnv = {
+  GCP_PROJECT: 'p1',
+  GCP_PROJECT_NUMBER: '123456789',
+  GCP_REGION: 'europe-west1',
+  GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
+  GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
+  MLOPS_STORE: 'gs://b1/m',
+  MLOPS_API_KEY_SECRET: 'mlops-api-key',
+};
+
+/** A Cloud Run API that keeps its services and answers as the real one does: the template's revision serves what the traffic says. */
+function fakeServices() {
+  const services = new Map<string, Service>();
+  const settle = (name: string, service: Service): Service => {
+    const revision = service.template?.revision ?? `${name.split('/').at(-1)}-00001-abc`;
+    const traffic = (service.traffic ?? []).map((t) => ({
+      ...t,
+      revision: t.revision ?? revision,
+      ...(t.tag ? { uri: `https://${t.tag}---${name.split('/').at(-1)}-123.run.app` } : {}),
+    }));
+    const settled = {
+      ...service,
+      name,
+      latestReadyRevision: revision,
+      trafficStatuses: traffic,
+      uri: `https://${name.split('/').at(-1)}-123.run.app`,
     };
-    expect(req.service.name).toBe('projects/PROJECT_ID/locations/REGION/services/mlops-predict');
-    expect(req.service.traffic).toEqual([
-      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: 'mlops-predict-00007-abc', percent: 90 },
-      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 10, tag: 'canary' },
+    services.set(name, settled);
+    return settled;
+  };
+  const op = (service: Service) => [{ promise: async () => [service] }] as [{ promise(): Promise<[Service]> }];
+  const api: ServicesApi = {
+    getService: async ({ name }) => {
+      const service = services.get(name);
+      if (!service) throw Object.assign(new Error('not found'), { code: 5 });
+      return [service];
+    },
+    createService: async (req) => op(settle(`${req.parent}/services/${req.serviceId}`, req.service ?? {})),
+    updateService: async (req) => op(settle(req.service?.name ?? '', req.service ?? {})),
+  };
+  return { api, services };
+}
+
+describe('cloud run: images by digest, revision tags and a share of traffic (fake clients)', () => {
+  it('a new revision, tagged, takes its share and the serving one keeps the rest; traffic then moves it all, with no new revision', async () => {
+    const services = fakeServices();
+    const iam = fakeIam();
+    const summary = join(root, 'summary.md');
+    const deployPredict = (tag: string, percent: number) =>
+      deploy({
+        target: ['predict'],
+        provider: 'cloudrun',
+        dryRun: false,
+        nonInteractive: true,
+        images: { 'mlops-predict': digest('mlops-predict') },
+        rollout: { percent, tag },
+        summaryFile: summary,
+        outDir: join(root, 'rollout'),
+        env: gcpEnv,
+        log: () => {},
+        clients: { services: services.api, iam: iam.api },
+      });
+    const name = 'projects/p1/locations/europe-west1/services/mlops-predict';
+    await deployPredict('sha-1111111', 100);
+    const first = services.services.get(name)?.latestReadyRevision ?? '';
+    expect(first).toMatch(/^mlops-predict-sha-1111111-[0-9a-z]{1,6}$/);
+    await new Promise((r) => setTimeout(r, 5)); // another deploy time, another revision name
+    const report = await deployPredict('sha-2222222', 10);
+    const service = services.services.get(name);
+    const second = service?.latestReadyRevision ?? '';
+    expect(second).toMatch(/^mlops-predict-sha-2222222-/);
+    expect(service?.template?.containers?.[0]?.image).toBe(digest('mlops-predict'));
+    expect(service?.traffic).toEqual([
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: second, percent: 10, tag: 'sha-2222222' },
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: first, percent: 90, tag: 'previous' },
     ]);
-    await expect(deploy({ target: 'predict', provider: 'lambda', dryRun: true, canary: 'x=1', env: {}, log: () => {} })).rejects.toThrow(
-      /no revisions/,
+    expect(report.live).toEqual([
+      {
+        name: 'predict',
+        action: 'updated',
+        image: digest('mlops-predict'),
+        live: second,
+        url: 'https://mlops-predict-123.run.app',
+        traffic: 'sha-2222222 10% · previous 90%',
+      },
+    ]);
+
+    const moved = await shiftTraffic({
+      function: 'predict',
+      provider: 'cloudrun',
+      to: 'sha-2222222',
+      percent: 100,
+      summaryFile: summary,
+      env: gcpEnv,
+      log: () => {},
+      clients: { services: services.api },
+    });
+    expect(services.services.get(name)?.latestReadyRevision).toBe(second); // the same template: no revision made
+    expect(services.services.get(name)?.traffic).toEqual([
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: second, percent: 100, tag: 'sha-2222222' },
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: first, percent: 0, tag: 'previous' },
+    ]);
+    expect(moved.traffic).toBe('sha-2222222 100% · previous 0%');
+    await expect(
+      shiftTraffic({
+        function: 'predict',
+        provider: 'cloudrun',
+        to: 'sha-9',
+        percent: 50,
+        env: gcpEnv,
+        clients: { services: services.api },
+      }),
+    ).rejects.toThrow(/has no revision tagged "sha-9" \(tags: sha-2222222, previous\)/);
+
+    const table = await readFile(summary, 'utf8');
+    expect(table).toContain(
+      '| predict | updated | `' +
+        digest('mlops-predict') +
+        '` | `' +
+        second +
+        '` | https://mlops-predict-123.run.app | sha-2222222 10% · previous 90% |',
     );
+    expect(table).toContain(
+      '| predict | traffic | – | `' + second + '` | https://mlops-predict-123.run.app | sha-2222222 100% · previous 0% |',
+    );
+  });
+
+  it('a share of traffic needs a revision to keep the rest, and only Cloud Run has revisions', async () => {
+    const services = fakeServices();
+    await expect(
+      deploy({
+        target: 'predict',
+        provider: 'cloudrun',
+        dryRun: false,
+        rollout: { percent: 10, tag: 'sha-1' },
+        outDir: join(root, 'rollout-new'),
+        env: gcpEnv,
+        log: () => {},
+        clients: { services: services.api, iam: fakeIam().api },
+      }),
+    ).rejects.toThrow(/cannot take 10% alone: no other revision serves the rest/);
+    expect(services.services.size).toBe(0);
+    await expect(
+      deploy({ target: 'predict', provider: 'lambda', dryRun: true, rollout: { percent: 10 }, env: {}, log: () => {} }),
+    ).rejects.toThrow(/no revisions/);
+  });
+
+  it('non-interactive: a missing image digest fails before anything is sent, naming every one missing', async () => {
+    const calls: string[] = [];
+    const services: ServicesApi = {
+      getService: async () => {
+        calls.push('get');
+        throw new Error('unexpected');
+      },
+      createService: async () => {
+        throw new Error('unexpected');
+      },
+      updateService: async () => {
+        throw new Error('unexpected');
+      },
+    };
+    await expect(
+      deploy({
+        target: ['predict', 'evaluate', 'promote'],
+        provider: 'cloudrun',
+        dryRun: false,
+        nonInteractive: true,
+        images: { 'mlops-evaluate': digest('mlops-evaluate') },
+        env: gcpEnv,
+        log: () => {},
+        clients: { services },
+      }),
+    ).rejects.toThrow(/^deploy to cloudrun needs mlops-predict, mlops-promote by digest \(--images/);
+    await expect(
+      deploy({ target: ['predict'], provider: 'cloudrun', dryRun: false, nonInteractive: true, env: { GCP_PROJECT: 'p1' }, log: () => {} }),
+    ).rejects.toThrow(
+      /^deploy to cloudrun needs GCP_PROJECT_NUMBER, GCP_REGION, GCP_SERVICE_ACCOUNT, GCP_IMAGE_REPO, MLOPS_STORE \(missing/,
+    );
+    expect(calls).toEqual([]);
+  });
+
+  it("the trainer's Cloud Run jobs take the trainer images by digest, the rest of each job kept", async () => {
+    const jobs = new Map<string, Parameters<JobsApi['updateJob']>[0]['job']>([
+      [
+        'projects/p1/locations/europe-west1/jobs/mlops-trainer',
+        { name: 'mlops-trainer', etag: 'e1', template: { taskCount: 1, template: { maxRetries: 0, containers: [{ image: 'old' }] } } },
+      ],
+      [
+        'projects/p1/locations/europe-west1/jobs/mlops-trainer-gpu',
+        { name: 'mlops-trainer-gpu', etag: 'e2', template: { template: { containers: [{ image: 'old-gpu' }] } } },
+      ],
+    ]);
+    const updates: unknown[] = [];
+    const api: JobsApi = {
+      getJob: async ({ name }) => [structuredClone(jobs.get(name) ?? {})],
+      updateJob: async ({ job }) => {
+        updates.push(job);
+        return [{ promise: async () => [job] }];
+      },
+    };
+    const images = { 'mlops-trainer-cpu': digest('mlops-trainer-cpu'), 'mlops-trainer-gpu': digest('mlops-trainer-gpu') };
+    const env = { ...gcpEnv, JOBS_LAUNCHER: 'cloudrun', CLOUD_RUN_JOB: 'mlops-trainer', CLOUD_RUN_GPU_JOB: 'mlops-trainer-gpu' };
+    const report = await deploy({
+      target: ['retrain-trigger'],
+      provider: 'cloudrun',
+      dryRun: false,
+      nonInteractive: true,
+      images: { ...images, 'mlops-retrain-trigger': digest('mlops-retrain-trigger') },
+      outDir: join(root, 'trainer'),
+      env,
+      log: () => {},
+      clients: { services: fakeServices().api, iam: fakeIam().api, jobs: api },
+    });
+    expect(updates).toEqual([
+      {
+        name: 'mlops-trainer',
+        etag: 'e1',
+        template: { taskCount: 1, template: { maxRetries: 0, containers: [{ image: images['mlops-trainer-cpu'] }] } },
+      },
+      { name: 'mlops-trainer-gpu', etag: 'e2', template: { template: { containers: [{ image: images['mlops-trainer-gpu'] }] } } },
+    ]);
+    expect(report.live.map((r) => `${r.name}: ${r.action}`)).toEqual([
+      'retrain-trigger: created',
+      'mlops-trainer-cpu: image set',
+      'mlops-trainer-gpu: image set',
+    ]);
+    const noGpuJob = { ...env, CLOUD_RUN_GPU_JOB: '' }; // blank reads as unset
+    await expect(
+      deploy({ target: ['retrain-trigger'], provider: 'cloudrun', dryRun: true, images, env: noGpuJob, log: () => {} }),
+    ).rejects.toThrow('the images name mlops-trainer-gpu, but CLOUD_RUN_GPU_JOB names no Cloud Run job to run it');
   });
 
   it('creates a missing service and updates an existing one', async () => {
@@ -354,6 +561,42 @@ describe('cloud run canary and real calls (fake client)', () => {
       'get projects/p1/locations/europe-west1/services/mlops-predict',
       'update projects/p1/locations/europe-west1/services/mlops-predict',
     ]);
+  });
+});
+
+describe('lambda: the trainer image and what a deploy of some functions ships', () => {
+  const dryRun = async (target: readonly FunctionName[], images: Record<string, string> = {}) => {
+    const outDir = join(root, 'lambda-some', target.join('-'), String(Object.keys(images).length));
+    const report = await deploy({
+      target,
+      provider: 'lambda',
+      dryRun: true,
+      skipBuild: true,
+      images,
+      outDir,
+      functionsDir: functionsDir(),
+      env: {},
+      log: () => {},
+    });
+    const yml = parse(await readFile(join(outDir, 'lambda', 'serverless.yml'), 'utf8')) as {
+      provider: { environment: Record<string, string> };
+    };
+    return { actions: report.actions, env: yml.provider.environment };
+  };
+  const ecr = (name: string) => `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${name}@sha256:${'b'.repeat(64)}`;
+
+  it('one function alone is `deploy function`; one whose URLs the stack sets, several, or a trainer image deploy the stack', async () => {
+    expect((await dryRun(['predict'])).actions).toEqual(['serverless deploy function --function predict --stage prod']);
+    expect((await dryRun(['evaluate'])).actions).toEqual(['serverless deploy --stage prod']);
+    expect((await dryRun(['predict', 'promote'])).actions).toEqual(['serverless deploy --stage prod']);
+    const withTrainer = await dryRun(['predict'], { 'mlops-trainer-cpu': ecr('mlops-trainer-cpu') });
+    expect(withTrainer.actions).toEqual(['serverless deploy --stage prod']);
+    expect(withTrainer.env['SAGEMAKER_IMAGE']).toBe(ecr('mlops-trainer-cpu'));
+    const both = await dryRun(['retrain-trigger'], {
+      'mlops-trainer-cpu': ecr('mlops-trainer-cpu'),
+      'mlops-trainer-gpu': ecr('mlops-trainer-gpu'),
+    });
+    expect(both.env['SAGEMAKER_IMAGE']).toBe(ecr('mlops-trainer-gpu'));
   });
 });
 

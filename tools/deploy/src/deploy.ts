@@ -17,14 +17,27 @@ import {
   type DeployRun,
   type ProviderName,
 } from './providers/index.ts';
+import type { Images } from './images.ts';
+import type { Rollout } from './providers/types.ts';
 import { DEFAULT_MODEL_MIB, sizedSpec, sizingLine } from './sizing.ts';
+import { writeSummary, type LiveFunction } from './summary.ts';
 
 export interface DeployOptions {
-  target: FunctionName | 'all';
+  /** One function, several, or 'all'. */
+  target: FunctionName | 'all' | readonly FunctionName[];
   provider: ProviderName;
   dryRun: boolean;
-  /** `<revision>=<percent>` (providers that split traffic: Cloud Run). */
-  canary?: string;
+  /**
+   * For pipelines: everything a deploy needs is checked before anything is sent, and the first
+   * thing missing (settings, then image digests) fails it with one message; images only by digest.
+   */
+  nonInteractive?: boolean;
+  /** Images by digest (images.ts, from build-images.sh): functions' images on Cloud Run, the trainer's. */
+  images?: Images;
+  /** Providers that split traffic (Cloud Run): the new revision's share and tag. */
+  rollout?: Rollout;
+  /** Appends what was deployed, as Markdown, to this file (the pipeline's $GITHUB_STEP_SUMMARY). */
+  summaryFile?: string;
   /** Use the bundles already in `functionsDir` (tests, CI that built them in an earlier step). */
   skipBuild?: boolean;
   outDir?: string;
@@ -42,6 +55,7 @@ export interface DeployReport {
   settings: DeploySettings;
   files: string[];
   actions: string[];
+  live: LiveFunction[];
 }
 
 export function deploy(opts: DeployOptions): Promise<DeployReport> {
@@ -58,24 +72,29 @@ async function deployWith<Block extends object, Clients extends object>(
   const functionsDir = resolve(repoRoot, opts.functionsDir ?? 'dist/functions');
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const settings = loadProviderSettings(provider, env, opts.dryRun);
-  if (opts.canary && !provider.splitsTraffic)
-    throw new Error(`--canary splits traffic between revisions; ${provider.name} has no revisions to split`);
-  if (opts.canary && opts.target === 'all') throw new Error('--canary applies to one function: name it instead of "all"');
-  const report: DeployReport = { settings, files: [], actions: [] };
+  const settings = { ...loadProviderSettings(provider, env, opts.dryRun), images: opts.images ?? {} };
+  if (opts.rollout && !provider.splitsTraffic)
+    throw new Error(`--traffic and --tag give a new revision a share of traffic; ${provider.name} has no revisions to split`);
+  const functions = selectedFunctions(opts.target);
+  if (opts.nonInteractive && !opts.dryRun) {
+    const missing = (provider.imagesFor?.(functions) ?? []).filter((image) => settings.images[image] === undefined);
+    if (missing.length > 0)
+      throw new Error(
+        `deploy to ${provider.name} needs ${missing.join(', ')} by digest (--images, as tools/ci/scripts/build-images.sh writes it): a pipeline never deploys an image by its tag`,
+      );
+  }
+  const report: DeployReport = { settings, files: [], actions: [], live: [] };
   if (settings.placeholders.length > 0)
     log(`dry run: placeholders stand in for ${settings.placeholders.join(', ')} (set them for a real deploy)`);
   const modelMiB = opts.modelMiB ?? DEFAULT_MODEL_MIB;
   const spec = (fn: FunctionName) => sizedSpec(FUNCTION_SPECS[fn], modelMiB, provider.modelCache);
-  const functions = opts.target === 'all' ? FUNCTIONS : [opts.target];
   for (const fn of functions) log(sizingLine(spec(fn), modelMiB, provider.modelCache));
 
   const run: DeployRun<DeploySettings & Block, Clients> = {
     settings,
-    target: opts.target,
     functions,
     spec,
-    canary: opts.canary,
+    rollout: opts.rollout,
     outDir: join(outDir, provider.name),
     functionsDir,
     repoRoot,
@@ -95,9 +114,60 @@ async function deployWith<Block extends object, Clients extends object>(
     action: (text) => {
       report.actions.push(text);
     },
+    live: (row) => {
+      report.live.push(row);
+    },
   };
-  await (opts.dryRun ? provider.plan(run) : provider.apply(run));
+  try {
+    await (opts.dryRun ? provider.plan(run) : provider.apply(run));
+  } finally {
+    // A deploy that fails half way still says what it did before it failed.
+    if (opts.summaryFile) await writeSummary(opts.summaryFile, provider.name, opts.dryRun, report.live);
+  }
   return report;
+}
+
+export interface ShiftOptions {
+  function: FunctionName;
+  provider: ProviderName;
+  to: string;
+  percent: number;
+  summaryFile?: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+  clients?: Partial<DeployClients>;
+}
+
+/** Moves a share of a function's traffic to one of its revisions (Cloud Run), e.g. the rest to a canaried one. */
+export function shiftTraffic(opts: ShiftOptions): Promise<LiveFunction> {
+  return shiftWith(providerNamed(opts.provider), opts);
+}
+
+async function shiftWith<Block extends object, Clients extends object>(
+  provider: DeployProvider<string, Block, Clients>,
+  opts: ShiftOptions & { clients?: Partial<NoInfer<Clients>> },
+): Promise<LiveFunction> {
+  if (!provider.shiftTraffic) throw new Error(`${provider.name} has no revisions to shift traffic between`);
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const settings = { ...loadProviderSettings(provider, opts.env ?? process.env, false), images: {} };
+  const row = await provider.shiftTraffic({
+    settings,
+    clients: opts.clients ?? {},
+    fn: opts.function,
+    to: opts.to,
+    percent: opts.percent,
+    log,
+  });
+  if (opts.summaryFile) await writeSummary(opts.summaryFile, provider.name, false, [row]);
+  return row;
+}
+
+/** The named functions in FUNCTIONS order, each once. */
+function selectedFunctions(target: DeployOptions['target']): FunctionName[] {
+  if (target === 'all') return [...FUNCTIONS];
+  const named: readonly FunctionName[] = typeof target === 'string' ? [target] : target;
+  if (named.length === 0) throw new Error('name at least one function to deploy, or "all"');
+  return FUNCTIONS.filter((fn) => named.includes(fn));
 }
 
 /** The hand-off specs in deploy/ each provider owns (deploy/gcp/*.yaml, deploy/aws/serverless.yml), with placeholders. */

@@ -13,11 +13,16 @@ describe('tools/deploy/schema.json', () => {
 
   it('offers exactly the PROVIDERS table and the functions', () => {
     const schema = JSON.parse(executorSchemaJson()) as {
-      properties: Record<'provider' | 'function', { enum: string[] }>;
+      properties: {
+        provider: { enum: string[] };
+        function: { anyOf: [{ enum: string[] }, { type: 'array'; items: { enum: string[] } }] };
+      };
       required: string[];
     };
     expect(schema.properties.provider.enum).toEqual(Object.keys(PROVIDERS));
-    expect(schema.properties.function.enum).toEqual([...FUNCTIONS, 'all']);
+    // One function or all, or several (the pipeline deploys the affected ones in one run).
+    expect(schema.properties.function.anyOf[0].enum).toEqual([...FUNCTIONS, 'all']);
+    expect(schema.properties.function.anyOf[1].items.enum).toEqual([...FUNCTIONS]);
     expect(schema.required).toEqual(['function', 'provider']);
   });
 });

@@ -9,7 +9,9 @@ import type { FunctionName } from '../../config.ts';
 import { zipFolder } from '../../zip.ts';
 import { applyInvoker, planInvoker } from '../gcp/invoker-steps.ts';
 import type { IamApi } from '../gcp/invoker.ts';
+import { functionUrl } from '../gcp/resources.ts';
 import { applySchedulerJob, planSchedulerJob } from '../gcp/scheduler.ts';
+import { applyTrainerImages, planTrainerImages, type JobsApi } from '../gcp/trainer-image.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
 import {
   createFunctionRequest,
@@ -24,6 +26,7 @@ import { cloudFunctionsSettingsSchema, type CloudFunctionsBlock, type CloudFunct
 export interface CloudFunctionsClients {
   functions: FunctionsApi;
   iam: IamApi;
+  jobs: JobsApi;
 }
 
 type CloudFunctionsRun = DeployRun<CloudFunctionsSettings, CloudFunctionsClients>;
@@ -66,9 +69,16 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
         `would upload ${zipFile} to gs://${source.bucket}/${source.object}, then FunctionServiceClient.getFunction → createFunction (above) or updateFunction (${join(dir, 'update-function.json')})`,
       );
       run.action(`cloudfunctions ${fn}: upload, get → create|update`);
+      run.live({
+        name: fn,
+        action: 'would create or update',
+        image: `gs://${source.bucket}/${source.object}`,
+        url: functionUrl(fn, run.settings),
+      });
       await planInvoker(run, fn, dir);
       if (fn === 'evaluate') await planSchedulerJob(run, dir);
     }
+    planTrainerImages(run);
   },
 
   async apply(run) {
@@ -81,9 +91,18 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
       const { action, fn: deployed } = await deployCloudFunction(client, run.spec(fn), run.settings, source);
       run.log(`${fn}: ${action} ${deployed.name ?? ''} ${deployed.url ?? ''}`);
       run.action(`cloudfunctions ${fn}: ${action}`);
+      run.live({
+        name: fn,
+        action,
+        image: `gs://${source.bucket}/${source.object}`,
+        live: deployed.serviceConfig?.revision ?? undefined,
+        url: deployed.url ?? undefined,
+      });
       const { ServicesClient } = await import('@google-cloud/run');
       await applyInvoker(run, fn, dir, run.clients.iam ?? (new ServicesClient() as unknown as IamApi));
       if (fn === 'evaluate') await applySchedulerJob(run, dir);
     }
+    const { JobsClient } = await import('@google-cloud/run');
+    await applyTrainerImages(run, async () => run.clients.jobs ?? (new JobsClient() as unknown as JobsApi));
   },
 };

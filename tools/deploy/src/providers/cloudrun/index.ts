@@ -16,17 +16,21 @@ import {
 } from '../gcp/eventarc.ts';
 import { applyInvoker, planInvoker } from '../gcp/invoker-steps.ts';
 import type { IamApi } from '../gcp/invoker.ts';
-import { imageOf } from '../gcp/resources.ts';
+import { functionUrl, imageOf, serviceId } from '../gcp/resources.ts';
 import { applySchedulerJob, planSchedulerJob, schedulerJobRequest } from '../gcp/scheduler.ts';
 import { gcpSettingsSchema, type GcpBlock, type GcpDeploySettings } from '../gcp/settings.ts';
 import { trainingJob } from '../gcp/training-jobs.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
+import { applyTrainerImages, planTrainerImages, type JobsApi } from '../gcp/trainer-image.ts';
 import {
   createServiceRequest,
   deployCloudRunService,
-  parseCanary,
+  revisionRollout,
+  SERVING_PLACEHOLDER,
+  shiftServiceTraffic,
+  trafficLine,
   updateServiceRequest,
-  type Canary,
+  type RevisionRollout,
   type ServicesApi,
 } from './service.ts';
 
@@ -34,22 +38,25 @@ export interface CloudRunClients {
   services: ServicesApi;
   eventarc: EventarcApi;
   iam: IamApi;
+  jobs: JobsApi;
 }
 
 type CloudRunRun = DeployRun<GcpDeploySettings, CloudRunClients>;
 
 /** build.sh, create-service.json (printed) and update-service.json; returns the function's folder. */
-async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, canary: Canary | undefined): Promise<string> {
+async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, rollout: RevisionRollout | undefined): Promise<string> {
   const dir = join(run.outDir, fn);
   const image = imageOf(fn, run.settings);
   await run.write(
     join(dir, 'build.sh'),
     `docker build -f deploy/functions.Dockerfile --build-arg FUNCTION=${fn} -t ${image} . && docker push ${image}\n`,
   );
-  await run.write(join(dir, 'create-service.json'), jsonText(createServiceRequest(run.spec(fn), run.settings, canary)));
-  await run.write(join(dir, 'update-service.json'), jsonText(updateServiceRequest(run.spec(fn), run.settings, canary)), {
-    show: false,
-  });
+  // A new service has no other revision to keep a share: it would take all (a share is refused then).
+  const created = createServiceRequest(run.spec(fn), run.settings, rollout && { ...rollout, percent: 100 });
+  await run.write(join(dir, 'create-service.json'), jsonText(created));
+  // The revision serving now is read when the update is sent; a file cannot know it.
+  const update = updateServiceRequest(run.spec(fn), run.settings, rollout, rollout && SERVING_PLACEHOLDER);
+  await run.write(join(dir, 'update-service.json'), jsonText(update), { show: false });
   return dir;
 }
 
@@ -87,32 +94,62 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
   settingsSchema: gcpSettingsSchema,
   wiresCallerAuth: true,
 
+  imagesFor: (functions) => functions.map(serviceId),
+
   async plan(run) {
-    const canary = run.canary ? parseCanary(run.canary) : undefined;
     for (const fn of run.functions) {
-      const dir = await writeServiceRequests(run, fn, canary);
+      const rollout = run.rollout && revisionRollout(fn, run.rollout);
+      const dir = await writeServiceRequests(run, fn, rollout);
       run.log(`would call ServicesClient.getService, then createService (above) or updateService (${join(dir, 'update-service.json')})`);
       run.action(`cloudrun ${fn}: get → create|update`);
+      const traffic = updateServiceRequest(run.spec(fn), run.settings, rollout, rollout && SERVING_PLACEHOLDER).service?.traffic;
+      run.live({
+        name: fn,
+        action: 'would create or update',
+        image: imageOf(fn, run.settings),
+        live: rollout?.revision,
+        url: functionUrl(fn, run.settings),
+        traffic: trafficLine(traffic ?? []),
+      });
       await planInvoker(run, fn, dir);
       if (fn === 'evaluate') await planSchedulerJob(run, dir);
       if (fn === 'batch-score') await planEventarcTrigger(run, dir);
     }
+    planTrainerImages(run);
   },
 
   async apply(run) {
-    const canary = run.canary ? parseCanary(run.canary) : undefined;
+    const { ServicesClient, JobsClient } = await import('@google-cloud/run');
     for (const fn of run.functions) {
-      const dir = await writeServiceRequests(run, fn, canary);
-      const { ServicesClient } = await import('@google-cloud/run');
+      const rollout = run.rollout && revisionRollout(fn, run.rollout);
+      const dir = await writeServiceRequests(run, fn, rollout);
       const client: ServicesApi = run.clients.services ?? (new ServicesClient() as unknown as ServicesApi);
-      const { action, service } = await deployCloudRunService(client, run.spec(fn), run.settings, canary);
+      const { action, service, traffic } = await deployCloudRunService(client, run.spec(fn), run.settings, rollout);
       const serviceUri = service.uri ?? undefined;
       run.log(`${fn}: ${action} ${service.name ?? ''} ${serviceUri ?? ''}`);
       run.action(`cloudrun ${fn}: ${action}`);
+      run.live({
+        name: fn,
+        action,
+        image: imageOf(fn, run.settings),
+        live: service.latestReadyRevision ?? rollout?.revision,
+        url: serviceUri,
+        traffic: trafficLine(traffic),
+      });
       await applyInvoker(run, fn, dir, run.clients.iam ?? (new ServicesClient() as unknown as IamApi));
       if (fn === 'evaluate') await applySchedulerJob(run, dir);
       if (fn === 'batch-score') await applyEventarcTrigger(run, dir);
     }
+    await applyTrainerImages(run, async () => run.clients.jobs ?? (new JobsClient() as unknown as JobsApi));
+  },
+
+  async shiftTraffic({ settings, clients, fn, to, percent, log }) {
+    const { ServicesClient } = await import('@google-cloud/run');
+    const client: ServicesApi = clients.services ?? (new ServicesClient() as unknown as ServicesApi);
+    const { service, traffic } = await shiftServiceTraffic(client, fn, settings, to, percent);
+    const line = trafficLine(traffic);
+    log(`${fn}: traffic ${line}`);
+    return { name: fn, action: 'traffic', live: traffic[0]?.revision ?? undefined, url: service.uri ?? undefined, traffic: line };
   },
 
   referenceSpecs(s) {

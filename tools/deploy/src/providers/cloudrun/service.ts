@@ -4,43 +4,75 @@
  * request objects, so a dry run prints what would be sent.
  */
 import type { protos as runProtos } from '@google-cloud/run';
-import type { FunctionSpec } from '../../config.ts';
+import type { FunctionName, FunctionSpec } from '../../config.ts';
 import { gcpFunctionEnv, gcpSecretEnv, imageOf, isNotFound, memoryLimit, parentOf, resourceName, serviceId } from '../gcp/resources.ts';
 import type { GcpDeploySettings } from '../gcp/settings.ts';
+import type { Rollout } from '../types.ts';
 
 export type Service = runProtos.google.cloud.run.v2.IService;
 type TrafficTarget = runProtos.google.cloud.run.v2.ITrafficTarget;
 export type CreateServiceRequest = runProtos.google.cloud.run.v2.ICreateServiceRequest;
 export type UpdateServiceRequest = runProtos.google.cloud.run.v2.IUpdateServiceRequest;
 
-export interface Canary {
-  /** The revision named on the command line (`--canary <revision>=<percent>`). */
+/**
+ * How a deploy's new revision takes traffic. Without one (a deploy by hand) the latest revision
+ * takes all of it; with one the revision is named, so it can be tagged and given a share, and the
+ * revision that served before keeps the rest under the tag `previous` (at 0% it is still reachable
+ * at its tag's URL, to compare against or to shift back to).
+ */
+export interface RevisionRollout extends Rollout {
+  /** The new revision's name: `<service>-<tag>-<time>`, unique per deploy. */
   revision: string;
-  /** Its share; the revision this deploy creates (LATEST) gets the rest. */
-  percent: number;
 }
 
-/** `stable-00007-abc=90` → 90% stays on that revision, 10% goes to the new one (gcloud's --to-revisions reading). */
-export function parseCanary(text: string): Canary {
-  const match = /^([a-z][a-z0-9-]{0,62})=(\d{1,3})$/.exec(text.trim());
-  const percent = Number(match?.[2]);
-  if (!match?.[1] || !(percent >= 0 && percent <= 100)) {
-    throw new Error(`--canary must be <revision>=<percent> with 0 ≤ percent ≤ 100 (got "${text}")`);
+export const PREVIOUS_TAG = 'previous';
+const TAG = /^[a-z][a-z0-9-]{0,19}$/;
+
+/** Names the new revision: Cloud Run wants revision names prefixed by the service's, unique per service. */
+export function revisionRollout(fn: FunctionName, rollout: Rollout, now: number = Date.now()): RevisionRollout {
+  if (!(Number.isInteger(rollout.percent) && rollout.percent >= 1 && rollout.percent <= 100))
+    throw new Error(`--traffic is the new revision's share in percent, 1–100 (got ${rollout.percent})`);
+  if (rollout.tag !== undefined && (!TAG.test(rollout.tag) || rollout.tag === PREVIOUS_TAG))
+    throw new Error(
+      `--tag must be lowercase letters, digits and dashes, ≤ 20, starting with a letter, and not "${PREVIOUS_TAG}" (got "${rollout.tag}")`,
+    );
+  const suffix = now.toString(36).slice(-6);
+  return { ...rollout, revision: [serviceId(fn), rollout.tag, suffix].filter(Boolean).join('-') };
+}
+
+/** The revision serving the most traffic now (the one a new revision's share is taken from). */
+export function servingRevision(service: Service | undefined): string | undefined {
+  const statuses = [...(service?.trafficStatuses ?? [])].filter((t) => t.revision && (t.percent ?? 0) > 0);
+  statuses.sort((a, b) => (b.percent ?? 0) - (a.percent ?? 0));
+  return statuses[0]?.revision ?? service?.latestReadyRevision ?? undefined;
+}
+
+/** Stands in for the serving revision in a dry run, which reads nothing. */
+export const SERVING_PLACEHOLDER = 'SERVING_REVISION';
+
+export function trafficFor(rollout: RevisionRollout | undefined, serving: string | undefined): TrafficTarget[] {
+  if (!rollout) return [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }];
+  return splitTraffic(rollout.revision, rollout.tag, rollout.percent, serving);
+}
+
+/** `percent` to `revision` (with its tag), the rest to `other` tagged previous. */
+function splitTraffic(revision: string, tag: string | undefined, percent: number, other: string | undefined): TrafficTarget[] {
+  const targets: TrafficTarget[] = [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, percent, ...(tag ? { tag } : {}) }];
+  if (other === undefined || other === revision) {
+    if (percent < 100) throw new Error(`${revision} cannot take ${percent}% alone: no other revision serves the rest`);
+    return targets;
   }
-  return { revision: match[1], percent };
-}
-
-export function trafficFor(canary: Canary | undefined): TrafficTarget[] {
-  if (!canary) return [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }];
-  const targets: TrafficTarget[] = [
-    { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: canary.revision, percent: canary.percent },
-  ];
-  if (canary.percent < 100) targets.push({ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 - canary.percent, tag: 'canary' });
+  targets.push({ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: other, percent: 100 - percent, tag: PREVIOUS_TAG });
   return targets;
 }
 
+/** One line for the summary: `sha-1a2b3c4 10% · previous 90%`. */
+export function trafficLine(targets: readonly TrafficTarget[]): string {
+  return targets.map((t) => `${t.tag ?? t.revision ?? 'latest'} ${t.percent ?? 0}%`).join(' · ');
+}
+
 /** `spec` is the function's, sized for the model (DeployRun.spec). */
-export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): Service {
+export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, rollout?: RevisionRollout, serving?: string): Service {
   const fn = spec.name;
   const env = [
     ...Object.entries(gcpFunctionEnv(s, fn)).map(([name, value]) => ({ name, value })),
@@ -52,6 +84,7 @@ export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, canary
     // is public behind its own API; all stay on the default ingress and rely on IAM for the control plane.
     ingress: 'INGRESS_TRAFFIC_ALL',
     template: {
+      ...(rollout ? { revision: rollout.revision } : {}),
       serviceAccount: s.gcp.serviceAccount,
       timeout: { seconds: spec.timeoutSeconds },
       maxInstanceRequestConcurrency: spec.concurrency,
@@ -76,16 +109,21 @@ export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, canary
         },
       ],
     },
-    traffic: trafficFor(canary),
+    traffic: trafficFor(rollout, serving),
   };
 }
 
-export function createServiceRequest(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): CreateServiceRequest {
-  return { parent: parentOf(s), serviceId: serviceId(spec.name), service: cloudRunService(spec, s, canary) };
+export function createServiceRequest(spec: FunctionSpec, s: GcpDeploySettings, rollout?: RevisionRollout): CreateServiceRequest {
+  return { parent: parentOf(s), serviceId: serviceId(spec.name), service: cloudRunService(spec, s, rollout) };
 }
 
-export function updateServiceRequest(spec: FunctionSpec, s: GcpDeploySettings, canary?: Canary): UpdateServiceRequest {
-  return { service: { ...cloudRunService(spec, s, canary), name: resourceName('services', spec.name, s) } };
+export function updateServiceRequest(
+  spec: FunctionSpec,
+  s: GcpDeploySettings,
+  rollout?: RevisionRollout,
+  serving?: string,
+): UpdateServiceRequest {
+  return { service: { ...cloudRunService(spec, s, rollout, serving), name: resourceName('services', spec.name, s) } };
 }
 
 /** The subset of ServicesClient used here, so tests can pass a fake. */
@@ -100,20 +138,50 @@ export async function deployCloudRunService(
   client: ServicesApi,
   spec: FunctionSpec,
   s: GcpDeploySettings,
-  canary?: Canary,
-): Promise<{ action: 'created' | 'updated'; service: Service }> {
-  const name = resourceName('services', spec.name, s);
-  const exists = await client.getService({ name }).then(
-    () => true,
+  rollout?: RevisionRollout,
+): Promise<{ action: 'created' | 'updated'; service: Service; traffic: TrafficTarget[] }> {
+  const existing = await getServiceIfAny(client, resourceName('services', spec.name, s));
+  const request = existing ? updateServiceRequest(spec, s, rollout, servingRevision(existing)) : createServiceRequest(spec, s, rollout);
+  const [operation] = existing ? await client.updateService(request) : await client.createService(request as CreateServiceRequest);
+  const [service] = await operation.promise();
+  return { action: existing ? 'updated' : 'created', service, traffic: request.service?.traffic ?? [] };
+}
+
+async function getServiceIfAny(client: ServicesApi, name: string): Promise<Service | undefined> {
+  return client.getService({ name }).then(
+    ([service]) => service,
     (error: unknown) => {
-      if (isNotFound(error)) return false;
+      if (isNotFound(error)) return undefined;
       throw error;
     },
   );
-  if (!exists && canary) throw new Error(`--canary needs an existing service: ${name} does not exist yet`);
-  const [operation] = exists
-    ? await client.updateService(updateServiceRequest(spec, s, canary))
-    : await client.createService(createServiceRequest(spec, s, canary));
+}
+
+/**
+ * Moves `percent` of the service's traffic to the revision `to` names (a tag, or a revision), the
+ * rest to the revision serving the most now, besides it. The template is sent back unchanged, so
+ * no revision is made: only where requests go changes.
+ */
+export async function shiftServiceTraffic(
+  client: ServicesApi,
+  fn: FunctionName,
+  s: GcpDeploySettings,
+  to: string,
+  percent: number,
+): Promise<{ service: Service; traffic: TrafficTarget[] }> {
+  const name = resourceName('services', fn, s);
+  const existing = await getServiceIfAny(client, name);
+  if (!existing) throw new Error(`${name} does not exist: deploy it first`);
+  const statuses = existing.trafficStatuses ?? [];
+  const target = statuses.find((t) => t.tag === to)?.revision ?? (to.startsWith(`${serviceId(fn)}-`) ? to : undefined);
+  if (!target)
+    throw new Error(
+      `${name} has no revision tagged "${to}" (tags: ${statuses.flatMap((t) => (t.tag ? [t.tag] : [])).join(', ') || 'none'})`,
+    );
+  const others = { ...existing, trafficStatuses: statuses.filter((t) => t.revision !== target) };
+  const tag = statuses.find((t) => t.revision === target && t.tag && t.tag !== PREVIOUS_TAG)?.tag ?? undefined;
+  const traffic = splitTraffic(target, tag, percent, servingRevision(others));
+  const [operation] = await client.updateService({ service: { ...existing, traffic } });
   const [service] = await operation.promise();
-  return { action: exists ? 'updated' : 'created', service };
+  return { service, traffic };
 }

@@ -47,8 +47,9 @@ export function gcpFunctionEnv(s: GcpDeploySettings, fn: FunctionName): Record<s
 export const gcpSecretEnv = (s: GcpDeploySettings): { name: string; secret: string }[] =>
   Object.entries(s.secrets).map(([name, secret]) => ({ name, secret }));
 
-/** An image in the Artifact Registry repository, at the tag being deployed. */
-export const imageNamed = (image: string, s: GcpDeploySettings): string => `${s.gcp.imageRepo}/${image}:${s.gcp.imageTag}`;
+/** An image by the digest the deploy was given (images.ts), else in the Artifact Registry repository at the tag being deployed. */
+export const imageNamed = (image: string, s: GcpDeploySettings): string =>
+  s.images[image] ?? `${s.gcp.imageRepo}/${image}:${s.gcp.imageTag}`;
 /** A function's image, built from deploy/functions.Dockerfile. */
 export const imageOf = (fn: FunctionName, s: GcpDeploySettings): string => imageNamed(serviceId(fn), s);
 

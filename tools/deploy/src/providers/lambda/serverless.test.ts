@@ -8,7 +8,15 @@ import { toYaml } from '../../yaml.ts';
 import { zipFolder } from '../../zip.ts';
 import { sizedSpec } from '../../sizing.ts';
 import { loadDeploySettings } from '../index.ts';
-import { FUNCTION_URL_FUNCTIONS, functionUrlLogicalId, runServerless, serverlessConfig } from './serverless.ts';
+import { liveFromOutputs } from './index.ts';
+import {
+  FUNCTION_URL_FUNCTIONS,
+  functionUrlLogicalId,
+  HTTP_API_URL_OUTPUT,
+  runServerless,
+  serverlessConfig,
+  versionOutputId,
+} from './serverless.ts';
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -132,6 +140,9 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
         expect(lambdas.find((p) => p.FunctionName === `mlops-prod-${fn}`)?.Timeout).toBeGreaterThan(30);
       }
       expect(ofType('AWS::Lambda::Url')).toHaveLength(FUNCTION_URL_FUNCTIONS.length);
+      // The outputs the deploy summary reads the live versions and URLs from (liveFromOutputs).
+      for (const fn of FUNCTIONS) expect(template.Outputs[versionOutputId(fn)], fn).toBeDefined();
+      expect(template.Outputs[HTTP_API_URL_OUTPUT]).toBeDefined();
       const permissions = ofType('AWS::Lambda::Permission')
         .map(([, r]) => r.Properties)
         .filter((p) => p.Action === 'lambda:InvokeFunctionUrl');
@@ -176,6 +187,22 @@ describe('serverless package (v3, offline) on the generated serverless.yml', () 
       expect(JSON.stringify(predictRole)).toContain('PredictRole');
     },
   );
+});
+
+describe("the deploy summary's rows from the stack's outputs", () => {
+  it("names each function's published version and its URL", () => {
+    const outputs = {
+      [versionOutputId('predict')]: 'arn:aws:lambda:eu-west-1:123456789012:function:mlops-prod-predict:7',
+      [versionOutputId('retrain-trigger')]: 'arn:aws:lambda:eu-west-1:123456789012:function:mlops-prod-retrain-trigger:3',
+      [functionUrlLogicalId('retrain-trigger')]: 'https://abc.lambda-url.eu-west-1.on.aws/',
+      [HTTP_API_URL_OUTPUT]: 'https://x1.execute-api.eu-west-1.amazonaws.com',
+    };
+    expect(liveFromOutputs(['predict', 'retrain-trigger', 'batch-score'], outputs, 'serverless deploy')).toEqual([
+      { name: 'predict', action: 'serverless deploy', live: 'version 7', url: 'https://x1.execute-api.eu-west-1.amazonaws.com' },
+      { name: 'retrain-trigger', action: 'serverless deploy', live: 'version 3', url: 'https://abc.lambda-url.eu-west-1.on.aws/' },
+      { name: 'batch-score', action: 'serverless deploy' },
+    ]);
+  });
 });
 
 describe('the cycle check used above', () => {

@@ -35,9 +35,16 @@ export const roleLogicalId = (fn: FunctionName): string => `${LOGICAL[fn]}Role`;
 export const FUNCTION_URL_FUNCTIONS: readonly FunctionName[] = ['evaluate', 'retrain-trigger', 'promote'];
 const hasFunctionUrl = (fn: FunctionName): boolean => FUNCTION_URL_FUNCTIONS.includes(fn);
 
-/** Serverless v3's logical id of a function's URL (naming.getLambdaFunctionUrlLogicalId: `-` → `Dash`). */
-export const functionUrlLogicalId = (fn: FunctionName): string =>
-  `${fn.replace(/-/g, 'Dash').replace(/^./, (c) => c.toUpperCase())}LambdaFunctionUrl`;
+/** Serverless v3's normalized function name in logical ids (naming.getNormalizedFunctionName: `-` → `Dash`). */
+const normalizedName = (fn: FunctionName): string => fn.replace(/-/g, 'Dash').replace(/^./, (c) => c.toUpperCase());
+/** The logical id of a function's URL, and of the stack output holding it (naming.getLambdaFunctionUrlLogicalId). */
+export const functionUrlLogicalId = (fn: FunctionName): string => `${normalizedName(fn)}LambdaFunctionUrl`;
+/** The stack output holding the version a deploy published (naming.getLambdaVersionOutputLogicalId). */
+export const versionOutputId = (fn: FunctionName): string => `${normalizedName(fn)}LambdaFunctionQualifiedArn`;
+/** The stack output holding the HTTP API's URL (predict's routes). */
+export const HTTP_API_URL_OUTPUT = 'HttpApiUrl';
+/** The CloudFormation stack serverless deploys (`<service>-<stage>`). */
+export const stackName = (s: AwsDeploySettings): string => `${s.aws.service}-${s.aws.stage}`;
 
 /**
  * The URLs each function calls (FUNCTION_CALLS), read from the stack. The references form a chain evaluate → retrain-trigger → promote: no function names its own URL
