@@ -180,7 +180,8 @@ export function parseStore(url: string): StoreLocation {
 export function functionEnvFrom(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (value === undefined || NOT_FOR_FUNCTIONS.has(key)) continue;
+    // A blank variable is an unset one (a workflow's unset repository variable reads as '').
+    if (presentValue(value) === undefined || NOT_FOR_FUNCTIONS.has(key)) continue;
     if (key === 'LOG_LEVEL' || FUNCTION_ENV_PREFIXES.some((p) => key.startsWith(p))) out[key] = value;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
