@@ -38,6 +38,12 @@ function dependents(changed: string): string[] {
     .sort();
 }
 
+const every = () =>
+  [...workspaces()]
+    .filter(([, w]) => w.deployable)
+    .map(([name]) => name.replace(/^@mlops\//, ''))
+    .sort();
+
 let clone: string;
 const git = (...args: string[]) => execFileSync('git', args, { cwd: clone, stdio: 'pipe' }).toString();
 /** What the deploy workflow's affected step prints, for the commit just made. */
@@ -49,6 +55,15 @@ const affected = (base: string) => {
   }).toString();
   return z.array(z.string()).parse(JSON.parse(/functions=(.*)/.exec(out)![1]!));
 };
+/** Whether the same step says the trainer's image changes. */
+const trainerOf = (base: string) =>
+  execFileSync('sh', ['tools/ci/scripts/affected-functions.sh'], {
+    cwd: clone,
+    env: { ...process.env, BASE: base, GITHUB_OUTPUT: '', NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
+    stdio: 'pipe',
+  })
+    .toString()
+    .includes('trainer=true');
 const change = (file: string, message: string) => {
   appendFileSync(join(clone, file), '\n// a change\n');
   git('commit', '-q', '-am', message);
@@ -78,10 +93,22 @@ describe('nx affected in the deploy workflow', () => {
     expect(affected(base)).toEqual(['promote']);
   });
 
+  it("a trainer change rebuilds the trainer's image and redeploys retrain-trigger, which names it", () => {
+    const base = change('apps/trainer/src/main.ts', 'change trainer');
+    expect(affected(base)).toEqual(['retrain-trigger']);
+    expect(trainerOf(base)).toBe(true);
+  });
+
+  it("a change to the functions' Dockerfile names every function, and not the trainer", () => {
+    const base = change('deploy/functions.Dockerfile', 'change the image');
+    expect(affected(base)).toEqual(every());
+    expect(trainerOf(base)).toBe(false);
+  });
+
   it('names none for a change to the docs, and all without a known base', () => {
     const base = change('docs/security.md', 'change docs');
     expect(affected(base)).toEqual([]);
-    const every = [...workspaces()].filter(([, w]) => w.deployable).map(([name]) => name.replace(/^@mlops\//, ''));
-    expect(affected('0000000000000000000000000000000000000000')).toEqual(every.sort());
+    expect(trainerOf(base)).toBe(false);
+    expect(affected('0000000000000000000000000000000000000000')).toEqual(every());
   });
 });
