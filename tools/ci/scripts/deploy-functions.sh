@@ -1,25 +1,39 @@
 #!/bin/sh
-# Deploys each function of $FUNCTIONS (a JSON array) to $MLOPS_PROVIDER with the environment the
-# workflow gives (its GitHub environment's variables; credentials from the keyless auth step).
-# Cloud Run: builds and pushes each function's image tagged $IMAGE_TAG (the commit) first.
-# Fails on the first missing setting with the deploy tool's one message naming all of them.
-# DRY_RUN=true writes and prints the requests under $OUT (default dist/deploy) instead: no image, no cloud call.
+# Deploys the functions of $FUNCTIONS (a JSON array) to $MLOPS_PROVIDER in one run of the deploy
+# tool, non-interactive: every setting and image digest is checked before anything is sent, and
+# the first thing missing fails the step with one message. From the workflow's environment:
+#   IMAGES                images by digest, as build-images.sh printed them (Cloud Run's functions, the trainer)
+#   FUNCTION_SETTINGS     the functions' own settings as dotenv lines (JOBS_LAUNCHER=…, EVALUATE_…); never secrets
+#   IMAGE_TAG             the commit: on Cloud Run each new revision is tagged sha-<7 hex>, its own URL
+#   NEW_REVISION_PERCENT  Cloud Run: the new revisions' share of traffic (default 100); the serving ones keep the rest
+#   ENVIRONMENT, BASE     for the job summary's heading: where, and the commit the changes are counted from
+# What was deployed (revision or version, URL, traffic) is appended to $GITHUB_STEP_SUMMARY.
+# DRY_RUN=true writes and prints the requests under $OUT (default dist/deploy) instead: no cloud call.
 set -eu
 cd "$(dirname "$0")/../../.."
 : "${MLOPS_PROVIDER:?set the repository variable MLOPS_PROVIDER to cloudrun, cloudfunctions or lambda}"
 : "${FUNCTIONS:?FUNCTIONS must be a JSON array of function names}"
 [ -d node_modules ] || ONNXRUNTIME_NODE_INSTALL_CUDA=skip npm ci --no-audit --no-fund --loglevel=error
-for fn in $(printf '%s' "$FUNCTIONS" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).join(" ")))'); do
-  if [ "${DRY_RUN:-false}" = true ]; then
-    npx tsx tools/deploy/src/main.ts "$fn" --provider "$MLOPS_PROVIDER" --dry-run --out "${OUT:-dist/deploy}"
-    continue
-  fi
-  if [ "$MLOPS_PROVIDER" = cloudrun ]; then
-    : "${GCP_IMAGE_REPO:?set GCP_IMAGE_REPO in the environment's variables}" "${IMAGE_TAG:?}"
-    gcloud auth configure-docker "${GCP_IMAGE_REPO%%/*}" --quiet
-    image="$GCP_IMAGE_REPO/mlops-$fn:$IMAGE_TAG"
-    docker build -f deploy/functions.Dockerfile --build-arg FUNCTION="$fn" -t "$image" .
-    docker push "$image"
-  fi
-  npx tsx tools/deploy/src/main.ts "$fn" --provider "$MLOPS_PROVIDER"
-done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '%s\n' "${IMAGES:-}" >"$work/images.json"
+[ -n "${IMAGES:-}" ] || echo '{}' >"$work/images.json"
+printf '%s\n' "${FUNCTION_SETTINGS:-}" >"$work/settings.env"
+names=$(printf '%s' "$FUNCTIONS" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).join(" ")))')
+# shellcheck disable=SC2086 # one argument per function name
+set -- $names --provider "$MLOPS_PROVIDER" --non-interactive --images "$work/images.json" --env-file "$work/settings.env"
+if [ "$MLOPS_PROVIDER" = cloudrun ]; then
+  : "${IMAGE_TAG:?IMAGE_TAG must be the commit being deployed}"
+  set -- "$@" --tag "sha-$(printf '%.7s' "$IMAGE_TAG")" --traffic "${NEW_REVISION_PERCENT:-100}"
+fi
+[ "${DRY_RUN:-false}" != true ] || set -- "$@" --dry-run --out "${OUT:-dist/deploy}"
+if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+  set -- "$@" --summary "$GITHUB_STEP_SUMMARY"
+  {
+    echo "## ${ENVIRONMENT:-deploy}: $names"
+    echo
+    echo "Commit \`${IMAGE_TAG:-HEAD}\`${BASE:+, changes since \`$BASE\`}."
+    echo
+  } >>"$GITHUB_STEP_SUMMARY"
+fi
+npx tsx tools/deploy/src/main.ts "$@"

@@ -46,24 +46,19 @@ const every = () =>
 
 let clone: string;
 const git = (...args: string[]) => execFileSync('git', args, { cwd: clone, stdio: 'pipe' }).toString();
-/** What the deploy workflow's affected step prints, for the commit just made. */
-const affected = (base: string) => {
+/** What the deploy workflow's affected step prints, for the commit just made: the functions and whether the trainer's image changes. */
+const affectedStep = (base: string) => {
   const out = execFileSync('sh', ['tools/ci/scripts/affected-functions.sh'], {
     cwd: clone,
     env: { ...process.env, BASE: base, GITHUB_OUTPUT: '', NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
     stdio: 'pipe',
   }).toString();
-  return z.array(z.string()).parse(JSON.parse(/functions=(.*)/.exec(out)![1]!));
+  return {
+    functions: z.array(z.string()).parse(JSON.parse(/functions=(.*)/.exec(out)![1]!)),
+    trainer: z.enum(['true', 'false']).parse(/trainer=(.*)/.exec(out)![1]) === 'true',
+  };
 };
-/** Whether the same step says the trainer's image changes. */
-const trainerOf = (base: string) =>
-  execFileSync('sh', ['tools/ci/scripts/affected-functions.sh'], {
-    cwd: clone,
-    env: { ...process.env, BASE: base, GITHUB_OUTPUT: '', NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-    stdio: 'pipe',
-  })
-    .toString()
-    .includes('trainer=true');
+const affected = (base: string) => affectedStep(base).functions;
 const change = (file: string, message: string) => {
   appendFileSync(join(clone, file), '\n// a change\n');
   git('commit', '-q', '-am', message);
@@ -95,20 +90,17 @@ describe('nx affected in the deploy workflow', () => {
 
   it("a trainer change rebuilds the trainer's image and redeploys retrain-trigger, which names it", () => {
     const base = change('apps/trainer/src/main.ts', 'change trainer');
-    expect(affected(base)).toEqual(['retrain-trigger']);
-    expect(trainerOf(base)).toBe(true);
+    expect(affectedStep(base)).toEqual({ functions: ['retrain-trigger'], trainer: true });
   });
 
   it("a change to the functions' Dockerfile names every function, and not the trainer", () => {
     const base = change('deploy/functions.Dockerfile', 'change the image');
-    expect(affected(base)).toEqual(every());
-    expect(trainerOf(base)).toBe(false);
+    expect(affectedStep(base)).toEqual({ functions: every(), trainer: false });
   });
 
   it('names none for a change to the docs, and all without a known base', () => {
     const base = change('docs/security.md', 'change docs');
-    expect(affected(base)).toEqual([]);
-    expect(trainerOf(base)).toBe(false);
-    expect(affected('0000000000000000000000000000000000000000')).toEqual(every());
+    expect(affectedStep(base)).toEqual({ functions: [], trainer: false });
+    expect(affectedStep('0000000000000000000000000000000000000000')).toEqual({ functions: every(), trainer: true });
   });
 });

@@ -11,8 +11,17 @@ const files = readdirSync(WORKFLOWS).filter((f) => f.endsWith('.yml'));
 const text = (file: string) => readFileSync(join(WORKFLOWS, file), 'utf8');
 
 const permissions = z.union([z.literal('read-all'), z.literal('write-all'), z.record(z.string(), z.enum(['read', 'write', 'none']))]);
-const step = z.object({ uses: z.string().optional(), run: z.string().optional(), with: z.record(z.string(), z.unknown()).optional() });
+const step = z.object({
+  id: z.string().optional(),
+  if: z.string().optional(),
+  uses: z.string().optional(),
+  run: z.string().optional(),
+  with: z.record(z.string(), z.unknown()).optional(),
+});
 const job = z.object({
+  if: z.string().optional(),
+  with: z.record(z.string(), z.unknown()).optional(),
+  outputs: z.record(z.string(), z.string()).optional(),
   needs: z.union([z.string(), z.array(z.string())]).optional(),
   uses: z.string().optional(),
   environment: z.string().optional(),
@@ -60,6 +69,30 @@ describe('the GitHub Actions workflows', () => {
     expect(text('deploy.yml')).toMatch(/environment: staging\n/);
     expect(text('deploy.yml')).toMatch(/environment: production\n/);
     expect(read('deploy-environment.yml').jobs['deploy']?.environment).toBe('${{ inputs.environment }}');
+  });
+
+  it('builds the images once, in staging, and production deploys the same digests', () => {
+    const { jobs } = read('deploy.yml');
+    expect(jobs['staging']?.with).not.toHaveProperty('images');
+    expect(jobs['staging']?.with?.['trainer']).toBe("${{ needs.affected.outputs.trainer == 'true' }}");
+    expect(jobs['production']?.with?.['images']).toBe('${{ needs.staging.outputs.images }}');
+    const deploy = read('deploy-environment.yml').jobs['deploy']!;
+    const runs = (deploy.steps ?? []).filter((s) => s.run !== undefined);
+    expect(runs.map((s) => s.run)).toEqual(['sh tools/ci/scripts/build-images.sh', 'sh tools/ci/scripts/deploy-functions.sh']);
+    expect(runs[0]).toMatchObject({ id: 'images', if: "inputs.images == ''" });
+    expect(deploy.outputs?.['images']).toBe('${{ inputs.images || steps.images.outputs.images }}');
+    const outputs = (parse(text('deploy-environment.yml')) as { on: { workflow_call: { outputs: Record<string, { value: string }> } } }).on
+      .workflow_call.outputs;
+    expect(outputs['images']?.value).toBe('${{ jobs.deploy.outputs.images }}');
+  });
+
+  it('moves traffic between tagged Cloud Run revisions only by hand, in an environment', () => {
+    const traffic = parse(text('traffic.yml')) as { on: Record<string, unknown> };
+    expect(Object.keys(traffic.on)).toEqual(['workflow_dispatch']);
+    const shift = read('traffic.yml').jobs['shift']!;
+    expect(shift.if).toBe("vars.MLOPS_PROVIDER == 'cloudrun'");
+    expect(shift.environment).toBe('${{ inputs.environment }}');
+    expect(shift.steps?.at(-1)?.run).toBe('sh tools/ci/scripts/shift-traffic.sh');
   });
 
   it('grants id-token: write only where a job authenticates to a cloud, and reads elsewhere', () => {

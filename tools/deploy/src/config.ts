@@ -100,6 +100,7 @@ const secretRef = (name: SecretSetting) => `${name}_SECRET`;
 /** Deploy-only variables that look like function settings but must not be shipped. */
 const NOT_FOR_FUNCTIONS = new Set<string>([
   'MLOPS_BUCKET',
+  'MLOPS_PROVIDER',
   'MLOPS_CACHE_DIR',
   'MLOPS_DATA_DIR',
   'MLOPS_PYTHON',

@@ -100,9 +100,13 @@ export async function deployWithOptions(options: unknown, repoRoot?: string): Pr
     outDir: o.outDir,
     modelMiB,
     repoRoot,
-    env: o.envFile === undefined ? process.env : { ...(await readEnvFile(path(o.envFile))), ...process.env },
+    env: o.envFile === undefined ? process.env : { ...(await readEnvFile(path(o.envFile))), ...setVariables(process.env) },
   });
 }
+
+/** The variables with a value: a blank one (an unset workflow variable reads as '') does not hide the file's. */
+const setVariables = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
 
 /** A dotenv file (KEY=value lines, # comments), parsed by Node's own util.parseEnv. */
 export async function readEnvFile(file: string): Promise<Record<string, string>> {
