@@ -5,12 +5,12 @@
 # goes out with retrain-trigger's deploy (it names the image the training jobs run), so it is named too.
 # The images' own files are no project's: a change to deploy/functions.Dockerfile or package-lock.json
 # names every function, one to a trainer Dockerfile the trainer.
-# ALL=true, or a BASE git does not know (a first push, a force-push), names every function and the trainer.
+# No BASE (a run by hand), or one git does not know (a first push, a force-push), names every function and the trainer.
 set -eu
 cd "$(dirname "$0")/../../.."
 names() { node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).map((p)=>p.replace(/^@mlops\//,"")).sort().join(" ")))'; }
 deployable=$(npx nx show projects --with-target deploy --json | names)
-if [ "${ALL:-false}" = true ] || [ -z "${BASE:-}" ] || ! git cat-file -e "${BASE}^{commit}" 2>/dev/null; then
+if [ -z "${BASE:-}" ] || ! git cat-file -e "${BASE}^{commit}" 2>/dev/null; then
   selected="$deployable trainer"
 else
   selected=$(npx nx show projects --affected --base="$BASE" --head=HEAD --json | names)
