@@ -182,7 +182,7 @@ export function functionEnvFrom(env: NodeJS.ProcessEnv): Record<string, string> 
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     // A blank variable is an unset one (a workflow's unset repository variable reads as '').
-    if (presentValue(value) === undefined || NOT_FOR_FUNCTIONS.has(key)) continue;
+    if (value === undefined || presentValue(value) === undefined || NOT_FOR_FUNCTIONS.has(key)) continue;
     if (key === 'LOG_LEVEL' || FUNCTION_ENV_PREFIXES.some((p) => key.startsWith(p))) out[key] = value;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));

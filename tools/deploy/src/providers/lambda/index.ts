@@ -33,8 +33,10 @@ type LambdaRun = DeployRun<AwsDeploySettings, LambdaClients>;
  * The trainer image goes in as SAGEMAKER_IMAGE, which libs/jobs hands to SageMaker: the GPU one
  * when it was built (it runs on CPU instances as well), else the CPU one.
  */
+const trainerImage = (s: AwsDeploySettings): string | undefined => s.images[TRAINER_IMAGES.gpu] ?? s.images[TRAINER_IMAGES.cpu];
+
 function withTrainerImage(s: AwsDeploySettings): AwsDeploySettings {
-  const image = s.images[TRAINER_IMAGES.gpu] ?? s.images[TRAINER_IMAGES.cpu];
+  const image = trainerImage(s);
   return image === undefined ? s : { ...s, functionEnv: { ...s.functionEnv, SAGEMAKER_IMAGE: image } };
 }
 
@@ -46,8 +48,7 @@ function withTrainerImage(s: AwsDeploySettings): AwsDeploySettings {
 function singleFunction(run: LambdaRun): FunctionName | undefined {
   const [fn, ...others] = run.functions;
   if (fn === undefined || others.length > 0 || FUNCTION_CALLS[fn] !== undefined) return undefined;
-  if (withTrainerImage(run.settings) !== run.settings) return undefined;
-  return fn;
+  return trainerImage(run.settings) === undefined ? fn : undefined;
 }
 
 /** Zips each function's bundle to `<fn>/lambda.zip`; a real deploy installs the externals first. */
@@ -79,6 +80,9 @@ async function writeServerlessYml(run: LambdaRun): Promise<string[]> {
   return fn ? ['deploy', 'function', '--function', fn, '--stage', stage] : ['deploy', '--stage', stage];
 }
 
+/** `deploy function --function predict` of the arguments, for the summary. */
+const command = (args: readonly string[]): string => `serverless ${args.slice(0, args.indexOf('--stage')).join(' ')}`;
+
 /** Each deployed function's published version and URL, from the stack's outputs (serverless names them). */
 export function liveFromOutputs(functions: readonly FunctionName[], outputs: Record<string, string>, action: string): LiveFunction[] {
   return functions.map((fn) => {
@@ -92,12 +96,16 @@ export function liveFromOutputs(functions: readonly FunctionName[], outputs: Rec
   });
 }
 
+/** The summary's rows after a deploy; the deploy has succeeded, so a stack that cannot be read only loses the versions. */
 async function recordLive(run: LambdaRun, args: readonly string[]): Promise<void> {
-  const outputs = await (run.clients.stacks ?? defaultStackOutputs(run.settings.aws.region)).outputs(stackName(run.settings));
-  for (const row of liveFromOutputs(run.functions, outputs, `serverless ${args.slice(0, args.indexOf('--stage')).join(' ')}`))
-    run.live(row);
-  const image = withTrainerImage(run.settings).functionEnv.SAGEMAKER_IMAGE;
-  if (image !== run.settings.functionEnv.SAGEMAKER_IMAGE) run.live({ name: 'trainer', action: 'SAGEMAKER_IMAGE set', image });
+  const stacks = run.clients.stacks ?? defaultStackOutputs(run.settings.aws.region);
+  const outputs = await stacks.outputs(stackName(run.settings)).catch((error: unknown) => {
+    run.log(`could not read the outputs of ${stackName(run.settings)}: ${error instanceof Error ? error.message : String(error)}`);
+    return {};
+  });
+  for (const row of liveFromOutputs(run.functions, outputs, command(args))) run.live(row);
+  const image = trainerImage(run.settings);
+  if (image) run.live({ name: 'trainer', action: 'SAGEMAKER_IMAGE set', image });
 }
 
 export const lambdaProvider: DeployProvider<'lambda', AwsBlock, LambdaClients> = {
@@ -115,8 +123,7 @@ export const lambdaProvider: DeployProvider<'lambda', AwsBlock, LambdaClients> =
     const args = await writeServerlessYml(run);
     run.log(`would run in ${run.outDir}: serverless ${args.join(' ')}`);
     run.action(`serverless ${args.join(' ')}`);
-    for (const fn of run.functions)
-      run.live({ name: fn, action: `would run serverless ${args.slice(0, args.indexOf('--stage')).join(' ')}` });
+    for (const fn of run.functions) run.live({ name: fn, action: `would run ${command(args)}` });
   },
 
   async apply(run) {
