@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeploySettingsError, functionEnvFrom, parseStore } from './config.ts';
+import { gcpEnv } from './test-env.ts';
 import { loadDeploySettings } from './providers/index.ts';
 
 describe('loadDeploySettings', () => {
@@ -31,15 +32,7 @@ describe('loadDeploySettings', () => {
   });
 
   it('takes a complete environment as is', () => {
-    const env = {
-      GCP_PROJECT: 'p1',
-      GCP_PROJECT_NUMBER: '123456789',
-      GCP_REGION: 'europe-west1',
-      GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
-      GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
-      MLOPS_STORE: 'gs://b1/m',
-      MLOPS_API_KEY_SECRET: 'mlops-api-key',
-    };
+    const env = gcpEnv;
     const s = loadDeploySettings({ ...env, PREDICT_MAX_BATCH: '16', HOME: '/root' }, 'cloudrun', false);
     expect(s.placeholders).toEqual([]);
     expect(s.storeLocation).toEqual({ scheme: 'gs', bucket: 'b1', prefix: 'm/' });

@@ -5,6 +5,7 @@ import { REPO_ROOT } from '@mlops/config';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FUNCTIONS, type FunctionName } from './config.ts';
+import { gcpEnv } from './test-env.ts';
 import { deploy, shiftTraffic, writeDeploySpecs } from './deploy.ts';
 import type { Service, ServicesApi } from './providers/cloudrun/service.ts';
 import type { IamApi } from './providers/gcp/invoker.ts';
@@ -276,15 +277,6 @@ describe('secrets in a dry run', () => {
 });
 
 const digest = (name: string) => `europe-west1-docker.pkg.dev/p1/mlops/${name}@sha256:${name.length.toString(16).padStart(64, 'a')}`;
-const gcpEnv = {
-  GCP_PROJECT: 'p1',
-  GCP_PROJECT_NUMBER: '123456789',
-  GCP_REGION: 'europe-west1',
-  GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
-  GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
-  MLOPS_STORE: 'gs://b1/m',
-  MLOPS_API_KEY_SECRET: 'mlops-api-key',
-};
 
 /** A Cloud Run API that keeps its services and answers as the real one does: the template's revision serves what the traffic says. */
 function fakeServices() {
@@ -531,15 +523,7 @@ describe('cloud run: images by digest, revision tags and a share of traffic (fak
         return op(req.service?.name ?? '');
       },
     };
-    const env = {
-      GCP_PROJECT: 'p1',
-      GCP_PROJECT_NUMBER: '123456789',
-      GCP_REGION: 'europe-west1',
-      GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
-      GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
-      MLOPS_STORE: 'gs://b1/m',
-      MLOPS_API_KEY_SECRET: 'mlops-api-key',
-    };
+    const env = gcpEnv;
     const iam = fakeIam();
     const opts = {
       target: 'predict',
