@@ -278,23 +278,41 @@ describe('secrets in a dry run', () => {
 
 const digest = (name: string) => `europe-west1-docker.pkg.dev/p1/mlops/${name}@sha256:${name.length.toString(16).padStart(64, 'a')}`;
 
-/** A Cloud Run API that keeps its services and answers as the real one does: the template's revision serves what the traffic says. */
+/**
+ * A Cloud Run API that keeps services and revisions by the documented rules: a changed template makes
+ * a revision (named as asked, else numbered), an unchanged unnamed one makes none, a revision name
+ * must start with the service's and may not come back with another configuration (409), and
+ * traffic may only name revisions that exist.
+ */
 function fakeServices() {
   const services = new Map<string, Service>();
+  const revisions = new Map<string, string>();
+  let made = 0;
+  const configOf = (template: Service['template']) => JSON.stringify({ ...template, revision: undefined });
   const settle = (name: string, service: Service): Service => {
-    const revision = service.template?.revision ?? `${name.split('/').at(-1)}-00001-abc`;
-    const traffic = (service.traffic ?? []).map((t) => ({
-      ...t,
-      revision: t.revision ?? revision,
-      ...(t.tag ? { uri: `https://${t.tag}---${name.split('/').at(-1)}-123.run.app` } : {}),
-    }));
-    const settled = {
-      ...service,
-      name,
-      latestReadyRevision: revision,
-      trafficStatuses: traffic,
-      uri: `https://${name.split('/').at(-1)}-123.run.app`,
-    };
+    const short = name.split('/').at(-1) ?? '';
+    const template = service.template ?? {};
+    const config = configOf(template);
+    const before = services.get(name);
+    let revision: string;
+    if (template.revision) {
+      if (!template.revision.startsWith(`${short}-`)) throw new Error(`revision ${template.revision} must start with ${short}-`);
+      const known = revisions.get(template.revision);
+      if (known !== undefined && known !== config)
+        throw Object.assign(new Error(`Revision named '${template.revision}' with different configuration already exists.`), { code: 6 });
+      revision = template.revision;
+    } else if (before?.latestReadyRevision && revisions.get(before.latestReadyRevision) === config) {
+      revision = before.latestReadyRevision;
+    } else {
+      revision = `${short}-${String(++made).padStart(5, '0')}-abc`;
+    }
+    revisions.set(revision, config);
+    const trafficStatuses = (service.traffic ?? []).map((t) => {
+      const target = t.revision || revision;
+      if (!revisions.has(target)) throw new Error(`traffic names ${target}, which does not exist`);
+      return { ...t, revision: target, ...(t.tag ? { uri: `https://${t.tag}---${short}-123.run.app` } : {}) };
+    });
+    const settled = { ...service, name, latestReadyRevision: revision, trafficStatuses, uri: `https://${short}-123.run.app` };
     services.set(name, settled);
     return settled;
   };
@@ -303,39 +321,44 @@ function fakeServices() {
     getService: async ({ name }) => {
       const service = services.get(name);
       if (!service) throw Object.assign(new Error('not found'), { code: 5 });
-      return [service];
+      return [structuredClone(service)];
     },
     createService: async (req) => op(settle(`${req.parent}/services/${req.serviceId}`, req.service ?? {})),
     updateService: async (req) => op(settle(req.service?.name ?? '', req.service ?? {})),
   };
-  return { api, services };
+  return { api, services, revisionCount: () => revisions.size };
 }
 
 describe('cloud run: images by digest, revision tags and a share of traffic (fake clients)', () => {
+  const name = 'projects/p1/locations/europe-west1/services/mlops-predict';
+  const deployPredict = (services: ReturnType<typeof fakeServices>, tag: string, percent: number, summaryFile?: string) =>
+    deploy({
+      target: ['predict'],
+      provider: 'cloudrun',
+      dryRun: false,
+      nonInteractive: true,
+      images: { 'mlops-predict': digest('mlops-predict') },
+      rollout: { percent, tag },
+      ...(summaryFile ? { summaryFile } : {}),
+      outDir: join(root, 'rollout'),
+      env: gcpEnv,
+      log: () => {},
+      clients: { services: services.api, iam: fakeIam().api },
+    });
+  const later = () => new Promise((r) => setTimeout(r, 5)); // another deploy time, another revision name
+
   it('a new revision, tagged, takes its share and the serving one keeps the rest; traffic then moves it all, with no new revision', async () => {
     const services = fakeServices();
-    const iam = fakeIam();
     const summary = join(root, 'summary.md');
-    const deployPredict = (tag: string, percent: number) =>
-      deploy({
-        target: ['predict'],
-        provider: 'cloudrun',
-        dryRun: false,
-        nonInteractive: true,
-        images: { 'mlops-predict': digest('mlops-predict') },
-        rollout: { percent, tag },
-        summaryFile: summary,
-        outDir: join(root, 'rollout'),
-        env: gcpEnv,
-        log: () => {},
-        clients: { services: services.api, iam: iam.api },
-      });
-    const name = 'projects/p1/locations/europe-west1/services/mlops-predict';
-    await deployPredict('sha-1111111', 100);
+    // A new service has no other revision: its first takes all, whatever share was asked.
+    await deployPredict(services, 'sha-1111111', 10);
     const first = services.services.get(name)?.latestReadyRevision ?? '';
     expect(first).toMatch(/^mlops-predict-sha-1111111-[0-9a-z]{1,6}$/);
-    await new Promise((r) => setTimeout(r, 5)); // another deploy time, another revision name
-    const report = await deployPredict('sha-2222222', 10);
+    expect(services.services.get(name)?.traffic).toEqual([
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: first, percent: 100, tag: 'sha-1111111' },
+    ]);
+    await later();
+    const report = await deployPredict(services, 'sha-2222222', 10, summary);
     const service = services.services.get(name);
     const second = service?.latestReadyRevision ?? '';
     expect(second).toMatch(/^mlops-predict-sha-2222222-/);
@@ -355,6 +378,7 @@ describe('cloud run: images by digest, revision tags and a share of traffic (fak
       },
     ]);
 
+    const revisions = services.revisionCount();
     const moved = await shiftTraffic({
       function: 'predict',
       provider: 'cloudrun',
@@ -365,7 +389,7 @@ describe('cloud run: images by digest, revision tags and a share of traffic (fak
       log: () => {},
       clients: { services: services.api },
     });
-    expect(services.services.get(name)?.latestReadyRevision).toBe(second); // the same template: no revision made
+    expect(services.revisionCount()).toBe(revisions); // the template is unchanged: no revision made
     expect(services.services.get(name)?.traffic).toEqual([
       { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: second, percent: 100, tag: 'sha-2222222' },
       { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: first, percent: 0, tag: 'previous' },
@@ -395,24 +419,31 @@ describe('cloud run: images by digest, revision tags and a share of traffic (fak
     );
   });
 
-  it('a share of traffic needs a revision to keep the rest, and only Cloud Run has revisions', async () => {
+  it("a re-run of the same deploy takes its earlier revision's place and keeps previous the rollback point", async () => {
     const services = fakeServices();
-    await expect(
-      deploy({
-        target: 'predict',
-        provider: 'cloudrun',
-        dryRun: false,
-        rollout: { percent: 10, tag: 'sha-1' },
-        outDir: join(root, 'rollout-new'),
-        env: gcpEnv,
-        log: () => {},
-        clients: { services: services.api, iam: fakeIam().api },
-      }),
-    ).rejects.toThrow(/cannot take 10% alone: no other revision serves the rest/);
-    expect(services.services.size).toBe(0);
+    await deployPredict(services, 'sha-1111111', 100);
+    const first = services.services.get(name)?.latestReadyRevision ?? '';
+    await later();
+    await deployPredict(services, 'sha-2222222', 100);
+    const second = services.services.get(name)?.latestReadyRevision ?? '';
+    await later();
+    // Re-run (same commit, same tag) at a 10% share: not a canary of the code already serving all.
+    await deployPredict(services, 'sha-2222222', 10);
+    const rerun = services.services.get(name)?.latestReadyRevision ?? '';
+    expect(rerun).not.toBe(second);
+    expect(services.services.get(name)?.traffic).toEqual([
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: rerun, percent: 100, tag: 'sha-2222222' },
+      { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision: first, percent: 0, tag: 'previous' },
+    ]);
+  });
+
+  it('only Cloud Run has revisions to split, and a tag must be one Cloud Run takes', async () => {
     await expect(
       deploy({ target: 'predict', provider: 'lambda', dryRun: true, rollout: { percent: 10 }, env: {}, log: () => {} }),
     ).rejects.toThrow(/no revisions/);
+    await expect(
+      deploy({ target: 'predict', provider: 'cloudrun', dryRun: true, rollout: { percent: 10, tag: 'v1' }, env: {}, log: () => {} }),
+    ).rejects.toThrow(/--tag must be 3–20 lowercase letters/);
   });
 
   it('non-interactive: a missing image digest fails before anything is sent, naming every one missing', async () => {
@@ -449,38 +480,52 @@ describe('cloud run: images by digest, revision tags and a share of traffic (fak
     expect(calls).toEqual([]);
   });
 
-  it("the trainer's Cloud Run jobs take the trainer images by digest, the rest of each job kept", async () => {
+  it("the trainer's Cloud Run jobs, where libs/jobs finds them, take the trainer images by digest, the rest of each job kept", async () => {
     const jobs = new Map<string, Parameters<JobsApi['updateJob']>[0]['job']>([
       [
-        'projects/p1/locations/europe-west1/jobs/mlops-trainer',
+        'projects/p2/locations/us-central1/jobs/mlops-trainer',
         { name: 'mlops-trainer', etag: 'e1', template: { taskCount: 1, template: { maxRetries: 0, containers: [{ image: 'old' }] } } },
       ],
       [
-        'projects/p1/locations/europe-west1/jobs/mlops-trainer-gpu',
+        'projects/p2/locations/us-central1/jobs/mlops-trainer-gpu',
         { name: 'mlops-trainer-gpu', etag: 'e2', template: { template: { containers: [{ image: 'old-gpu' }] } } },
       ],
     ]);
     const updates: unknown[] = [];
     const api: JobsApi = {
-      getJob: async ({ name }) => [structuredClone(jobs.get(name) ?? {})],
+      getJob: async ({ name }) => {
+        const job = jobs.get(name);
+        if (!job) throw Object.assign(new Error(`${name} not found`), { code: 5 });
+        return [structuredClone(job)];
+      },
       updateJob: async ({ job }) => {
         updates.push(job);
         return [{ promise: async () => [job] }];
       },
     };
     const images = { 'mlops-trainer-cpu': digest('mlops-trainer-cpu'), 'mlops-trainer-gpu': digest('mlops-trainer-gpu') };
-    const env = { ...gcpEnv, JOBS_LAUNCHER: 'cloudrun', CLOUD_RUN_JOB: 'mlops-trainer', CLOUD_RUN_GPU_JOB: 'mlops-trainer-gpu' };
-    const report = await deploy({
-      target: ['retrain-trigger'],
-      provider: 'cloudrun',
-      dryRun: false,
-      nonInteractive: true,
-      images: { ...images, 'mlops-retrain-trigger': digest('mlops-retrain-trigger') },
-      outDir: join(root, 'trainer'),
-      env,
-      log: () => {},
-      clients: { services: fakeServices().api, iam: fakeIam().api, jobs: api },
-    });
+    const env = {
+      ...gcpEnv,
+      JOBS_LAUNCHER: 'cloudrun',
+      CLOUD_RUN_PROJECT: 'p2',
+      CLOUD_RUN_REGION: 'us-central1',
+      CLOUD_RUN_JOB: 'mlops-trainer',
+      CLOUD_RUN_GPU_JOB: 'mlops-trainer-gpu',
+    };
+    const services = fakeServices();
+    const trainerDeploy = (e: Record<string, string>) =>
+      deploy({
+        target: ['retrain-trigger'],
+        provider: 'cloudrun',
+        dryRun: false,
+        nonInteractive: true,
+        images: { ...images, 'mlops-retrain-trigger': digest('mlops-retrain-trigger') },
+        outDir: join(root, 'trainer'),
+        env: e,
+        log: () => {},
+        clients: { services: services.api, iam: fakeIam().api, jobs: api },
+      });
+    const report = await trainerDeploy(env);
     expect(updates).toEqual([
       {
         name: 'mlops-trainer',
@@ -494,10 +539,19 @@ describe('cloud run: images by digest, revision tags and a share of traffic (fak
       'mlops-trainer-cpu: image set',
       'mlops-trainer-gpu: image set',
     ]);
-    const noGpuJob = { ...env, CLOUD_RUN_GPU_JOB: '' }; // blank reads as unset
-    await expect(
-      deploy({ target: ['retrain-trigger'], provider: 'cloudrun', dryRun: true, images, env: noGpuJob, log: () => {} }),
-    ).rejects.toThrow('the images name mlops-trainer-gpu, but CLOUD_RUN_GPU_JOB names no Cloud Run job to run it');
+    // No GPU job: its image has nothing to run it and is left alone. Another launcher: neither is used.
+    updates.length = 0;
+    await trainerDeploy({ ...env, CLOUD_RUN_GPU_JOB: '' });
+    expect(updates).toHaveLength(1);
+    updates.length = 0;
+    await trainerDeploy({ ...env, JOBS_LAUNCHER: 'local' });
+    expect(updates).toEqual([]);
+    // A CPU image and Cloud Run jobs but no job named: refused before any service is touched.
+    const before = services.revisionCount();
+    await expect(trainerDeploy({ ...env, CLOUD_RUN_JOB: '' })).rejects.toThrow(
+      'the images name mlops-trainer-cpu and JOBS_LAUNCHER is cloudrun, but CLOUD_RUN_JOB names no job to run it',
+    );
+    expect(services.revisionCount()).toBe(before);
   });
 
   it('creates a missing service and updates an existing one', async () => {
@@ -582,6 +636,76 @@ describe('lambda: the trainer image and what a deploy of some functions ships', 
     });
     expect(both.env['SAGEMAKER_IMAGE']).toBe(ecr('mlops-trainer-gpu'));
   });
+});
+
+describe('lambda, a real deploy with the serverless CLI, the stack and the functions faked', () => {
+  const lambdaEnv = {
+    AWS_REGION: 'eu-west-1',
+    MLOPS_STORE: 's3://b1/m',
+    MLOPS_API_KEY_SECRET: '/mlops/key',
+    JOBS_LAUNCHER: 'sagemaker',
+    SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/trainer',
+    SAGEMAKER_OUTPUT_S3_URI: 's3://b1/m/training',
+  };
+  const running = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-trainer-cpu@sha256:${'d'.repeat(64)}`;
+  const fakes = (deployed: Record<string, string> | undefined) => {
+    const calls: string[][] = [];
+    const clients = {
+      serverless: async (args: readonly string[], serviceDir: string) => {
+        calls.push([...args]);
+        const yml = parse(await readFile(join(serviceDir, 'serverless.yml'), 'utf8')) as {
+          provider: { environment: Record<string, string> };
+        };
+        calls.push([`SAGEMAKER_IMAGE=${yml.provider.environment['SAGEMAKER_IMAGE'] ?? ''}`]);
+        return { command: ['serverless', ...args], code: 0, stdout: 'deployed\n', stderr: '', ms: 1 };
+      },
+      stacks: {
+        outputs: async (stack: string) => ({
+          [`PredictLambdaFunctionQualifiedArn`]: `arn:aws:lambda:eu-west-1:123456789012:function:${stack}-predict:12`,
+          HttpApiUrl: 'https://x1.execute-api.eu-west-1.amazonaws.com',
+        }),
+      },
+      deployedFunctions: { environment: async () => deployed },
+    };
+    return { calls, clients };
+  };
+  const deployLambda = (clients: ReturnType<typeof fakes>['clients'], nonInteractive: boolean) =>
+    deploy({
+      target: ['predict'],
+      provider: 'lambda',
+      dryRun: false,
+      nonInteractive,
+      skipBuild: true,
+      outDir: join(root, 'lambda-real'),
+      functionsDir: functionsDir(),
+      env: lambdaEnv,
+      log: () => {},
+      clients,
+    });
+
+  it('a pipeline deploys the stack, keeps the trainer image retrain-trigger runs, and reports the published version', async () => {
+    const { calls, clients } = fakes({ SAGEMAKER_IMAGE: running, OTHER: 'x' });
+    const report = await deployLambda(clients, true);
+    expect(calls).toEqual([['deploy', '--stage', 'prod'], [`SAGEMAKER_IMAGE=${running}`]]);
+    expect(report.live).toEqual([
+      { name: 'predict', action: 'serverless deploy', live: 'version 12', url: 'https://x1.execute-api.eu-west-1.amazonaws.com' },
+    ]);
+  }, 60_000);
+
+  it('by hand, one function is `deploy function`, which publishes no version: $LATEST', async () => {
+    const { calls, clients } = fakes({ SAGEMAKER_IMAGE: running });
+    const report = await deployLambda(clients, false);
+    expect(calls[0]).toEqual(['deploy', 'function', '--function', 'predict', '--stage', 'prod']);
+    expect(report.live).toEqual([{ name: 'predict', action: 'serverless deploy function --function predict', live: '$LATEST' }]);
+  }, 60_000);
+
+  it('SageMaker training with no trainer image anywhere is refused before serverless runs', async () => {
+    const { calls, clients } = fakes(undefined);
+    await expect(deployLambda(clients, true)).rejects.toThrow(
+      'JOBS_LAUNCHER=sagemaker needs a trainer image: none was built (--images) or set (SAGEMAKER_IMAGE), and mlops-prod-retrain-trigger runs none yet',
+    );
+    expect(calls).toEqual([]);
+  }, 60_000);
 });
 
 describe('dry run sized from a 266 MiB model', () => {

@@ -83,6 +83,7 @@ async function deployWith<Block extends object, Clients extends object>(
         `deploy to ${provider.name} needs ${missing.join(', ')} by digest (--images, as tools/ci/scripts/build-images.sh writes it): a pipeline never deploys an image by its tag`,
       );
   }
+  provider.validate?.(settings);
   const report: DeployReport = { settings, files: [], actions: [], live: [] };
   if (settings.placeholders.length > 0)
     log(`dry run: placeholders stand in for ${settings.placeholders.join(', ')} (set them for a real deploy)`);
@@ -94,6 +95,7 @@ async function deployWith<Block extends object, Clients extends object>(
     settings,
     functions,
     spec,
+    nonInteractive: opts.nonInteractive ?? false,
     rollout: opts.rollout,
     outDir: join(outDir, provider.name),
     functionsDir,

@@ -17,6 +17,8 @@ export interface DeployRun<Settings extends DeploySettings = DeploySettings, Cli
   readonly functions: readonly FunctionName[];
   /** A function's spec sized for the model being deployed and this provider's cache (sizing.ts); throws SizingError when it cannot fit. */
   spec(fn: FunctionName): SizedSpec;
+  /** A pipeline's deploy (`--non-interactive`): nothing may be left to a person to fix up later. */
+  readonly nonInteractive: boolean;
   /** How a new revision takes traffic (`--traffic`, `--tag`); only ever set for a provider that splits traffic. */
   readonly rollout: Rollout | undefined;
   /** `<out>/<provider>`: where the requests and manifests go. */
@@ -67,6 +69,8 @@ export interface DeployProvider<
   readonly bundleHost: BundleHost;
   /** Whether a new revision can take a share of traffic (`--traffic`, `--tag`, `traffic`). */
   readonly splitsTraffic: boolean;
+  /** Checks the settings together before anything is built or sent; throws what is wrong. */
+  validate?(settings: DeploySettings & Block): void;
   /** The images a deploy of these functions sends by digest (a pipeline's deploy must be given each). */
   imagesFor?(functions: readonly FunctionName[]): string[];
   /** Moves a share of one function's traffic to a revision it has (the `traffic` command). */

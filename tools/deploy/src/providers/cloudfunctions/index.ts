@@ -11,7 +11,7 @@ import { applyInvoker, planInvoker } from '../gcp/invoker-steps.ts';
 import type { IamApi } from '../gcp/invoker.ts';
 import { functionUrl } from '../gcp/resources.ts';
 import { applySchedulerJob, planSchedulerJob } from '../gcp/scheduler.ts';
-import { applyTrainerImages, planTrainerImages, type JobsApi } from '../gcp/trainer-image.ts';
+import { applyTrainerImages, planTrainerImages, trainerJobImages, type JobsApi } from '../gcp/trainer-image.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
 import {
   createFunctionRequest,
@@ -61,6 +61,8 @@ export const cloudFunctionsProvider: DeployProvider<'cloudfunctions', CloudFunct
   requiredEnv: ['GCP_PROJECT', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT'],
   settingsSchema: cloudFunctionsSettingsSchema,
   wiresCallerAuth: true,
+  // A trainer image with no job to run it is found before any function is deployed.
+  validate: (settings) => void trainerJobImages(settings),
 
   async plan(run) {
     for (const fn of run.functions) {

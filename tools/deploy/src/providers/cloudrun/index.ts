@@ -21,12 +21,11 @@ import { applySchedulerJob, planSchedulerJob, schedulerJobRequest } from '../gcp
 import { gcpSettingsSchema, type GcpBlock, type GcpDeploySettings } from '../gcp/settings.ts';
 import { trainingJob } from '../gcp/training-jobs.ts';
 import type { DeployProvider, DeployRun } from '../types.ts';
-import { applyTrainerImages, planTrainerImages, type JobsApi } from '../gcp/trainer-image.ts';
+import { applyTrainerImages, planTrainerImages, trainerJobImages, type JobsApi } from '../gcp/trainer-image.ts';
 import {
   createServiceRequest,
   deployCloudRunService,
   revisionRollout,
-  SERVING_PLACEHOLDER,
   shiftServiceTraffic,
   trafficLine,
   updateServiceRequest,
@@ -51,11 +50,9 @@ async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, rollout:
     join(dir, 'build.sh'),
     `docker build -f deploy/functions.Dockerfile --build-arg FUNCTION=${fn} -t ${image} . && docker push ${image}\n`,
   );
-  // A new service has no other revision to keep a share: it would take all (a share is refused then).
-  const created = createServiceRequest(run.spec(fn), run.settings, rollout && { ...rollout, percent: 100 });
-  await run.write(join(dir, 'create-service.json'), jsonText(created));
+  await run.write(join(dir, 'create-service.json'), jsonText(createServiceRequest(run.spec(fn), run.settings, rollout)));
   // The revision serving now is read when the update is sent; a file cannot know it.
-  const update = updateServiceRequest(run.spec(fn), run.settings, rollout, rollout && SERVING_PLACEHOLDER);
+  const update = updateServiceRequest(run.spec(fn), run.settings, rollout, undefined, true);
   await run.write(join(dir, 'update-service.json'), jsonText(update), { show: false });
   return dir;
 }
@@ -93,6 +90,8 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
   requiredEnv: ['GCP_PROJECT', 'GCP_PROJECT_NUMBER', 'GCP_REGION', 'GCP_SERVICE_ACCOUNT', 'GCP_IMAGE_REPO'],
   settingsSchema: gcpSettingsSchema,
   wiresCallerAuth: true,
+  // A trainer image with no job to run it is found before any function is deployed.
+  validate: (settings) => void trainerJobImages(settings),
 
   imagesFor: (functions) => functions.map(serviceId),
 
@@ -102,7 +101,7 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
       const dir = await writeServiceRequests(run, fn, rollout);
       run.log(`would call ServicesClient.getService, then createService (above) or updateService (${join(dir, 'update-service.json')})`);
       run.action(`cloudrun ${fn}: get → create|update`);
-      const traffic = updateServiceRequest(run.spec(fn), run.settings, rollout, rollout && SERVING_PLACEHOLDER).service?.traffic;
+      const traffic = updateServiceRequest(run.spec(fn), run.settings, rollout, undefined, true).service?.traffic;
       run.live({
         name: fn,
         action: 'would create or update',

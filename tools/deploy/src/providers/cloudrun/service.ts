@@ -26,7 +26,7 @@ export interface RevisionRollout extends Rollout {
 }
 
 export const PREVIOUS_TAG = 'previous';
-const TAG = /^[a-z][a-z0-9-]{0,19}$/;
+const TAG = /^[a-z][a-z0-9-]{2,19}$/;
 
 /** Names the new revision: Cloud Run wants revision names prefixed by the service's, unique per service. */
 export function revisionRollout(fn: FunctionName, rollout: Rollout, now: number = Date.now()): RevisionRollout {
@@ -34,7 +34,7 @@ export function revisionRollout(fn: FunctionName, rollout: Rollout, now: number 
     throw new Error(`--traffic is the new revision's share in percent, 1–100 (got ${rollout.percent})`);
   if (rollout.tag !== undefined && (!TAG.test(rollout.tag) || rollout.tag === PREVIOUS_TAG))
     throw new Error(
-      `--tag must be lowercase letters, digits and dashes, ≤ 20, starting with a letter, and not "${PREVIOUS_TAG}" (got "${rollout.tag}")`,
+      `--tag must be 3–20 lowercase letters, digits and dashes, starting with a letter, and not "${PREVIOUS_TAG}" (got "${rollout.tag}")`,
     );
   const suffix = now.toString(36).slice(-6);
   return { ...rollout, revision: [serviceId(fn), rollout.tag, suffix].filter(Boolean).join('-') };
@@ -50,9 +50,25 @@ export function servingRevision(service: Service | undefined): string | undefine
 /** Stands in for the serving revision in a dry run, which reads nothing. */
 export const SERVING_PLACEHOLDER = 'SERVING_REVISION';
 
-export function trafficFor(rollout: RevisionRollout | undefined, serving: string | undefined): TrafficTarget[] {
+/**
+ * Where requests go once the new revision exists. A new service has no other revision: it takes all.
+ * A re-run of a deploy (its tag already on a revision) puts the new revision in that one's place
+ * and keeps the rest as it is, so `previous` stays the rollback point. Otherwise the new revision
+ * takes its share and the revision serving the most now keeps the rest, tagged previous.
+ */
+export function trafficFor(rollout: RevisionRollout | undefined, existing: Service | undefined, dryRun = false): TrafficTarget[] {
   if (!rollout) return [{ type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 }];
-  return splitTraffic(rollout.revision, rollout.tag, rollout.percent, serving);
+  const statuses = existing?.trafficStatuses ?? [];
+  const rerun = rollout.tag === undefined ? undefined : statuses.find((t) => t.tag === rollout.tag);
+  if (rerun)
+    return statuses.map((t) => ({
+      type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION',
+      revision: t === rerun ? rollout.revision : (t.revision ?? undefined),
+      percent: t.percent ?? 0,
+      ...(t.tag ? { tag: t.tag } : {}),
+    }));
+  const serving = dryRun ? SERVING_PLACEHOLDER : servingRevision(existing);
+  return splitTraffic(rollout.revision, rollout.tag, serving === undefined ? 100 : rollout.percent, serving);
 }
 
 /** `percent` to `revision` (with its tag), the rest to `other` tagged previous. */
@@ -72,7 +88,7 @@ export function trafficLine(targets: readonly TrafficTarget[]): string {
 }
 
 /** `spec` is the function's, sized for the model (DeployRun.spec). */
-export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, rollout?: RevisionRollout, serving?: string): Service {
+export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, traffic: TrafficTarget[], rollout?: RevisionRollout): Service {
   const fn = spec.name;
   const env = [
     ...Object.entries(gcpFunctionEnv(s, fn)).map(([name, value]) => ({ name, value })),
@@ -109,21 +125,25 @@ export function cloudRunService(spec: FunctionSpec, s: GcpDeploySettings, rollou
         },
       ],
     },
-    traffic: trafficFor(rollout, serving),
+    traffic,
   };
 }
 
 export function createServiceRequest(spec: FunctionSpec, s: GcpDeploySettings, rollout?: RevisionRollout): CreateServiceRequest {
-  return { parent: parentOf(s), serviceId: serviceId(spec.name), service: cloudRunService(spec, s, rollout) };
+  const service = cloudRunService(spec, s, trafficFor(rollout, undefined), rollout);
+  return { parent: parentOf(s), serviceId: serviceId(spec.name), service };
 }
 
+/** `existing` is the service as read (whose traffic the new revision joins); `dryRun` reads nothing and shows a placeholder. */
 export function updateServiceRequest(
   spec: FunctionSpec,
   s: GcpDeploySettings,
-  rollout?: RevisionRollout,
-  serving?: string,
+  rollout: RevisionRollout | undefined,
+  existing: Service | undefined,
+  dryRun = false,
 ): UpdateServiceRequest {
-  return { service: { ...cloudRunService(spec, s, rollout, serving), name: resourceName('services', spec.name, s) } };
+  const service = cloudRunService(spec, s, trafficFor(rollout, existing, dryRun), rollout);
+  return { service: { ...service, name: resourceName('services', spec.name, s) } };
 }
 
 /** The subset of ServicesClient used here, so tests can pass a fake. */
@@ -141,7 +161,7 @@ export async function deployCloudRunService(
   rollout?: RevisionRollout,
 ): Promise<{ action: 'created' | 'updated'; service: Service; traffic: TrafficTarget[] }> {
   const existing = await getServiceIfAny(client, resourceName('services', spec.name, s));
-  const request = existing ? updateServiceRequest(spec, s, rollout, servingRevision(existing)) : createServiceRequest(spec, s, rollout);
+  const request = existing ? updateServiceRequest(spec, s, rollout, existing) : createServiceRequest(spec, s, rollout);
   const [operation] = existing ? await client.updateService(request) : await client.createService(request as CreateServiceRequest);
   const [service] = await operation.promise();
   return { action: existing ? 'updated' : 'created', service, traffic: request.service?.traffic ?? [] };
@@ -159,8 +179,9 @@ async function getServiceIfAny(client: ServicesApi, name: string): Promise<Servi
 
 /**
  * Moves `percent` of the service's traffic to the revision `to` names (a tag, or a revision), the
- * rest to the revision serving the most now, besides it. The template is sent back unchanged, so
- * no revision is made: only where requests go changes.
+ * rest to the revision serving the most now, besides it. The template goes back as read but
+ * unnamed: Cloud Run refuses a named revision whose configuration reads back differently, and an
+ * unchanged unnamed template makes no revision (at worst an idle one: traffic names revisions).
  */
 export async function shiftServiceTraffic(
   client: ServicesApi,
@@ -181,7 +202,8 @@ export async function shiftServiceTraffic(
   const others = { ...existing, trafficStatuses: statuses.filter((t) => t.revision !== target) };
   const tag = statuses.find((t) => t.revision === target && t.tag && t.tag !== PREVIOUS_TAG)?.tag ?? undefined;
   const traffic = splitTraffic(target, tag, percent, servingRevision(others));
-  const [operation] = await client.updateService({ service: { ...existing, traffic } });
+  const template = { ...existing.template, revision: '' };
+  const [operation] = await client.updateService({ service: { ...existing, template, traffic } });
   const [service] = await operation.promise();
   return { service, traffic };
 }

@@ -6,7 +6,6 @@
 import type { protos as runProtos } from '@google-cloud/run';
 import { TRAINER_IMAGES } from '../../images.ts';
 import type { DeployRun } from '../types.ts';
-import { parentOf } from './resources.ts';
 import type { GcpDeploySettings } from './settings.ts';
 
 type Job = runProtos.google.cloud.run.v2.IJob;
@@ -24,18 +23,28 @@ interface TrainerJobImage {
   job: string;
 }
 
-/** Each trainer image the deploy was given, with the job that runs it; an image no job runs is an error. */
+/**
+ * Each trainer image the deploy was given, with the job that runs it. Only a deploy whose
+ * functions launch Cloud Run jobs (JOBS_LAUNCHER=cloudrun) has one; the CPU job must then be
+ * named, the GPU job may be absent (no GPU training, that image unused). The job is where
+ * libs/jobs looks for it: CLOUD_RUN_PROJECT and CLOUD_RUN_REGION, by default the deploy's.
+ */
 export function trainerJobImages(s: GcpDeploySettings): TrainerJobImage[] {
-  const jobs: [string, string, string | undefined][] = [
-    [TRAINER_IMAGES.cpu, 'CLOUD_RUN_JOB', s.functionEnv.CLOUD_RUN_JOB],
-    [TRAINER_IMAGES.gpu, 'CLOUD_RUN_GPU_JOB', s.functionEnv.CLOUD_RUN_GPU_JOB],
+  const env = s.functionEnv;
+  if (env.JOBS_LAUNCHER !== 'cloudrun') return [];
+  const parent = `projects/${env.CLOUD_RUN_PROJECT ?? s.gcp.project}/locations/${env.CLOUD_RUN_REGION ?? s.gcp.region}`;
+  const cpu = s.images[TRAINER_IMAGES.cpu];
+  const gpu = s.images[TRAINER_IMAGES.gpu];
+  if (cpu !== undefined && env.CLOUD_RUN_JOB === undefined)
+    throw new Error(`the images name ${TRAINER_IMAGES.cpu} and JOBS_LAUNCHER is cloudrun, but CLOUD_RUN_JOB names no job to run it`);
+  return [
+    ...(cpu !== undefined && env.CLOUD_RUN_JOB
+      ? [{ image: TRAINER_IMAGES.cpu, ref: cpu, job: `${parent}/jobs/${env.CLOUD_RUN_JOB}` }]
+      : []),
+    ...(gpu !== undefined && env.CLOUD_RUN_GPU_JOB
+      ? [{ image: TRAINER_IMAGES.gpu, ref: gpu, job: `${parent}/jobs/${env.CLOUD_RUN_GPU_JOB}` }]
+      : []),
   ];
-  return jobs.flatMap(([image, setting, job]) => {
-    const ref = s.images[image];
-    if (ref === undefined) return [];
-    if (job === undefined) throw new Error(`the images name ${image}, but ${setting} names no Cloud Run job to run it`);
-    return [{ image, ref, job: `${parentOf(s)}/jobs/${job}` }];
-  });
 }
 
 export function planTrainerImages(run: DeployRun<GcpDeploySettings>): void {

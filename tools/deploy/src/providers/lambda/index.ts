@@ -16,38 +16,62 @@ import {
   HTTP_API_URL_OUTPUT,
   runServerless,
   serverlessConfig,
+  type ServerlessRun,
   stackName,
   versionOutputId,
   FUNCTION_URL_FUNCTIONS,
 } from './serverless.ts';
 import { awsSettingsSchema, type AwsBlock, type AwsDeploySettings } from './settings.ts';
+import { defaultFunctionConfig, type FunctionConfigApi } from './function-config.ts';
 import { defaultStackOutputs, type StackOutputsApi } from './stack-outputs.ts';
 
 export interface LambdaClients {
   stacks: StackOutputsApi;
+  deployedFunctions: FunctionConfigApi;
+  /** Runs the serverless CLI in the service folder (runServerless). */
+  serverless: (args: readonly string[], serviceDir: string, env: NodeJS.ProcessEnv) => Promise<ServerlessRun>;
 }
 
 type LambdaRun = DeployRun<AwsDeploySettings, LambdaClients>;
 
-/**
- * The trainer image goes in as SAGEMAKER_IMAGE, which libs/jobs hands to SageMaker: the GPU one
- * when it was built (it runs on CPU instances as well), else the CPU one.
- */
+/** The trainer image this deploy was given: the GPU one when built (it runs on CPU instances as well), else the CPU one. */
 const trainerImage = (s: AwsDeploySettings): string | undefined => s.images[TRAINER_IMAGES.gpu] ?? s.images[TRAINER_IMAGES.cpu];
 
-function withTrainerImage(s: AwsDeploySettings): AwsDeploySettings {
-  const image = trainerImage(s);
-  return image === undefined ? s : { ...s, functionEnv: { ...s.functionEnv, SAGEMAKER_IMAGE: image } };
+/**
+ * SAGEMAKER_IMAGE, which libs/jobs hands to SageMaker: the trainer image given, or the one set,
+ * or else (SageMaker training, a stack deploy that rewrites every function's environment) the one
+ * retrain-trigger runs now, so a deploy without a new trainer image keeps the last one.
+ */
+async function withTrainerImage(run: LambdaRun): Promise<AwsDeploySettings> {
+  const s = run.settings;
+  const given = trainerImage(s) ?? s.functionEnv.SAGEMAKER_IMAGE;
+  if (given !== undefined || s.functionEnv.JOBS_LAUNCHER !== 'sagemaker') return withImage(s, given);
+  const name = `${s.aws.service}-${s.aws.stage}-retrain-trigger`;
+  if (run.settings.dryRun) {
+    run.log(`would keep the SAGEMAKER_IMAGE ${name} runs now (GetFunctionConfiguration)`);
+    return s;
+  }
+  const deployed = (await (run.clients.deployedFunctions ?? defaultFunctionConfig(s.aws.region)).environment(name))?.SAGEMAKER_IMAGE;
+  if (deployed === undefined)
+    throw new Error(
+      `JOBS_LAUNCHER=sagemaker needs a trainer image: none was built (--images) or set (SAGEMAKER_IMAGE), and ${name} runs none yet`,
+    );
+  run.log(`keeping the SAGEMAKER_IMAGE ${name} runs now: ${deployed}`);
+  return withImage(s, deployed);
 }
 
+const withImage = (s: AwsDeploySettings, image: string | undefined): AwsDeploySettings =>
+  image === undefined ? s : { ...s, functionEnv: { ...s.functionEnv, SAGEMAKER_IMAGE: image } };
+
 /**
- * `deploy function` updates one function's code and settings; it cannot change the settings the
- * stack gives (the URLs evaluate and retrain-trigger call) or what every function shares (the
- * trainer image). Anything else deploys the whole stack: CloudFormation changes what changed.
+ * `deploy function` updates one function's code and settings outside CloudFormation, publishing no
+ * version; it cannot change the settings the stack gives (the URLs evaluate and retrain-trigger
+ * call) or what every function shares (the trainer image). A pipeline, several functions, or
+ * those, deploy the whole stack: CloudFormation changes what changed.
  */
 function singleFunction(run: LambdaRun): FunctionName | undefined {
   const [fn, ...others] = run.functions;
-  if (fn === undefined || others.length > 0 || FUNCTION_CALLS[fn] !== undefined) return undefined;
+  if (run.nonInteractive || fn === undefined || others.length > 0 || FUNCTION_CALLS[fn] !== undefined) return undefined;
   return trainerImage(run.settings) === undefined ? fn : undefined;
 }
 
@@ -66,7 +90,7 @@ async function packageFunctions(run: LambdaRun, { withExternals }: { withExterna
 /** Writes serverless.yml for the whole stack and returns the serverless arguments for the target. */
 async function writeServerlessYml(run: LambdaRun): Promise<string[]> {
   // The stack always names all five: deploying a partial serverless.yml would delete the others.
-  const config = serverlessConfig(withTrainerImage(run.settings), {
+  const config = serverlessConfig(await withTrainerImage(run), {
     serviceDir: run.outDir,
     functionsDir: run.functionsDir,
     spec: run.spec,
@@ -96,8 +120,16 @@ export function liveFromOutputs(functions: readonly FunctionName[], outputs: Rec
   });
 }
 
-/** The summary's rows after a deploy; the deploy has succeeded, so a stack that cannot be read only loses the versions. */
+/**
+ * The summary's rows after a deploy. A stack deploy publishes a version of each function, read from
+ * the stack's outputs; `deploy function` updates $LATEST only. The deploy has succeeded, so a stack
+ * that cannot be read only loses the versions.
+ */
 async function recordLive(run: LambdaRun, args: readonly string[]): Promise<void> {
+  if (singleFunction(run)) {
+    for (const fn of run.functions) run.live({ name: fn, action: command(args), live: '$LATEST' });
+    return;
+  }
   const stacks = run.clients.stacks ?? defaultStackOutputs(run.settings.aws.region);
   const outputs = await stacks.outputs(stackName(run.settings)).catch((error: unknown) => {
     run.log(`could not read the outputs of ${stackName(run.settings)}: ${error instanceof Error ? error.message : String(error)}`);
@@ -129,7 +161,11 @@ export const lambdaProvider: DeployProvider<'lambda', AwsBlock, LambdaClients> =
   async apply(run) {
     await packageFunctions(run, { withExternals: true });
     const args = await writeServerlessYml(run);
-    const result = await runServerless(join(run.repoRoot, 'node_modules', '.bin', 'serverless'), args, run.outDir, run.env);
+    const serverless =
+      run.clients.serverless ??
+      ((a: readonly string[], dir: string, env: NodeJS.ProcessEnv) =>
+        runServerless(join(run.repoRoot, 'node_modules', '.bin', 'serverless'), a, dir, env));
+    const result = await serverless(args, run.outDir, run.env);
     run.log(result.stdout + result.stderr);
     if (result.code !== 0) throw new Error(`serverless ${args.join(' ')} failed (exit ${result.code})`);
     run.action(`serverless ${args.join(' ')}`);
