@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@mlops/config';
@@ -53,6 +53,8 @@ const affectedStep = (base: string) => {
     env: { ...process.env, BASE: base, GITHUB_OUTPUT: '', NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
     stdio: 'pipe',
   }).toString();
+  // The commit deployed is the one checked out, by its sha.
+  expect(/^sha=(.*)$/m.exec(out)?.[1]).toBe(git('rev-parse', 'HEAD').trim());
   return {
     functions: z.array(z.string()).parse(JSON.parse(/functions=(.*)/.exec(out)![1]!)),
     trainer: z.enum(['true', 'false']).parse(/trainer=(.*)/.exec(out)![1]) === 'true',
@@ -75,6 +77,34 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(clone, { recursive: true, force: true }));
 
+describe('the commit the changes are counted from', () => {
+  const lastDeployed = (event: string) => {
+    const bin = mkdtempSync(join(tmpdir(), 'fake-gh-'));
+    // A stand-in gh: records its arguments, answers as the Actions API's --jq would.
+    writeFileSync(join(bin, 'gh'), `#!/bin/sh\necho "$*" > ${bin}/args\necho 0123abc\n`);
+    chmodSync(join(bin, 'gh'), 0o755);
+    try {
+      const out = execFileSync('sh', [join(REPO_ROOT, 'tools/ci/scripts/last-deployed.sh')], {
+        env: { PATH: `${bin}:${process.env['PATH']}`, GITHUB_REPOSITORY: 'acme/mlops', GITHUB_EVENT_NAME: event, GITHUB_OUTPUT: '' },
+      }).toString();
+      return { out: out.trim(), args: existsSync(join(bin, 'args')) ? readFileSync(join(bin, 'args'), 'utf8').trim() : undefined };
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  };
+
+  it("is the last successful deploy run's, not the push's own base", () => {
+    expect(lastDeployed('push')).toEqual({
+      out: 'base=0123abc',
+      args: 'api repos/acme/mlops/actions/workflows/deploy.yml/runs?branch=main&status=success&per_page=1 --jq .workflow_runs[0].head_sha // ""',
+    });
+  });
+
+  it('is none for a run by hand, which deploys every function', () => {
+    expect(lastDeployed('workflow_dispatch')).toEqual({ out: 'base=', args: undefined });
+  });
+});
+
 describe('nx affected in the deploy workflow', () => {
   it('names exactly the functions that depend on a changed library', () => {
     const base = change('libs/monitoring/src/rounding.ts', 'change monitoring');
@@ -95,6 +125,11 @@ describe('nx affected in the deploy workflow', () => {
 
   it("a change to the functions' Dockerfile names every function, and not the trainer", () => {
     const base = change('deploy/functions.Dockerfile', 'change the image');
+    expect(affectedStep(base)).toEqual({ functions: every(), trainer: false });
+  });
+
+  it('names every function when the deploy tool changes, which decides how each is shipped', () => {
+    const base = change('tools/deploy/src/sizing.ts', 'change the deploy tool');
     expect(affectedStep(base)).toEqual({ functions: every(), trainer: false });
   });
 

@@ -71,6 +71,21 @@ describe('the GitHub Actions workflows', () => {
     expect(read('deploy-environment.yml').jobs['deploy']?.environment).toBe('${{ inputs.environment }}');
   });
 
+  it('counts the changes from the last successful deploy and deploys the commit by its sha', () => {
+    const { jobs } = read('deploy.yml');
+    const affected = jobs['affected']!;
+    expect(affected.permissions).toEqual({ contents: 'read', actions: 'read' });
+    expect(affected.steps?.filter((s) => s.run).map((s) => s.run)).toEqual([
+      'sh tools/ci/scripts/last-deployed.sh',
+      'sh tools/ci/scripts/affected-functions.sh',
+    ]);
+    for (const name of ['staging', 'production']) {
+      expect(jobs[name]?.with?.['ref']).toBe('${{ needs.affected.outputs.sha }}');
+      expect(jobs[name]?.with?.['base']).toBe('${{ needs.affected.outputs.base }}');
+    }
+    expect(text('deploy.yml')).not.toContain('secrets: inherit');
+  });
+
   it('builds the images once, in staging, and production deploys the same digests', () => {
     const { jobs } = read('deploy.yml');
     expect(jobs['staging']?.with).not.toHaveProperty('images');
