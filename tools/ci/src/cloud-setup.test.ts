@@ -21,6 +21,7 @@ describe('the one-time cloud setup that lets GitHub deploy without a key', () =>
       env: {
         PATH: `${bin}:${process.env['PATH']}`,
         GCP_PROJECT: 'p1',
+        GCP_REGION: 'europe-west1',
         GITHUB_REPOSITORY: 'acme/mlops',
         GCP_SERVICE_ACCOUNT: 'mlops-functions@p1.iam.gserviceaccount.com',
       },
@@ -50,7 +51,9 @@ describe('the one-time cloud setup that lets GitHub deploy without a key', () =>
       GCP_WORKLOAD_IDENTITY_PROVIDER: 'projects/123456/locations/global/workloadIdentityPools/github/providers/github-actions',
       GCP_DEPLOYER_SERVICE_ACCOUNT: 'mlops-deployer@p1.iam.gserviceaccount.com',
       GCP_PROJECT_NUMBER: '123456',
+      GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
     });
+    expect(log).toContain('artifacts repositories create mlops --project=p1 --location=europe-west1 --repository-format=docker');
     for (const name of Object.keys(printed)) expect(workflow).toContain(`vars.${name}`);
   });
 
