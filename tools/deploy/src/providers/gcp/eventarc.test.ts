@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeploySettingsError } from '../../config.ts';
 import { deploy } from '../../deploy.ts';
 import type { ServicesApi } from '../cloudrun/service.ts';
+import { gcpEnv } from '../../test-env.ts';
 import { loadDeploySettings } from '../index.ts';
 import { deployEventarcTrigger, eventarcTrigger, TRIGGER_UPDATE_MASK, type EventarcApi } from './eventarc.ts';
 
@@ -104,14 +105,7 @@ const api = (over: Partial<EventarcApi> = {}): EventarcApi => ({
   timeoutMs: 2000,
   ...over,
 });
-const env = {
-  GCP_PROJECT: 'p1',
-  GCP_PROJECT_NUMBER: '123456789',
-  GCP_REGION: 'europe-west1',
-  GCP_SERVICE_ACCOUNT: 'sa@p1.iam.gserviceaccount.com',
-  GCP_IMAGE_REPO: 'europe-west1-docker.pkg.dev/p1/mlops',
-  MLOPS_STORE: 'gs://b1/m',
-};
+const env = gcpEnv;
 const TRIGGERS = '/v1/projects/p1/locations/europe-west1/triggers';
 
 beforeAll(() => fake.start());
