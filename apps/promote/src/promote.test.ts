@@ -6,7 +6,8 @@ import { textHash } from '@mlops/data';
 import { RATING_LABELS } from '@mlops/data/testing';
 import { TextClassifier } from '@mlops/inference';
 import { copyAsAnotherVersion, createTinyModel } from '@mlops/inference/testing';
-import { feedbackId, isHoldout, logKey, toJsonl, writeFeedback, type FeedbackRecord, type PredictionRecord } from '@mlops/monitoring';
+import { feedbackId, isHoldout, writeFeedback, type FeedbackRecord } from '@mlops/monitoring';
+import { writeLabelledPredictions } from '@mlops/monitoring/testing';
 import { AliasConflictError, createRegistry, type ModelRegistry } from '@mlops/registry';
 import { openStore, type ObjectStore } from '@mlops/storage';
 import pino from 'pino';
@@ -74,40 +75,9 @@ async function labelsBy(version: string, caller = 'api-key') {
   );
 }
 
-/**
- * n labelled predictions of `version` since now, `correct` of them right: it says `classes[0]`, and
- * the wrong ones should have been `classes[1]`.
- */
-async function served(version: string, n: number, correct: number, classes = ['positive', 'negative'], into = store) {
-  const time = new Date().toISOString();
-  const predictions: PredictionRecord[] = [];
-  const feedback: FeedbackRecord[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = `${version}-${i}-${Math.random()}`;
-    predictions.push({
-      prediction_id: id,
-      request_id: 'r',
-      time,
-      model_version: version,
-      label: classes[0]!,
-      score: 0.9,
-      text_length: 10,
-      tokens: 3,
-      unk_ratio: 0,
-      text_hash: `h${i}`,
-    });
-    feedback.push({
-      feedback_id: feedbackId({ prediction_id: id, text_hash: `h${i}` }),
-      time,
-      label: (i < correct ? classes[0] : classes[1])!,
-      prediction_id: id,
-      text_hash: `h${i}`,
-      source: 'api',
-    });
-  }
-  await into.put(logKey('predictions', new Date(), version, 0), toJsonl(predictions));
-  await into.put(logKey('feedback', new Date(), version, 0), toJsonl(feedback));
-}
+/** n labelled predictions of `version` since now, `correct` of them right (writeLabelledPredictions). */
+const served = (version: string, n: number, correct: number, classes?: readonly [string, string], into: ObjectStore = store) =>
+  writeLabelledPredictions(into, version, n, correct, classes);
 
 describe('considerCandidate', () => {
   it('starts a canary for a candidate that beats the champion on held-out feedback, with the numbers in the audit trail', async () => {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createEvaluateService } from '@mlops/evaluate';
 import { copyAsAnotherVersion, createTinyModel } from '@mlops/inference/testing';
 import type { JobLauncher, JobStatus, TrainingJobRequest } from '@mlops/jobs';
-import { feedbackId, logKey, toJsonl, type FeedbackRecord, type PredictionRecord } from '@mlops/monitoring';
+import { toJsonl } from '@mlops/monitoring';
+import { writeLabelledPredictions } from '@mlops/monitoring/testing';
 import { createPredictService } from '@mlops/predict';
 import { createPromoteService } from '@mlops/promote';
 import { createRegistry, type ModelRegistry } from '@mlops/registry';
@@ -54,8 +55,8 @@ export async function setUpLoop(uri: string, root: string, models: string[]): Pr
   for (const dir of models) await registry.registerVersion(dir, { actor: 'fixture', reason: 'fixture' });
   await registry.setAlias('champion', 'v2', { actor: 'fixture', reason: 'fixture', expectedVersion: 'v1' });
   await registry.setAlias('challenger', 'v3', { actor: 'fixture', reason: 'canary', canaryWeight: 0.5 });
-  await served(store, 'v2', 40, 28);
-  await served(store, 'v3', 40, 36);
+  await writeLabelledPredictions(store, 'v2', 40, 28);
+  await writeLabelledPredictions(store, 'v3', 40, 36);
   await mkdir(root, { recursive: true });
   const base = join(root, 'base.jsonl');
   await writeFile(
@@ -78,38 +79,6 @@ export async function setUpLoop(uri: string, root: string, models: string[]): Pr
     RETRAIN_BASE_ROWS: '20',
   };
   return { uri, store, registry, env, root };
-}
-
-/** n labelled predictions of `version`, `correct` of them right (as promote's own tests make them). */
-async function served(store: ObjectStore, version: string, n: number, correct: number) {
-  const time = new Date().toISOString();
-  const predictions: PredictionRecord[] = [];
-  const feedback: FeedbackRecord[] = [];
-  for (let i = 0; i < n; i++) {
-    const id = `${version}-${i}-${Math.random()}`;
-    predictions.push({
-      prediction_id: id,
-      request_id: 'r',
-      time,
-      model_version: version,
-      label: 'positive',
-      score: 0.9,
-      text_length: 10,
-      tokens: 3,
-      unk_ratio: 0,
-      text_hash: `h${i}`,
-    });
-    feedback.push({
-      feedback_id: feedbackId({ prediction_id: id, text_hash: `h${i}` }),
-      time,
-      label: i < correct ? 'positive' : 'negative',
-      prediction_id: id,
-      text_hash: `h${i}`,
-      source: 'api',
-    });
-  }
-  await store.put(logKey('predictions', new Date(), version, 0), toJsonl(predictions));
-  await store.put(logKey('feedback', new Date(), version, 0), toJsonl(feedback));
 }
 
 export function predictService(loop: Loop) {
