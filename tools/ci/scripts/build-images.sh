@@ -23,8 +23,7 @@ out="${IMAGES_OUT:-dist/images.json}"
 functions=""
 if [ "$MLOPS_PROVIDER" = cloudrun ]; then
   : "${FUNCTIONS:?FUNCTIONS must be a JSON array of function names}"
-  # Names become image names and words of this script: lower-case letters, digits and dashes only.
-  functions=$(printf '%s' "$FUNCTIONS" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{let a;try{a=JSON.parse(s)}catch{a=null}if(!Array.isArray(a)||!a.every((f)=>typeof f==="string"&&/^[a-z0-9][a-z0-9-]*$/.test(f))){console.error(`FUNCTIONS must be a JSON array of function names, not ${s}`);process.exit(1)}console.log(a.join(" "))})')
+  functions=$(node tools/ci/scripts/function-names.mjs)
 fi
 trainers=""
 if [ "${TRAINER:-}" = true ]; then

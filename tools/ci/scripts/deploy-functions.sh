@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 printf '%s\n' "${IMAGES:-}" >"$work/images.json"
 [ -n "${IMAGES:-}" ] || echo '{}' >"$work/images.json"
 printf '%s\n' "${FUNCTION_SETTINGS:-}" >"$work/settings.env"
-names=$(printf '%s' "$FUNCTIONS" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{const a=JSON.parse(s);if(!Array.isArray(a)||!a.every((f)=>typeof f==="string"&&/^[a-z][a-z-]*$/.test(f))){console.error(`FUNCTIONS must be a JSON array of function names, not ${s}`);process.exit(1)}console.log(a.join(" "))})')
+names=$(node tools/ci/scripts/function-names.mjs)
 set -f # the names are words, never patterns
 # shellcheck disable=SC2086 # one argument per function name
 set -- $names --provider "$MLOPS_PROVIDER" --non-interactive --images "$work/images.json" --env-file "$work/settings.env"

@@ -112,6 +112,10 @@ const NOT_FOR_FUNCTIONS = new Set<string>([
 const presentValue = (value: string | undefined): string | undefined =>
   value === undefined || value.trim() === '' ? undefined : value.trim();
 
+/** The variables that have a value: a blank one is unset (a workflow's unset repository variable reads as ''). */
+export const setVariables = (env: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => presentValue(entry[1]) !== undefined));
+
 /** One optional environment variable, trimmed; blank reads as unset. Providers build their schemas from it. */
 export const envValue = () => z.string().optional().transform(presentValue);
 
@@ -180,9 +184,8 @@ export function parseStore(url: string): StoreLocation {
 
 export function functionEnvFrom(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    // A blank variable is an unset one (a workflow's unset repository variable reads as '').
-    if (value === undefined || presentValue(value) === undefined || NOT_FOR_FUNCTIONS.has(key)) continue;
+  for (const [key, value] of Object.entries(setVariables(env))) {
+    if (NOT_FOR_FUNCTIONS.has(key)) continue;
     if (key === 'LOG_LEVEL' || FUNCTION_ENV_PREFIXES.some((p) => key.startsWith(p))) out[key] = value;
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));

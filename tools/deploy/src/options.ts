@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { FUNCTIONS } from './config.ts';
+import { FUNCTIONS, setVariables } from './config.ts';
 import { deploy, shiftTraffic, type DeployReport } from './deploy.ts';
 import { readImages } from './images.ts';
 import { PROVIDER_NAMES, PROVIDERS } from './providers/index.ts';
@@ -100,13 +100,10 @@ export async function deployWithOptions(options: unknown, repoRoot?: string): Pr
     outDir: o.outDir,
     modelMiB,
     repoRoot,
+    // A blank variable in the environment does not hide the file's value.
     env: o.envFile === undefined ? process.env : { ...(await readEnvFile(path(o.envFile))), ...setVariables(process.env) },
   });
 }
-
-/** The variables with a value: a blank one (an unset workflow variable reads as '') does not hide the file's. */
-const setVariables = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv =>
-  Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
 
 /** A dotenv file (KEY=value lines, # comments), parsed by Node's own util.parseEnv. */
 export async function readEnvFile(file: string): Promise<Record<string, string>> {
