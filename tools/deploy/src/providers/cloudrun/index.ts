@@ -42,8 +42,12 @@ export interface CloudRunClients {
 
 type CloudRunRun = DeployRun<GcpDeploySettings, CloudRunClients>;
 
-/** build.sh, create-service.json (printed) and update-service.json; returns the function's folder. */
-async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, rollout: RevisionRollout | undefined): Promise<string> {
+/** build.sh, create-service.json (printed) and update-service.json; returns the function's folder and the update's traffic. */
+async function writeServiceRequests(
+  run: CloudRunRun,
+  fn: FunctionName,
+  rollout: RevisionRollout | undefined,
+): Promise<{ dir: string; traffic: string }> {
   const dir = join(run.outDir, fn);
   const image = imageOf(fn, run.settings);
   await run.write(
@@ -54,7 +58,7 @@ async function writeServiceRequests(run: CloudRunRun, fn: FunctionName, rollout:
   // The revision serving now is read when the update is sent; a file cannot know it.
   const update = updateServiceRequest(run.spec(fn), run.settings, rollout, undefined, true);
   await run.write(join(dir, 'update-service.json'), jsonText(update), { show: false });
-  return dir;
+  return { dir, traffic: trafficLine(update.service?.traffic ?? []) };
 }
 
 /** batch-score's trigger, written beside its service requests. */
@@ -98,17 +102,16 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
   async plan(run) {
     for (const fn of run.functions) {
       const rollout = run.rollout && revisionRollout(fn, run.rollout);
-      const dir = await writeServiceRequests(run, fn, rollout);
+      const { dir, traffic } = await writeServiceRequests(run, fn, rollout);
       run.log(`would call ServicesClient.getService, then createService (above) or updateService (${join(dir, 'update-service.json')})`);
       run.action(`cloudrun ${fn}: get → create|update`);
-      const traffic = updateServiceRequest(run.spec(fn), run.settings, rollout, undefined, true).service?.traffic;
       run.live({
         name: fn,
         action: 'would create or update',
         image: imageOf(fn, run.settings),
         live: rollout?.revision,
         url: functionUrl(fn, run.settings),
-        traffic: trafficLine(traffic ?? []),
+        traffic,
       });
       await planInvoker(run, fn, dir);
       if (fn === 'evaluate') await planSchedulerJob(run, dir);
@@ -121,7 +124,7 @@ export const cloudRunProvider: DeployProvider<'cloudrun', GcpBlock, CloudRunClie
     const { ServicesClient, JobsClient } = await import('@google-cloud/run');
     for (const fn of run.functions) {
       const rollout = run.rollout && revisionRollout(fn, run.rollout);
-      const dir = await writeServiceRequests(run, fn, rollout);
+      const { dir } = await writeServiceRequests(run, fn, rollout);
       const client: ServicesApi = run.clients.services ?? (new ServicesClient() as unknown as ServicesApi);
       const { action, service, traffic } = await deployCloudRunService(client, run.spec(fn), run.settings, rollout);
       const serviceUri = service.uri ?? undefined;
