@@ -243,11 +243,11 @@ async function endCanary(
   );
 }
 
-/** Restores an earlier champion at once (default: the one before the current), ending any canary. */
+/** What a rollback did: the champion it moved from and to; `repeated` when a retry found it done. */
 export type RollbackResult = { from: string | null; to: string; repeated?: true };
 
 /**
- * Makes an earlier version champion: `to`, or the one before the current champion. `expected` is
+ * Makes an earlier version champion at once, ending any canary: `to`, or the one before the current champion. `expected` is
  * the champion it rolls back from (compare-and-swap). A retry is a no-op with the first answer: a
  * rollback without a version, or to the version the last rollback made champion, repeats it
  * instead of rolling back further (name a version to go further back).
